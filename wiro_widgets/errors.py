@@ -1,0 +1,191 @@
+"""One error hierarchy for the whole package.
+
+Every error's message is safe to show and to log: it never holds a key or a secret
+(`auth.redact` is applied to any text that came from outside).
+
+Example:
+    >>> try:
+    ...     client.run("black-forest-labs/flux-2-flex", prompt="", steps=80)
+    ... except ValidationError as err:
+    ...     print(err.field, err.value, err.rule)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "BudgetExceeded",
+    "ConcurrencyLimit",
+    "ConfigError",
+    "InsufficientBalance",
+    "Moderated",
+    "NetworkError",
+    "NotFound",
+    "RunOutcomeUnknown",
+    "TaskCancelled",
+    "TaskError",
+    "TaskFailed",
+    "TaskTimeout",
+    "ValidationError",
+    "WiroError",
+]
+
+
+class WiroError(Exception):
+    """Base of every error raised by wiro_widgets."""
+
+
+class ConfigError(WiroError):
+    """Missing or malformed credentials, URLs or settings."""
+
+
+class ValidationError(WiroError, ValueError):
+    """A parameter breaks the model's spec; raised before anything is sent.
+
+    Attributes:
+        field: the Python (snake_case) name of the parameter.
+        value: the offending value (shortened in the message when long).
+        rule: what is allowed, in plain words.
+    """
+
+    def __init__(self, field: str, value: Any, rule: str) -> None:
+        self.field = field
+        self.value = value
+        self.rule = rule
+        super().__init__(f"{field}={_short_repr(value)}: {rule}")
+
+
+class BudgetExceeded(WiroError):
+    """Submitting would pass the client's budget; nothing was sent."""
+
+    def __init__(self, message: str, *, spent: float, estimate: float, budget: float) -> None:
+        self.spent = spent
+        self.estimate = estimate
+        self.budget = budget
+        super().__init__(message)
+
+
+class ApiError(WiroError):
+    """The API answered with `result: false` (or an HTTP error with the Wiro envelope).
+
+    Attributes:
+        code: Wiro's error code (0 validation, 1 not found, 96 concurrency, 97 balance,
+            98 sign-in, 99 bearer), or None when the body carried none.
+        message: the server's message, with any secret removed.
+        http_status: the HTTP status of the response.
+        endpoint: the path that was called, e.g. ``/Task/Detail``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        endpoint: str = "",
+    ) -> None:
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+        self.endpoint = endpoint
+        where = f" from {endpoint}" if endpoint else ""
+        status = f" (HTTP {http_status})" if http_status is not None else ""
+        code_text = f"code {code}: " if code is not None else ""
+        super().__init__(f"{code_text}{message}{where}{status}")
+
+
+class AuthError(ApiError):
+    """The API refused the credentials (HTTP 401, or code 99)."""
+
+
+class ConcurrencyLimit(ApiError):
+    """Too many active tasks for this project (code 96); retry later."""
+
+    retry_after: float | None = None
+
+
+class InsufficientBalance(ApiError):
+    """The account balance is too low to run (code 97)."""
+
+
+class NotFound(ApiError):
+    """Unknown model or task (code 1)."""
+
+
+class NetworkError(WiroError):
+    """Transport failure after retries.
+
+    Attributes:
+        task_may_exist: True when a Run may have reached the server, so a task (and a
+            charge) may exist even though no answer came back.
+        task_id: the task id when known.
+    """
+
+    def __init__(
+        self, message: str, *, task_may_exist: bool = False, task_id: str | None = None
+    ) -> None:
+        self.task_may_exist = task_may_exist
+        self.task_id = task_id
+        super().__init__(message)
+
+
+class RunOutcomeUnknown(NetworkError):
+    """A Run was sent but its answer was lost, and no matching task could be found.
+
+    A task may exist on the server; look it up later with ``client.history()`` or the
+    Wiro dashboard before running again.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, task_may_exist=True)
+
+
+class TaskError(WiroError):
+    """A task reached a state other than success. Carries its id and token."""
+
+    def __init__(self, message: str, *, task_id: str | None = None, token: str | None = None,
+                 record: dict[str, Any] | None = None) -> None:
+        self.task_id = task_id
+        self.token = token
+        self.record = record or {}
+        suffix = f" (task {task_id})" if task_id else ""
+        super().__init__(f"{message}{suffix}")
+
+
+class TaskFailed(TaskError):
+    """The task ended with a non-zero ``pexit``; ``debugerror`` holds the reason."""
+
+    def __init__(self, message: str, *, pexit: str = "", debugerror: str = "",
+                 task_id: str | None = None, token: str | None = None,
+                 record: dict[str, Any] | None = None) -> None:
+        self.pexit = pexit
+        self.debugerror = debugerror
+        super().__init__(message, task_id=task_id, token=token, record=record)
+
+
+class Moderated(TaskFailed):
+    """The prompt, a reference image or the output was refused by moderation."""
+
+
+class TaskCancelled(TaskError):
+    """The task ended in ``task_cancel`` (by Cancel, Kill, Ctrl-C or a timeout)."""
+
+
+class TaskTimeout(TaskError):
+    """The overall wait ran out. With ``on_timeout="detach"`` the task is still running:
+    resume it with ``client.wait(err.token)``."""
+
+    def __init__(self, message: str, *, detached: bool, task_id: str | None = None,
+                 token: str | None = None) -> None:
+        self.detached = detached
+        super().__init__(message, task_id=task_id, token=token)
+
+
+def _short_repr(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 20]}...<{len(text)} chars>"
