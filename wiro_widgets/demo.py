@@ -1,0 +1,551 @@
+"""The demo behind ``make demo``: the panel in JupyterLab, on the local sandbox, in one command.
+
+``python -m wiro_widgets.demo`` starts a `Sandbox` in this process (unless ``WIRO_API_KEY`` is
+set: then the real API is used, and billed) and JupyterLab on 127.0.0.1 opened on
+``quickstart.ipynb``, prints the URL with its token, and stops both on Ctrl-C.
+
+``python -m wiro_widgets.demo --headless`` executes the quickstart notebook in a kernel instead,
+presses Generate as a person would, and writes the executed notebook and the PNG images to the
+output folder (``demo-output/`` by default).
+
+The notebooks are copied into ``<output>/notebooks`` first, so the demo never writes outputs
+into the repository's clean copies.
+
+Example:
+    $ python -m wiro_widgets.demo --no-browser --port 8899
+    $ WIRO_SANDBOX_SPEED=20 python -m wiro_widgets.demo --headless --output /tmp/demo
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+import webbrowser
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+__all__ = [
+    "HEADLESS_TAG",
+    "add_headless_cell",
+    "backend",
+    "find_notebooks",
+    "headless_generate",
+    "main",
+]
+
+QUICKSTART = "quickstart.ipynb"
+DEFAULT_OUTPUT = "demo-output"
+#: Tag of the cell the headless run appends; it presses Generate and saves the images.
+HEADLESS_TAG = "wiro-demo-headless"
+_WIRO_VARS = ("WIRO_API_KEY", "WIRO_API_SECRET", "WIRO_BASE_URL", "WIRO_SOCKET_URL")
+# Uploads of up to 10 large reference images travel in one websocket message; Tornado's
+# default (10 MB) drops bigger ones silently.
+_WEBSOCKET_MAX_MESSAGE = 512 * 1024 * 1024
+_LAB_START_TIMEOUT = 120.0
+_LAB_STOP_TIMEOUT = 20.0
+
+
+# --------------------------------------------------------------------------------------------
+# Where things are
+
+
+def find_notebooks(folder: Path | None = None) -> Path:
+    """The folder holding ``quickstart.ipynb``: ``folder`` when given, else the checkout's
+    ``notebooks/`` beside the package, else ``./notebooks``.
+
+    Raises:
+        FileNotFoundError: when no candidate has the quickstart notebook.
+    """
+    candidates = [folder] if folder is not None else [
+        Path(__file__).resolve().parent.parent / "notebooks",
+        Path.cwd() / "notebooks",
+    ]
+    for folder in candidates:
+        if (folder / QUICKSTART).is_file():
+            return folder
+    where = folder if folder is not None else "notebooks/"
+    raise FileNotFoundError(
+        f"{QUICKSTART} was not found in {where}; run the demo from a checkout of wiro_widgets"
+    )
+
+
+def _copy_notebooks(source: Path, target: Path) -> Path:
+    # Fresh copies each run: the demo's scratch notebooks, never the committed ones.
+    target.mkdir(parents=True, exist_ok=True)
+    for notebook in source.glob("*.ipynb"):
+        shutil.copy2(notebook, target / notebook.name)
+    if (source / "assets").is_dir():
+        shutil.copytree(source / "assets", target / "assets", dirs_exist_ok=True)
+    return target
+
+
+def _untyped(module: str) -> Any:
+    # nbformat and IPython.display have no annotations; go through Any once, here.
+    return importlib.import_module(module)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+# --------------------------------------------------------------------------------------------
+# The API the kernels talk to: a sandbox in this process, or the real one
+
+
+@dataclass
+class Backend:
+    """What the kernels are pointed at.
+
+    Attributes:
+        env: the environment for Jupyter and its kernels (WIRO_* variables included).
+        sandbox: the running sandbox, or None when the real API is used.
+    """
+
+    env: dict[str, str]
+    sandbox: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        if self.sandbox is None:
+            return "the real Wiro API (WIRO_API_KEY is set; runs are billed)"
+        return f"the local SANDBOX at {self.sandbox.base_url} (no account, no cost)"
+
+
+def _speed(default: float) -> float:
+    raw = os.environ.get("WIRO_SANDBOX_SPEED", "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SystemExit(f"WIRO_SANDBOX_SPEED must be a number, not {raw!r}") from None
+    if value <= 0:
+        raise SystemExit(f"WIRO_SANDBOX_SPEED must be above 0, not {raw!r}")
+    return value
+
+
+@contextlib.contextmanager
+def backend(home: Path, *, force_sandbox: bool = False, speed: float = 1.0,
+            base_env: Mapping[str, str] | None = None) -> Iterator[Backend]:
+    """Start a sandbox (unless a real key is set) and yield the environment for kernels.
+
+    Args:
+        home: the ``WIRO_WIDGETS_HOME`` for the demo's ledger and cache.
+        force_sandbox: use the sandbox even when ``WIRO_API_KEY`` is set.
+        speed: the sandbox's speed (1.0: a run takes as long as a real one, roughly).
+        base_env: the environment to start from (default: this process's).
+    """
+    env = dict(os.environ if base_env is None else base_env)
+    real = bool(env.get("WIRO_API_KEY")) and not force_sandbox
+    if real:
+        env.setdefault("WIRO_WIDGETS_HOME", str(home))
+        yield Backend(env=env)
+        return
+    from .sandbox import Sandbox
+
+    for name in _WIRO_VARS:
+        env.pop(name, None)
+    env["WIRO_WIDGETS_HOME"] = str(home)
+    sandbox = Sandbox(speed=speed)
+    sandbox.start()
+    try:
+        env.update(sandbox.env())
+        yield Backend(env=env, sandbox=sandbox)
+    finally:
+        sandbox.stop()
+
+
+# --------------------------------------------------------------------------------------------
+# Headless: execute the quickstart notebook and keep its images
+
+
+def add_headless_cell(notebook: Any, image_dir: str | Path, *, timeout: float = 600.0) -> Any:
+    """Append the cell that presses Generate on the notebook's panel and saves the images.
+
+    The committed quickstart stays a clean three-cell notebook for people; this cell exists only
+    in the executed copy. Returns the same notebook.
+    """
+    nbformat = _untyped("nbformat")
+    source = (
+        "# Added by the headless demo: press Generate as a person would, then keep the images.\n"
+        "from wiro_widgets.demo import headless_generate\n"
+        f"headless_generate(globals(), {str(image_dir)!r}, timeout={timeout!r})"
+    )
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": [HEADLESS_TAG]})
+    notebook.cells.append(cell)
+    return notebook
+
+
+def _find_panels(namespace: Mapping[str, Any]) -> list[Any]:
+    from .panel import FluxPanel
+
+    return [value for key, value in namespace.items()
+            if not key.startswith("_") and isinstance(value, FluxPanel)]
+
+
+def _find_widget(root: Any, css_class: str) -> Any:
+    """The first widget under ``root`` carrying ``css_class`` (the panel's stable test hooks)."""
+    seen: set[int] = set()
+    stack = [root]
+    while stack:
+        widget = stack.pop()
+        if id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        if css_class in getattr(widget, "_dom_classes", ()):
+            return widget
+        children = getattr(widget, "children", None)
+        if isinstance(children, (list, tuple)):
+            stack.extend(reversed(children))
+    return None
+
+
+def headless_generate(namespace: Mapping[str, Any], image_dir: str | Path, *,
+                      timeout: float = 600.0) -> list[Path]:
+    """Press Generate on the last `FluxPanel` in ``namespace``, wait, save its images as PNG.
+
+    Shows a small thumbnail of each image as the cell's output. Returns the files written.
+
+    Raises:
+        RuntimeError: when there is no panel, or the run did not produce an image.
+    """
+    ipd = _untyped("IPython.display")
+    from .images import thumbnail_bytes
+
+    panels = _find_panels(namespace)
+    if not panels:
+        raise RuntimeError("the notebook made no FluxPanel to press Generate on")
+    panel = panels[-1]
+    button = _find_widget(panel, "wiro-generate")
+    if button is None:
+        raise RuntimeError("the panel has no Generate button (CSS class wiro-generate)")
+    before = panel.result
+    button.click()
+    panel.wait(timeout)
+    result = panel.result
+    if result is None or result is before or not panel.images:
+        status = _find_widget(panel, "wiro-status")
+        said = getattr(status, "value", "") if status is not None else ""
+        raise RuntimeError(f"Generate made no image; the panel says: {_plain(str(said))}")
+    folder = Path(image_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for index, image in enumerate(panel.images):
+        path = folder / f"quickstart-task{result.task_id}-{index}.png"
+        image.save(path, format="PNG")
+        written.append(path)
+        ipd.display(ipd.Image(data=thumbnail_bytes(image, 384), format="jpeg"))
+    print("saved:", ", ".join(p.name for p in written))
+    return written
+
+
+def _plain(html_text: str) -> str:
+    import html
+    import re
+
+    return html.unescape(re.sub(r"<[^>]+>", " ", html_text)).strip()
+
+
+def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 600.0,
+                 notebooks: Path | None = None) -> int:
+    """Execute the quickstart notebook; write it and its PNG images to ``output``."""
+    nbformat = _untyped("nbformat")
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    output = output.resolve()
+    workdir = _copy_notebooks(find_notebooks(notebooks), output / "notebooks")
+    image_dir = output / "images"
+    notebook = nbformat.read(workdir / QUICKSTART, as_version=4)
+    add_headless_cell(notebook, image_dir, timeout=timeout)
+    with backend(output / "wiro-home", force_sandbox=force_sandbox,
+                 speed=_speed(5.0)) as api:
+        print(f"Running {QUICKSTART} headless against {api.label} ...", flush=True)
+        client = NotebookClient(notebook, timeout=int(timeout) + 60, kernel_name="python3",
+                                resources={"metadata": {"path": str(workdir)}})
+        failure: str | None = None
+        try:
+            client.execute(env=api.env, cwd=str(workdir))
+        except CellExecutionError as err:
+            failure = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
+        except Exception as err:  # kernel death, timeouts: report, keep the partial notebook
+            failure = f"{type(err).__name__}: {err}"
+    executed = output / QUICKSTART
+    nbformat.write(notebook, executed)
+    images = sorted(image_dir.glob("*.png")) if image_dir.is_dir() else []
+    if failure is not None or not images:
+        print(f"The headless demo failed: {failure or 'no image was written'}", file=sys.stderr)
+        print(f"The executed notebook is at {executed}", file=sys.stderr)
+        return 1
+    lines = [f"Executed notebook: {executed}", f"Images ({len(images)}):"]
+    lines += [f"  {path}" for path in images]
+    print(_box(["wiro_widgets headless demo: done", "", *lines]), flush=True)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Interactive: JupyterLab on the quickstart notebook
+
+
+class Lab:
+    """A ``jupyter lab`` subprocess on 127.0.0.1 with isolated settings, runtime and config.
+
+    Args:
+        root: the folder it serves (the copied notebooks).
+        state: where its config, runtime, settings, workspaces and log go.
+        env: the environment for the server and, through it, the kernels.
+        port: the port (0: a free one).
+    """
+
+    def __init__(self, root: Path, state: Path, env: Mapping[str, str], port: int = 0) -> None:
+        self.root = root
+        self.state = state
+        self.port = port or _free_port()
+        self.token = secrets.token_hex(16)
+        self.log_path = state / "lab.log"
+        self._env = dict(env)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, notebook: str = QUICKSTART) -> str:
+        """The URL that opens ``notebook`` and logs in with the token."""
+        return f"{self.base_url}/lab/tree/{notebook}?token={self.token}"
+
+    def _prepare(self) -> dict[str, str]:
+        config = self.state / "config"
+        runtime = self.state / "runtime"
+        settings = self.state / "settings"
+        for folder in (config, runtime, settings, self.state / "workspaces"):
+            folder.mkdir(parents=True, exist_ok=True)
+        (config / "jupyter_server_config.json").write_text(json.dumps({
+            "ServerApp": {"tornado_settings": {
+                "websocket_max_message_size": _WEBSOCKET_MAX_MESSAGE}},
+        }, indent=2))
+        # Otherwise a "get notified about Jupyter news?" toast covers the notebook.
+        news = settings / "@jupyterlab" / "apputils-extension"
+        news.mkdir(parents=True, exist_ok=True)
+        (news / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false"}))
+        env = dict(self._env)
+        env["JUPYTER_CONFIG_DIR"] = str(config)
+        env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+        return env
+
+    def command(self) -> list[str]:
+        """The ``jupyter lab`` command line."""
+        cmd = [
+            sys.executable, "-m", "jupyter", "lab", "--no-browser",
+            "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            f"--LabApp.workspaces_dir={self.state / 'workspaces'}",
+            f"--LabApp.user_settings_dir={self.state / 'settings'}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.expose_app_in_browser=True",
+        ]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            cmd.append("--allow-root")
+        return cmd
+
+    def start(self, timeout: float = _LAB_START_TIMEOUT,
+              cancel: threading.Event | None = None) -> None:
+        """Start the server and wait until ``/api/status`` answers (or ``cancel`` is set).
+
+        Raises:
+            RuntimeError: when it exits or does not answer in time (its log is named).
+        """
+        env = self._prepare()
+        with open(self.log_path, "wb") as log:
+            # Its own session: the terminal's Ctrl-C reaches only us, and we stop lab without
+            # its "Shutdown this Jupyter server (y/[n])?" prompt.
+            self.process = subprocess.Popen(
+                self.command(), cwd=self.root, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        deadline = time.monotonic() + timeout
+        status = f"{self.base_url}/api/status?token={self.token}"
+        while time.monotonic() < deadline:
+            if cancel is not None and cancel.is_set():
+                return
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"jupyter lab exited with code {self.process.returncode}; "
+                    f"see {self.log_path}:\n{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(status, timeout=2) as answer:  # noqa: S310
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"jupyter lab did not answer within {timeout:.0f} s; "
+                           f"see {self.log_path}:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = _LAB_STOP_TIMEOUT) -> int | None:
+        """Ask the server to shut down (its kernels with it); kill it if it does not."""
+        process = self.process
+        if process is None:
+            return None
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(5)
+        return process.returncode
+
+
+def _can_open_browser() -> bool:
+    # On a Linux box with no display, webbrowser may pick a text browser that takes over the
+    # terminal; the printed URL is the better answer there.
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def _box(lines: list[str]) -> str:
+    try:
+        "┌─┐│└┘".encode(sys.stdout.encoding or "ascii")
+        tl, hz, tr, vt, bl, br = "┌", "─", "┐", "│", "└", "┘"
+    except (UnicodeEncodeError, LookupError):
+        tl, hz, tr, vt, bl, br = "+", "-", "+", "|", "+", "+"
+    width = max(len(line) for line in lines) + 2
+    body = [f"{vt} {line.ljust(width - 2)} {vt}" for line in lines]
+    return "\n".join([tl + hz * width + tr, *body, bl + hz * width + br])
+
+
+def run_interactive(output: Path, *, port: int = 0, open_browser: bool = True,
+                    force_sandbox: bool = False, notebooks: Path | None = None) -> int:
+    """JupyterLab on the quickstart notebook until Ctrl-C or SIGTERM; 0 on a clean stop."""
+    output = output.resolve()
+    workdir = _copy_notebooks(find_notebooks(notebooks), output / "notebooks")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with backend(output / "wiro-home", force_sandbox=force_sandbox,
+                     speed=_speed(1.0)) as api:
+            lab = Lab(workdir, output / ".jupyter", api.env, port)
+            print(f"Starting JupyterLab against {api.label} ...", flush=True)
+            try:
+                lab.start(cancel=stop)
+                if stop.is_set():
+                    return 0
+                url = lab.url()
+                print(_box([
+                    "wiro_widgets demo: JupyterLab is ready",
+                    "",
+                    f"  {url}",
+                    "",
+                    f"API:       {api.label}",
+                    f"Notebooks: {workdir}  (scratch copies)",
+                    f"Lab log:   {lab.log_path}",
+                    "Press Ctrl-C to stop JupyterLab and the sandbox.",
+                ]), flush=True)
+                if open_browser and _can_open_browser():
+                    webbrowser.open(url)
+                while not stop.wait(0.5):
+                    if lab.process is not None and lab.process.poll() is not None:
+                        print(f"JupyterLab exited on its own (code {lab.process.returncode}); "
+                              f"see {lab.log_path}", file=sys.stderr)
+                        return 1
+                print("Stopping JupyterLab ...", flush=True)
+            finally:
+                lab.stop()
+            if api.sandbox is not None:
+                print("Stopping the sandbox ...", flush=True)
+        print("Stopped.", flush=True)
+        return 0
+    except RuntimeError as err:
+        print(f"The demo could not start: {err}", file=sys.stderr)
+        return 1
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m wiro_widgets.demo",
+        description="The wiro_widgets panel in JupyterLab, on the local sandbox "
+                    "(or the real API when WIRO_API_KEY is set).",
+    )
+    parser.add_argument("--headless", action="store_true",
+                        help="execute notebooks/quickstart.ipynb without a browser and write the "
+                             "executed notebook and its PNG images to the output folder")
+    parser.add_argument("--port", type=int, default=0,
+                        help="JupyterLab's port on 127.0.0.1 (default: a free one)")
+    parser.add_argument("--no-browser", action="store_true",
+                        help="print the URL but do not open a browser")
+    parser.add_argument("--output", type=Path, default=Path(DEFAULT_OUTPUT),
+                        help=f"where the demo writes its files (default: ./{DEFAULT_OUTPUT})")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="use the local sandbox even when WIRO_API_KEY is set")
+    parser.add_argument("--notebooks", type=Path, default=None,
+                        help="the folder of notebooks to copy and open (default: the checkout's)")
+    parser.add_argument("--timeout", type=float, default=600.0,
+                        help="headless: seconds to wait for the images (default: 600)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.port < 0 or args.port > 65535:
+        print(f"--port must be 0..65535, not {args.port}", file=sys.stderr)
+        return 2
+    try:
+        if args.headless:
+            return run_headless(args.output, force_sandbox=args.sandbox, timeout=args.timeout,
+                                notebooks=args.notebooks)
+        return run_interactive(args.output, port=args.port, open_browser=not args.no_browser,
+                               force_sandbox=args.sandbox, notebooks=args.notebooks)
+    except FileNotFoundError as err:
+        print(err, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        # Ctrl-C before the handlers were installed, or during the headless run.
+        print("Interrupted.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
