@@ -1,0 +1,67 @@
+"""Copy as code: the exact ``client.run(...)`` call for a panel request.
+
+Example:
+    >>> print(request_code(request))
+    result = client.run(
+        "black-forest-labs/flux-2-flex",
+        prompt="a lighthouse at dusk",
+        ...
+    )
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .request import GenerationRequest
+
+__all__ = ["request_code"]
+
+# Form order, so generated code reads like the panel does.
+_ORDER = ("prompt", "width", "height", "guidance", "steps", "seed", "safety_tolerance",
+          "output_format")
+
+
+def _literal(value: Any) -> str:
+    if isinstance(value, str):
+        # repr() gives a valid Python literal for any text (quotes, newlines, unicode).
+        return repr(value)
+    if isinstance(value, float):
+        return repr(round(value, 6))
+    return repr(value)
+
+
+def request_code(request: GenerationRequest, *, client_name: str = "client") -> str:
+    """Python source that repeats ``request`` with the client API.
+
+    Uploaded references appear by file name with their SHA-256 prefix in a comment (the file
+    must sit next to the notebook, or change the path); URL references appear as URLs.
+
+    Example:
+        >>> "seed=" in request_code(request)
+        True
+    """
+    lines = [
+        f"# {client_name} = wiro_widgets.WiroClient()  # if you have no client yet "
+        "(reads WIRO_API_KEY / WIRO_API_SECRET)",
+        f"result = {client_name}.run(",
+        f"    {_literal(request.model)},",
+    ]
+    keys = [k for k in _ORDER if k in request.params]
+    keys += sorted(k for k in request.params if k not in _ORDER)
+    for key in keys:
+        lines.append(f"    {key}={_literal(request.params[key])},")
+    if request.references:
+        lines.append("    input_images=[")
+        for index, ref in enumerate(request.references, start=1):
+            if ref.url is not None:
+                lines.append(f"        {_literal(ref.url)},  # image {index}")
+            else:
+                lines.append(
+                    f"        {_literal(ref.name)},  # image {index}, sha256 {ref.sha256[:12]}, "
+                    f"{ref.size:,} bytes"
+                )
+        lines.append("    ],")
+    lines.append(")")
+    lines.append("result.images[0]")
+    return "\n".join(lines) + "\n"

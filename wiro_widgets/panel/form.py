@@ -1,0 +1,455 @@
+"""The panel's form, built from a `ModelSpec` so it never drifts from the validator.
+
+Every control takes its label, range, step, default and tooltip (the spec's help text) from
+the spec. Each control has a message line under it where `Form.check` shows what is wrong
+before Generate is pressed.
+
+Example:
+    >>> form = Form(FLUX_2_FLEX)
+    >>> form.prompt.value = "a lighthouse at dusk"
+    >>> form.values()["steps"]
+    50
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ipywidgets as w
+
+from ..errors import ValidationError
+from ..schema import Kind, ModelSpec, ParamSpec
+from .sizes import ASPECT_PRESETS, aspect_of, megapixels, preset_size, snap
+from .theme import esc, message_html
+
+__all__ = ["Form", "build_control"]
+
+_LABEL_WIDTH = "118px"
+# Wider ranges than this get a number box: a slider over ten million seeds is unusable.
+_SLIDER_SPAN = 10_000
+_CUSTOM = "custom"
+_IMAGE_MENTION = re.compile(r"\bimage\s*#?\s*(\d+)\b", re.IGNORECASE)
+
+#: The CSS hook classes of issue 4, on the widget that holds each value.
+HOOKS = {
+    "prompt": "wiro-prompt",
+    "guidance": "wiro-guidance",
+    "steps": "wiro-steps",
+    "width": "wiro-width",
+    "height": "wiro-height",
+    "seed": "wiro-seed",
+    "safety_tolerance": "wiro-safety",
+    "output_format": "wiro-format",
+}
+
+
+def build_control(param: ParamSpec) -> w.DOMWidget:
+    """The widget for one input: slider, number box, toggle buttons or text area.
+
+    Label and tooltip come from the spec; so do range, step and default.
+
+    Example:
+        >>> build_control(FLUX_2_FLEX.param("guidance")).max
+        10.0
+    """
+    common: dict[str, Any] = {
+        "description": param.label,
+        "tooltip": param.help,
+        "style": {"description_width": _LABEL_WIDTH},
+        "layout": w.Layout(width="100%"),
+    }
+    control: w.DOMWidget
+    if param.kind is Kind.SELECT:
+        control = w.ToggleButtons(
+            options=[(o.label, o.value) for o in param.options],
+            value=param.default if param.default is not None else param.option_values[0],
+            tooltips=[param.help] * len(param.options),
+            description=param.label,
+            tooltip=param.help,
+            style={"description_width": _LABEL_WIDTH, "button_width": "70px"},
+        )
+    elif param.is_number:
+        low = param.minimum if param.minimum is not None else 0
+        high = param.maximum if param.maximum is not None else 2**31 - 1
+        default = param.default if param.default is not None else low
+        if high - low > _SLIDER_SPAN:
+            control = w.IntText(value=int(default), **common)
+        elif param.kind is Kind.FLOAT:
+            control = w.FloatSlider(value=float(default), min=float(low), max=float(high),
+                                    step=param.step or 0.1, readout_format=".1f", **common)
+        else:
+            control = w.IntSlider(value=int(default), min=int(low), max=int(high),
+                                  step=int(param.step or 1), **common)
+    else:
+        control = w.Textarea(value=str(param.default or ""), rows=4, **common)
+    hook = HOOKS.get(param.py_name)
+    if hook:
+        control.add_class(hook)
+    return control
+
+
+def _message() -> w.HTML:
+    box = w.HTML("", layout=w.Layout(display="none", margin="0 0 0 122px"))
+    box.add_class("wiro-msg")
+    return box
+
+
+def _section(title: str) -> w.HTML:
+    label = w.HTML(esc(title))
+    label.add_class("wiro-section")
+    return label
+
+
+class Form:
+    """The form's widgets and what they mean, for one model spec.
+
+    Attributes:
+        widget: the form as one box, to place in a layout.
+        controls: the value-holding widget of each Python-named parameter.
+        messages: the message line under each control.
+        prompt, width, height, seed: shortcuts to those controls (None when the model has
+            no such input).
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.controls: dict[str, w.DOMWidget] = {}
+        self.messages: dict[str, w.HTML] = {}
+        self._listeners: list[Callable[[], None]] = []
+        self._syncing = False
+        self.require_prompt = False
+        self.reference_count = 0
+        for param in spec.params:
+            if param.is_files:
+                continue
+            self.controls[param.py_name] = build_control(param)
+            self.messages[param.py_name] = _message()
+        self.prompt = self.controls.get("prompt")
+        if isinstance(self.prompt, w.Textarea):
+            self.prompt.placeholder = (
+                "Describe the image. Refer to reference images as “image 1”, “image 2”…"
+            )
+            self.prompt.rows = 4
+        self.width = self.controls.get("width")
+        self.height = self.controls.get("height")
+        self.seed = self.controls.get("seed")
+        self._build_size_tools()
+        self._build_seed_tools()
+        for control in self.controls.values():
+            control.observe(self._changed, names="value")
+        self.prompt_box, self.settings_box = self._layout()
+        self.widget = w.VBox([self.prompt_box, self.settings_box], layout=w.Layout(width="100%"))
+        self.widget.add_class("wiro-form")
+        self._update_readout()
+
+    # -- extra tools ---------------------------------------------------------------------
+    def _build_size_tools(self) -> None:
+        self.aspect = w.Dropdown(
+            options=[(_CUSTOM, _CUSTOM)] + [
+                (f"{name}  ·  {'×'.join(map(str, preset_size(name)))}", name)
+                for name, _, _ in ASPECT_PRESETS
+            ],
+            value=_CUSTOM, description="Aspect",
+            tooltip="Aspect-ratio presets at about one megapixel, snapped to multiples of 16.",
+            style={"description_width": _LABEL_WIDTH}, layout=w.Layout(width="74%"),
+        )
+        self.aspect.add_class("wiro-aspect")
+        self.swap = w.Button(icon="exchange", tooltip="Swap width and height",
+                             layout=w.Layout(width="40px"))
+        self.swap.add_class("wiro-swap")
+        self.match_reference = w.Checkbox(
+            value=False, description="match first reference image", indent=False,
+            tooltip="Send width and height as 0: the output takes the size of image 1.",
+            layout=w.Layout(width="auto", margin="0 0 0 122px"),
+        )
+        self.match_reference.add_class("wiro-match")
+        self.readout = w.HTML("")
+        self.readout.add_class("wiro-readout")
+        self.readout.layout.margin = "0 0 0 122px"
+        self.aspect.observe(self._aspect_chosen, names="value")
+        self.swap.on_click(lambda _b: self.swap_size())
+        self.match_reference.observe(self._changed, names="value")
+        for control in (self.width, self.height):
+            if isinstance(control, w.IntSlider):
+                control.observe(self._snap, names="value")
+
+    def _build_seed_tools(self) -> None:
+        self.randomize = w.ToggleButton(
+            value=False, icon="random", description="",
+            tooltip="Random seed: pick a new seed for every run (the seed used is shown after "
+            "the run, so you can keep it).", layout=w.Layout(width="40px"),
+        )
+        self.randomize.add_class("wiro-seed-random")
+        self.lock = w.ToggleButton(
+            value=False, icon="unlock", description="",
+            tooltip="Lock the seed: keep it for every run, even when reusing another run's "
+            "settings.", layout=w.Layout(width="40px"),
+        )
+        self.lock.add_class("wiro-seed-lock")
+        self.seed_used = w.HTML("")
+        self.seed_used.add_class("wiro-seed-used")
+        self.seed_used.layout.margin = "0 0 0 122px"
+        self.randomize.observe(self._seed_mode, names="value")
+        self.lock.observe(self._seed_mode, names="value")
+
+    def _layout(self) -> tuple[w.VBox, w.VBox]:
+        def row(name: str, *extra: w.DOMWidget) -> list[w.DOMWidget]:
+            control = self.controls[name]
+            if extra:
+                control.layout.width = "auto"
+                control.layout.flex = "1 1 auto"
+                line: w.DOMWidget = w.HBox([control, *extra],
+                                           layout=w.Layout(width="100%", align_items="center"))
+            else:
+                line = control
+            return [line, self.messages[name]]
+
+        head: list[w.DOMWidget] = []
+        if "prompt" in self.controls:
+            self.controls["prompt"].description = ""
+            self.messages["prompt"].layout.margin = "0"
+            head += [_section("Prompt"), *row("prompt")]
+        parts: list[w.DOMWidget] = []
+        if self.width is not None and self.height is not None:
+            parts += [_section("Size"), w.HBox([self.aspect, self.swap],
+                                              layout=w.Layout(align_items="center")),
+                      *row("width"), *row("height"), self.match_reference, self.readout]
+        sampling: list[str] = [n for n in ("guidance", "steps") if n in self.controls]
+        if sampling:
+            parts.append(_section("Sampling"))
+            for name in sampling:
+                parts += row(name)
+        if self.seed is not None:
+            parts += [*row("seed", self.randomize, self.lock), self.seed_used]
+        rest = [n for n in self.controls if n not in
+                ("prompt", "width", "height", "guidance", "steps", "seed")]
+        if rest:
+            parts.append(_section("Output"))
+            for name in rest:
+                parts += row(name)
+        return (w.VBox(head, layout=w.Layout(width="100%")),
+                w.VBox(parts, layout=w.Layout(width="100%")))
+
+    # -- reactions -------------------------------------------------------------------------
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after any value in the form changes."""
+        self._listeners.append(callback)
+
+    def _changed(self, _change: Any = None) -> None:
+        if self._syncing:
+            return
+        if self.width is not None and self.height is not None:
+            matching = bool(self.match_reference.value)
+            self.width.disabled = matching
+            self.height.disabled = matching
+            self.aspect.disabled = matching
+            self.swap.disabled = matching
+            self._sync_aspect()
+        self._update_readout()
+        for listener in list(self._listeners):
+            listener()
+
+    def _snap(self, change: Mapping[str, Any]) -> None:
+        value = int(change["new"])
+        snapped = snap(value)
+        if snapped != value:
+            change["owner"].value = snapped
+
+    def _sync_aspect(self) -> None:
+        if self.width is None or self.height is None:
+            return
+        name = aspect_of(int(self.width.value), int(self.height.value))
+        self._syncing = True
+        try:
+            self.aspect.value = name or _CUSTOM
+        finally:
+            self._syncing = False
+
+    def _aspect_chosen(self, change: Mapping[str, Any]) -> None:
+        if self._syncing or change["new"] == _CUSTOM:
+            return
+        if self.width is None or self.height is None:
+            return
+        width, height = preset_size(str(change["new"]))
+        self.set_size(width, height)
+
+    def _seed_mode(self, change: Mapping[str, Any]) -> None:
+        locked = bool(self.lock.value)
+        self.lock.icon = "lock" if locked else "unlock"
+        if change["owner"] is self.lock and locked:
+            self.randomize.value = False
+        if change["owner"] is self.randomize and self.randomize.value:
+            self.lock.value = False
+        if self.seed is not None:
+            self.seed.disabled = locked
+
+    def set_size(self, width: int, height: int) -> None:
+        """Set both sizes at once (one change notification).
+
+        Example:
+            >>> form.set_size(1360, 768); form.aspect.value
+            '16:9'
+        """
+        if self.width is None or self.height is None:
+            return
+        self._syncing = True
+        try:
+            self.width.value = snap(width)
+            self.height.value = snap(height)
+        finally:
+            self._syncing = False
+        self._changed()
+
+    def swap_size(self) -> None:
+        """Swap width and height."""
+        if self.width is not None and self.height is not None:
+            self.set_size(int(self.height.value), int(self.width.value))
+
+    def _update_readout(self) -> None:
+        if self.width is None or self.height is None:
+            return
+        if self.match_reference.value:
+            self.readout.value = "size of image 1 (sent as 0 × 0)"
+            return
+        width, height = int(self.width.value), int(self.height.value)
+        params = {"width": width, "height": height}
+        cost = self.spec.estimate_cost(params)
+        price = f" · est. ${cost:.3f}" if cost else ""
+        self.readout.value = esc(
+            f"{width} × {height} px · {megapixels(width, height):.2f} MP{price}"
+        )
+
+    # -- values ----------------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        """The Python-named parameters the form holds now (reference images excluded).
+
+        Example:
+            >>> form.values()["output_format"]
+            'png'
+        """
+        out: dict[str, Any] = {}
+        for name, control in self.controls.items():
+            value = control.value
+            if isinstance(value, str):
+                out[name] = value
+            elif isinstance(value, float):
+                # Sliders carry binary floats; send the step's decimal (4.5, not 4.499999).
+                out[name] = round(value, 4)
+            else:
+                out[name] = int(value)
+        if self.width is not None and self.height is not None and self.match_reference.value:
+            out["width"] = 0
+            out["height"] = 0
+        return out
+
+    def seed_for_run(self) -> int | None:
+        """The seed for the next run: a fresh random one when "random" is on (and shown in
+        the seed box, so the code and the record match), else the box's value."""
+        if self.seed is None:
+            return None
+        if self.randomize.value and not self.lock.value:
+            param = self.spec.param("seed")
+            high = int(param.maximum if param.maximum is not None else 2**31 - 1)
+            self.seed.value = random.randint(int(param.minimum or 0), high)
+        return int(self.seed.value)
+
+    def load(self, params: Mapping[str, Any]) -> list[str]:
+        """Put a run's parameters back into the form; returns the names that were loaded.
+
+        A locked seed is kept; width and height of 0 tick "match first reference image".
+
+        Example:
+            >>> form.load(result.params)
+            ['prompt', 'width', 'height', 'guidance', 'steps', 'seed', ...]
+        """
+        loaded: list[str] = []
+        self._syncing = True
+        try:
+            for name, control in self.controls.items():
+                if name not in params or params[name] is None:
+                    continue
+                if name == "seed" and self.lock.value:
+                    continue
+                value = params[name]
+                if name in ("width", "height") and int(value) == 0:
+                    continue
+                try:
+                    control.value = value
+                except Exception:  # noqa: S112  # a value from another version of the spec
+                    continue
+                loaded.append(name)
+            if self.width is not None and "width" in params:
+                self.match_reference.value = int(params.get("width") or 0) == 0
+        finally:
+            self._syncing = False
+        self._changed()
+        return loaded
+
+    # -- validation ------------------------------------------------------------------------
+    def check(self) -> dict[str, tuple[str, str]]:
+        """What is wrong with the form now: ``{field: (message, level)}``.
+
+        Level ``error`` blocks Generate; ``warn`` does not. An empty prompt counts only after
+        Generate was pressed once (``require_prompt``), so a fresh panel is not shouting.
+        """
+        found: dict[str, tuple[str, str]] = {}
+        values = self.values()
+        for name, value in values.items():
+            param = self.spec.param(name)
+            if name == "prompt" and not self.require_prompt and not str(value).strip():
+                continue
+            try:
+                param.check(value)
+            except ValidationError as err:
+                found[name] = (f"{param.label} {err.rule}.", "error")
+        refs: list[Any] = [None] * self.reference_count
+        params = {**values, **({self.spec.file_param.py_name: refs}
+                               if self.spec.file_param else {})}
+        for rule in self.spec.checks:
+            try:
+                rule(params)
+            except ValidationError as err:
+                if err.field not in found:
+                    found[err.field] = (_plain(err), "error")
+        if self.match_reference.value:
+            found.pop("height", None)
+        if self.match_reference.value and not self.reference_count:
+            found["width"] = ("“Match first reference image” needs a reference image: add one "
+                              "below, or untick it and choose a size.", "error")
+        prompt = str(values.get("prompt", ""))
+        mentioned = [int(n) for n in _IMAGE_MENTION.findall(prompt)]
+        if mentioned and "prompt" not in found and max(mentioned) > self.reference_count:
+            have = self.reference_count
+            loaded = ("no reference images are loaded" if not have else
+                      f"{have} reference image{' is' if have == 1 else 's are'} loaded")
+            found["prompt"] = (f"The prompt mentions image {max(mentioned)}, but {loaded}.",
+                               "warn")
+        return found
+
+    def show(self, problems: Mapping[str, tuple[str, str]]) -> None:
+        """Show ``problems`` next to their controls and clear the others."""
+        for name, box in self.messages.items():
+            text, level = problems.get(name, ("", "error"))
+            box.value = message_html(text, level)
+            box.layout.display = "" if text else "none"
+            control = self.controls[name]
+            if text and level == "error":
+                control.add_class("wiro-invalid")
+            else:
+                control.remove_class("wiro-invalid")
+
+    def show_error(self, field: str, message: str) -> bool:
+        """Highlight one field with a message (e.g. a `ValidationError` from the client);
+        False when the form has no such field."""
+        if field == "input_images" or field not in self.messages:
+            return False
+        self.show({field: (message, "error")})
+        return True
+
+
+def _plain(err: ValidationError) -> str:
+    label = err.field.replace("_", " ").capitalize()
+    return f"{label}: {err.rule}."

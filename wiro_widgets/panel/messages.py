@@ -1,0 +1,83 @@
+"""Plain words for every error a run can end with, and how to fix it.
+
+Example:
+    >>> explain(ConfigError("no API key"))
+    ('No Wiro credentials: no API key', 'Set WIRO_API_KEY (and WIRO_API_SECRET) ...')
+"""
+
+from __future__ import annotations
+
+from ..auth import redact
+from ..errors import (
+    AuthError,
+    BudgetExceeded,
+    ConcurrencyLimit,
+    ConfigError,
+    InsufficientBalance,
+    Moderated,
+    NetworkError,
+    NotFound,
+    RunOutcomeUnknown,
+    TaskCancelled,
+    TaskFailed,
+    TaskTimeout,
+    ValidationError,
+    WiroError,
+)
+
+__all__ = ["CONFIG_HINT", "explain"]
+
+CONFIG_HINT = (
+    "Set WIRO_API_KEY (and WIRO_API_SECRET for signed projects) in the environment before "
+    "starting Jupyter, or pass a client: FluxPanel(WiroClient(api_key=..., api_secret=...)). "
+    "To try the panel without an account, use the local sandbox: "
+    "from wiro_widgets.sandbox import Sandbox; sb = Sandbox(); sb.start(); "
+    "FluxPanel(sb.client())."
+)
+
+
+def explain(err: BaseException) -> tuple[str, str]:
+    """A message and a hint for ``err``, safe to show (secrets redacted, not yet escaped).
+
+    Example:
+        >>> explain(TaskFailed("Generation failed: out of memory"))[0]
+        'The run failed: Generation failed: out of memory'
+    """
+    text = redact(str(err))
+    if isinstance(err, ValidationError):
+        return (f"Not sent: {text}", "Fix the highlighted field and press Generate again.")
+    if isinstance(err, ConfigError):
+        return (f"No Wiro credentials: {text}", CONFIG_HINT)
+    if isinstance(err, AuthError):
+        return (f"Wiro refused the credentials: {text}",
+                "Check WIRO_API_KEY / WIRO_API_SECRET for this project.")
+    if isinstance(err, InsufficientBalance):
+        return (f"The account balance is too low: {text}",
+                "Top up the balance on wiro.ai, then press Generate again.")
+    if isinstance(err, ConcurrencyLimit):
+        return (f"Too many tasks are running for this project: {text}",
+                "Wait for one to finish, then press Generate again.")
+    if isinstance(err, NotFound):
+        return (f"Not found: {text}", "Check the model name.")
+    if isinstance(err, BudgetExceeded):
+        return (f"Not sent, over budget: {text}", "Raise the client's budget or lower the size.")
+    if isinstance(err, Moderated):
+        return (f"Refused by moderation: {text}",
+                "Change the prompt or the reference images, or raise the safety tolerance.")
+    if isinstance(err, TaskFailed):
+        return (f"The run failed: {text}", "Your settings are kept: adjust and try again.")
+    if isinstance(err, TaskTimeout):
+        return (f"The run took too long: {text}",
+                "It was cancelled on the server." if not err.detached else
+                "It is still running on the server; resume it with client.wait(token).")
+    if isinstance(err, TaskCancelled):
+        return ("Cancelled.", "")
+    if isinstance(err, RunOutcomeUnknown):
+        return (f"The connection dropped after the request was sent: {text}",
+                "A task may exist: check client.history() before running again.")
+    if isinstance(err, NetworkError):
+        return (f"Could not reach Wiro: {text}", "Check the network, then press Generate again.")
+    if isinstance(err, WiroError):
+        return (f"The run failed: {text}", "")
+    return (f"Unexpected error ({type(err).__name__}): {text}",
+            "This is a bug in wiro_widgets; the form is kept, so you can try again.")
