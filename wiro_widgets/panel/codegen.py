@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .request import GenerationRequest
@@ -24,8 +25,14 @@ _ORDER = ("prompt", "width", "height", "guidance", "steps", "seed", "safety_tole
 
 def _literal(value: Any) -> str:
     if isinstance(value, str):
-        # repr() gives a valid Python literal for any text (quotes, newlines, unicode).
-        return repr(value)
+        # A JSON string is also a valid Python literal (quotes, newlines, unicode escaped),
+        # and reads the way most people write strings: in double quotes.
+        text = json.dumps(value, ensure_ascii=False)
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates: only an escaped form is pasteable
+            return json.dumps(value)
+        return text
     if isinstance(value, float):
         return repr(round(value, 6))
     return repr(value)
@@ -42,8 +49,8 @@ def request_code(request: GenerationRequest, *, client_name: str = "client") -> 
         True
     """
     lines = [
-        f"# {client_name} = wiro_widgets.WiroClient()  # if you have no client yet "
-        "(reads WIRO_API_KEY / WIRO_API_SECRET)",
+        "# Made by the wiro_widgets panel. If you have no client yet:",
+        f"# {client_name} = wiro_widgets.WiroClient()  # reads WIRO_API_KEY / WIRO_API_SECRET",
         f"result = {client_name}.run(",
         f"    {_literal(request.model)},",
     ]

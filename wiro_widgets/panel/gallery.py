@@ -139,7 +139,8 @@ class Gallery:
         self.save = button("Save", "download", "wiro-save",
                            "Write the image files with their parameters embedded", on_save)
         self.actions = w.HBox([self.reuse, self.use_reference, self.save],
-                              layout=w.Layout(gap="6px", display="none"))
+                              layout=w.Layout(display="none"))
+        self.actions.add_class("wiro-row")
         self.history_title = w.HTML("")
         self.history_title.add_class("wiro-section")
         self.strip = w.HBox([], layout=w.Layout(width="100%"))

@@ -96,9 +96,11 @@ class ReferenceList:
         self.uploader.observe(self._uploaded, names="value")
         self.add_url_button.on_click(lambda _b: self._add_url_from_field())
         self.clear_button.on_click(lambda _b: self.clear())
+        tools = w.HBox([self.uploader, self.clear_button, self.count],
+                       layout=w.Layout(align_items="center"))
+        tools.add_class("wiro-row")
         self.widget = w.VBox([
-            w.HBox([self.uploader, self.clear_button, self.count],
-                   layout=w.Layout(align_items="center", gap="6px")),
+            tools,
             w.HBox([self.url, self.add_url_button], layout=w.Layout(width="100%")),
             self.message,
             self.strip,

@@ -50,6 +50,7 @@ CSS = """
   justify-content: center; background: #f3f4f6; border-radius: 4px; font-size: 11px;
   color: #374151; word-break: break-all; overflow: hidden; }
 .wiro-panel .wiro-ref button { height: 22px; line-height: 20px; font-size: 11px; }
+.wiro-panel .wiro-row { gap: 6px; }
 .wiro-panel .wiro-actions { gap: 6px; align-items: center; margin-top: 8px; }
 .wiro-panel .wiro-generate { font-weight: 600; }
 .wiro-panel .wiro-status-row { gap: 10px; align-items: center; }
