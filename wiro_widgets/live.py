@@ -1,0 +1,466 @@
+"""Following a task until it ends: WebSocket push, polling fallback, `TaskUpdate`s.
+
+`follow` subscribes on Wiro's WebSocket (``{"type": "task_info", "tasktoken": ...}``) for
+stage changes and ``progressGenerate`` step progress, and polls ``Task/Detail`` at the same
+time: often (about 0.5 s, backing off) when the socket cannot connect or drops, rarely (a
+safety poll) while it is live. The final state always comes from ``Task/Detail``, because
+socket frames do not carry ``pexit``.
+
+The socket and the poller run on two daemon threads that only put events on a queue; the
+calling thread takes them off every 100 ms at most, so `TaskUpdate` callbacks run on the
+caller's thread, a ``cancel_event`` is seen within 100 ms and Ctrl-C lands where the caller
+can handle it.
+
+Example:
+    >>> record = follow(detail=lambda: client.detail(task), token=task.token,
+    ...                 task_id=task.id, socket_url=client.socket_url,
+    ...                 started_at=task.submitted_at, on_update=print)
+    >>> record["status"], record["pexit"]
+    ('task_postprocess_end', '0')
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import json
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .errors import ApiError, ConcurrencyLimit, NetworkError, NotFound
+from .results import STATUS_ORDER, TERMINAL_STATUSES, TaskUpdate, stage_label
+
+__all__ = [
+    "FollowConfig",
+    "FollowStopped",
+    "Progress",
+    "UnknownStatus",
+    "follow",
+    "is_loopback_url",
+    "parse_frame",
+    "parse_progress",
+]
+
+log = logging.getLogger("wiro_widgets")
+
+#: Statuses the client understands; anything else seen in Task/Detail is "unknown".
+KNOWN_STATUSES = frozenset(STATUS_ORDER) | TERMINAL_STATUSES | {
+    "task_error_full", "task_stream_ready", "task_stream_end", "task_cost",
+}
+#: Socket frames after which Task/Detail should be read at once for the final word.
+_FINAL_FRAMES = frozenset({"task_postprocess_end", "task_cancel", "task_end", "task_error_full"})
+_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
+_RANK.update({"task_cancel": len(STATUS_ORDER), "task_error": len(STATUS_ORDER)})
+_TQDM = re.compile(r"(\d{1,3})%\|[^|]*\|\s*(\d+)/(\d+)")
+
+
+@dataclass(frozen=True)
+class FollowConfig:
+    """Timings of `follow` (seconds).
+
+    Attributes:
+        first_interval: the first poll interval without a socket.
+        max_interval: the longest poll interval without a socket.
+        growth: factor applied to the interval after each unchanged poll.
+        safety_interval: the poll interval while the socket is live.
+        final_interval: the interval once a terminal frame arrived, until Detail agrees.
+        tick: the longest the caller's thread blocks before checking cancel and timeout.
+        unknown_grace: how long an unknown status may last before the wait ends.
+        not_found_grace: how long "no such task" is tolerated right after a Run.
+        pexit_grace: how long a finished task may lack its exit code in Detail.
+        socket_open_timeout: seconds to open the WebSocket.
+        socket_connects: how many times the socket is (re)opened per wait.
+    """
+
+    first_interval: float = 0.5
+    max_interval: float = 5.0
+    growth: float = 1.3
+    safety_interval: float = 5.0
+    final_interval: float = 0.25
+    tick: float = 0.1
+    unknown_grace: float = 5.0
+    not_found_grace: float = 5.0
+    pexit_grace: float = 3.0
+    socket_open_timeout: float = 5.0
+    socket_connects: int = 3
+
+
+class FollowStopped(Exception):
+    """The caller's cancel event was set, or the deadline passed (internal).
+
+    Attributes:
+        reason: ``cancel`` or ``timeout``.
+        status: the last status seen.
+    """
+
+    def __init__(self, reason: str, status: str) -> None:
+        self.reason = reason
+        self.status = status
+        super().__init__(f"{reason} while {status or 'unknown'}")
+
+
+class UnknownStatus(ApiError):
+    """Task/Detail kept reporting a status this client does not know."""
+
+    def __init__(self, message: str, *, status: str) -> None:
+        self.status = status
+        super().__init__(message, endpoint="/Task/Detail")
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Step progress from a ``task_output`` message."""
+
+    step: int | None = None
+    total: int | None = None
+    percentage: float | None = None
+
+
+def parse_progress(message: Any) -> Progress | None:
+    """Step progress from a ``task_output`` message: a ``progressGenerate`` object, the same
+    object JSON-encoded in a string, or a tqdm-style log line.
+
+    Example:
+        >>> parse_progress('{"type": "progressGenerate", "stepCurrent": "6", "stepTotal": "10",'
+        ...                ' "percentage": "60"}')
+        Progress(step=6, total=10, percentage=60.0)
+    """
+    if isinstance(message, str):
+        text = message.strip()
+        if text.startswith("{"):
+            with contextlib.suppress(ValueError):
+                return parse_progress(json.loads(text))
+            return None
+        match = _TQDM.search(text)
+        if match:
+            return Progress(int(match[2]), int(match[3]), float(match[1]))
+        return None
+    if not isinstance(message, Mapping):
+        return None
+    kind = str(message.get("type", ""))
+    if kind and kind != "progressGenerate":
+        return None
+    step = _number(message.get("stepCurrent"), int)
+    total = _number(message.get("stepTotal"), int)
+    percentage = _number(message.get("percentage"), float)
+    if percentage is None and step is not None and total:
+        percentage = 100.0 * step / total
+    if step is None and total is None and percentage is None:
+        return None
+    return Progress(step, total, percentage)
+
+
+def parse_frame(raw: str | bytes) -> dict[str, Any] | None:
+    """A socket frame as a dict with a string ``type``; None for anything else."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        return None
+    if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+        return None
+    return frame
+
+
+def is_loopback_url(url: str) -> bool:
+    """True when the URL's host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _number(value: Any, kind: type[int] | type[float]) -> Any:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return kind(number) if number == number else None
+
+
+# -- the two helper threads ---------------------------------------------------------------------
+
+
+class _Socket(threading.Thread):
+    """Reads the task's frames and puts them on the queue; reconnects after a drop."""
+
+    def __init__(self, url: str, token: str, events: queue.Queue[tuple[str, Any]],
+                 config: FollowConfig) -> None:
+        super().__init__(name="wiro-socket", daemon=True)
+        self.url, self.token, self.events, self.config = url, token, events, config
+        self.stopped = threading.Event()
+        self._conn: Any = None
+        self._lock = threading.Lock()
+
+    def run(self) -> None:
+        from websockets.exceptions import ConnectionClosed
+        from websockets.sync.client import connect
+
+        for attempt in range(1, self.config.socket_connects + 1):
+            if self.stopped.is_set():
+                return
+            try:
+                conn = connect(
+                    self.url, open_timeout=self.config.socket_open_timeout,
+                    max_size=16 * 1024 * 1024, close_timeout=2,
+                    proxy=None if is_loopback_url(self.url) else True,
+                )
+            except Exception as err:  # refused, DNS, TLS, handshake: all mean "no socket"
+                self.events.put(("socket_down", f"cannot connect: {type(err).__name__}"))
+                return
+            with self._lock:
+                self._conn = conn
+            if self.stopped.is_set():
+                conn.close()
+                return
+            try:
+                conn.send(json.dumps({"type": "task_info", "tasktoken": self.token}))
+                self.events.put(("socket_up", attempt))
+                for message in conn:
+                    self.events.put(("frame", message))
+                reason = "closed by the server"
+            except ConnectionClosed as err:
+                reason = f"dropped ({type(err).__name__})"
+            except OSError as err:
+                reason = f"dropped ({type(err).__name__})"
+            finally:
+                conn.close()
+            if self.stopped.is_set():
+                return
+            self.events.put(("socket_down", reason))
+            if self.stopped.wait(min(4.0, 0.5 * 2 ** attempt)):
+                return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        with self._lock:
+            conn = self._conn
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+class _Poller(threading.Thread):
+    """Reads Task/Detail every ``interval`` seconds (or at once after `poke`)."""
+
+    def __init__(self, detail: Callable[[], dict[str, Any]],
+                 events: queue.Queue[tuple[str, Any]], interval: float) -> None:
+        super().__init__(name="wiro-poller", daemon=True)
+        self.detail, self.events = detail, events
+        self.interval = interval
+        self.stopped = threading.Event()
+        self._wake = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                self.events.put(("detail", self.detail()))
+            except Exception as err:  # reported to the caller's thread, which decides
+                self.events.put(("poll_error", err))
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    def poke(self, interval: float | None = None) -> None:
+        if interval is not None:
+            self.interval = interval
+        self._wake.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self._wake.set()
+
+
+# -- the caller's side --------------------------------------------------------------------------
+
+
+class _State:
+    """What the caller's thread knows about the task, and what it has reported."""
+
+    def __init__(self, task_id: str, token: str, started_at: float,
+                 on_update: Callable[[TaskUpdate], None] | None) -> None:
+        self.task_id, self.token, self.started_at = task_id, token, started_at
+        self.on_update = on_update
+        self.status = ""
+        self.rank = -1
+        self.progress: Progress | None = None
+        self._last_key: tuple[Any, ...] | None = None
+
+    def report(self, status: str, source: str, progress: Progress | None = None,
+               message: str = "") -> None:
+        rank = _RANK.get(status)
+        if rank is not None and rank < self.rank:
+            return  # a stale poll after the socket already showed a later stage
+        if rank is not None:
+            self.rank = rank
+        if status != "task_output":
+            progress = None if status != self.status else self.progress
+        elif progress is None:
+            progress = self.progress
+        self.status, self.progress = status, progress
+        step = progress.step if progress else None
+        total = progress.total if progress else None
+        percentage = progress.percentage if progress else None
+        key = (status, step, total, percentage)
+        if key == self._last_key:
+            return
+        self._last_key = key
+        emit(self.on_update, TaskUpdate(
+            status=status, label=stage_label(status, step, total),
+            elapsed=max(0.0, time.time() - self.started_at), task_id=self.task_id,
+            token=self.token, step=step, total_steps=total, percentage=percentage,
+            source=source, message=message,
+        ))
+
+
+def emit(on_update: Callable[[TaskUpdate], None] | None, update: TaskUpdate) -> None:
+    """Call ``on_update``; an exception in it is logged, not allowed to end the wait."""
+    if on_update is None:
+        return
+    try:
+        on_update(update)
+    except Exception:
+        log.exception("on_update callback raised; the wait goes on")
+
+
+def _fatal(err: BaseException) -> bool:
+    """Poll errors that end the wait (anything else is retried on the next poll)."""
+    if isinstance(err, (NetworkError, ConcurrencyLimit)):
+        return False
+    if isinstance(err, ApiError):
+        status = err.http_status or 0
+        return not (status >= 500 or status in (408, 429))
+    return True
+
+
+def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
+           socket_url: str | None, started_at: float,
+           on_update: Callable[[TaskUpdate], None] | None = None,
+           deadline: float | None = None, cancel_event: threading.Event | None = None,
+           config: FollowConfig | None = None) -> dict[str, Any]:
+    """Follow a task until Task/Detail shows a terminal status; return that record.
+
+    Args:
+        detail: reads the task's Task/Detail record (retrying transient faults itself).
+        token: the task token (socket subscription).
+        task_id: the task id (for updates).
+        socket_url: the WebSocket URL, or None to poll only.
+        started_at: Unix time of the submit (for ``elapsed``).
+        on_update: called on this thread with each change.
+        deadline: ``time.monotonic()`` value at which to stop with ``FollowStopped``.
+        cancel_event: when set, stop with ``FollowStopped("cancel")`` within ``tick``.
+        config: timings.
+
+    Raises:
+        FollowStopped: on cancel or deadline (the caller decides what to do remotely).
+        ApiError: an unknown status lasted past the grace period, or a fatal API error.
+    """
+    cfg = config or FollowConfig()
+    events: queue.Queue[tuple[str, Any]] = queue.Queue()
+    state = _State(task_id, token, started_at, on_update)
+    poller = _Poller(detail, events, cfg.first_interval)
+    socket = _Socket(socket_url, token, events, cfg) if socket_url else None
+    began = time.monotonic()
+    interval = cfg.first_interval
+    socket_live = False
+    final_frame = False
+    unknown_since: float | None = None
+    pexit_wait_since: float | None = None
+    poller.start()
+    if socket is not None:
+        socket.start()
+    try:
+        while True:
+            now = time.monotonic()
+            if cancel_event is not None and cancel_event.is_set():
+                raise FollowStopped("cancel", state.status)
+            if deadline is not None and now >= deadline:
+                raise FollowStopped("timeout", state.status)
+            wait = cfg.tick if deadline is None else max(0.0, min(cfg.tick, deadline - now))
+            try:
+                kind, payload = events.get(timeout=wait)
+            except queue.Empty:
+                continue
+            if kind == "frame":
+                frame = parse_frame(payload)
+                if frame is None or frame.get("tasktoken") not in (None, "", token):
+                    continue
+                status = frame["type"]
+                if status == "task_output":
+                    state.report(status, "socket", parse_progress(frame.get("message")))
+                elif status in _RANK:
+                    state.report(status, "socket")
+                if status in _FINAL_FRAMES:
+                    final_frame = True
+                    poller.poke(cfg.final_interval)
+            elif kind == "socket_up":
+                socket_live = True
+                log.debug("task %s: following on the socket", task_id)
+                poller.interval = cfg.final_interval if final_frame else cfg.safety_interval
+            elif kind == "socket_down":
+                socket_live = False
+                log.debug("task %s: socket %s; polling", task_id, payload)
+                interval = cfg.first_interval
+                poller.poke(cfg.final_interval if final_frame else interval)
+            elif kind == "poll_error":
+                err = payload
+                if isinstance(err, NotFound) and time.monotonic() - began < cfg.not_found_grace:
+                    continue
+                if _fatal(err):
+                    raise err
+                log.debug("task %s: poll failed (%s); trying again", task_id, err)
+                poller.interval = max(poller.interval, 2.0)
+            elif kind == "detail":
+                record: dict[str, Any] = payload
+                status = str(record.get("status") or "")
+                now = time.monotonic()
+                if status in TERMINAL_STATUSES:
+                    if status == "task_postprocess_end" and str(record.get("pexit", "")) == "":
+                        # Detail can lag the end by a moment; give it a short while.
+                        pexit_wait_since = pexit_wait_since or now
+                        if now - pexit_wait_since < cfg.pexit_grace:
+                            poller.poke(cfg.final_interval)
+                            continue
+                    state.report(status, "poll")
+                    return record
+                if status not in KNOWN_STATUSES:
+                    state.report(status or "(empty status)", "poll")
+                    unknown_since = unknown_since or now
+                    if now - unknown_since >= cfg.unknown_grace:
+                        raise UnknownStatus(
+                            f"task {task_id} is in an unknown status {status!r}; stopped "
+                            "waiting (the task may still be running: check it later with "
+                            f"client.detail({task_id!r}))", status=status)
+                    poller.interval = min(poller.interval, 1.0)
+                    continue
+                unknown_since = None
+                before = state.status
+                state.report(status, "poll")
+                if final_frame:
+                    poller.interval = cfg.final_interval
+                elif socket_live:
+                    poller.interval = cfg.safety_interval
+                else:
+                    changed = state.status != before
+                    interval = (cfg.first_interval if changed
+                                else min(cfg.max_interval, interval * cfg.growth))
+                    poller.interval = interval
+    finally:
+        poller.stop()
+        if socket is not None:
+            socket.stop()
