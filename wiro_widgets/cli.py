@@ -1,0 +1,149 @@
+"""The ``wiro-widgets`` command.
+
+Subcommands register themselves through `COMMANDS`: each entry is a function that adds one
+subparser and sets ``func`` (called with the parsed arguments, returning the exit code). To
+add a command, write ``_add_<name>(subparsers)`` and append it to `COMMANDS`.
+
+Example:
+    $ wiro-widgets sandbox --speed 2
+    export WIRO_API_KEY=...
+    ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from types import FrameType
+from typing import Any
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+Subparsers = Any  # argparse's _SubParsersAction is private
+
+
+def _add_sandbox(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sandbox",
+        help="run a local Wiro API server (no account, no network)",
+        description="Run the local Wiro sandbox in the foreground and print the environment "
+        "variables a client needs. Stop it with Ctrl-C.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="HTTP port (default: a free one)")
+    parser.add_argument("--socket-port", type=int, default=0,
+                        help="WebSocket port (default: a free one)")
+    parser.add_argument("--speed", type=float, default=1.0,
+                        help="divides every task delay; 1.0 is about 5 s per 50-step task")
+    parser.add_argument("--key-only", action="store_true",
+                        help="a key-only project: requests need no signature")
+    parser.add_argument("--concurrency-limit", type=int, default=4,
+                        help="active tasks allowed before Run answers code 96 (0: no limit)")
+    parser.add_argument("--output-ttl", type=float, default=600.0,
+                        help="seconds an output URL keeps working")
+    parser.add_argument("--error-rate", type=float, default=0.0,
+                        help="fraction of HTTP responses replaced by a fault")
+    parser.add_argument("--latency", type=float, default=0.0,
+                        help="seconds added to every HTTP response")
+    parser.add_argument("--lost-run-rate", type=float, default=0.0,
+                        help="fraction of Runs whose answer is lost after the task is created")
+    parser.add_argument("--socket-drop-rate", type=float, default=0.0,
+                        help="chance per WebSocket frame that the connection is dropped")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed for the fault dice, to replay a pattern")
+    parser.add_argument("--api-key", default=None, help="use this API key (default: random)")
+    parser.add_argument("--api-secret", default=None,
+                        help="use this API secret (default: random)")
+    parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    parser.set_defaults(func=_run_sandbox)
+
+
+def _run_sandbox(args: argparse.Namespace) -> int:
+    from .sandbox import Faults, Sandbox
+
+    try:
+        faults = Faults(error_rate=args.error_rate, latency=args.latency,
+                        lost_run_rate=args.lost_run_rate,
+                        socket_drop_rate=args.socket_drop_rate, seed=args.seed)
+    except ValueError as err:
+        print(f"wiro-widgets sandbox: {err}", file=sys.stderr)
+        return 2
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    sandbox = Sandbox(
+        port=args.port, socket_port=args.socket_port, speed=args.speed, faults=faults,
+        api_key=args.api_key, api_secret=args.api_secret, key_only=args.key_only,
+        concurrency_limit=args.concurrency_limit or None, output_ttl=args.output_ttl,
+        log=None if args.quiet else log,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        sandbox.start()
+        print("# wiro_widgets sandbox: a local Wiro API (these credentials are throwaway).")
+        print("# Paste these lines into the shell that runs your client:")
+        for name, value in sandbox.env().items():
+            if value:
+                print(f"export {name}={shlex.quote(value)}")
+            else:
+                print(f"unset {name}")
+        print(f"# {sandbox.base_url} and {sandbox.socket_url}; Ctrl-C stops.", flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    except OSError as err:
+        print(f"wiro-widgets sandbox: cannot start: {err}", file=sys.stderr)
+        return 1
+    finally:
+        sandbox.stop()
+        signal.signal(signal.SIGTERM, previous)
+    print("# sandbox stopped", flush=True)
+    return 0
+
+
+#: Functions adding one subcommand each (see the module docstring).
+COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every registered subcommand."""
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="wiro-widgets",
+        description="Wiro's image models in Jupyter: tools around the wiro_widgets package.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for add in COMMANDS:
+        add(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``wiro-widgets``; returns the exit code.
+
+    Example:
+        >>> main(["sandbox", "--speed", "5"])       # serves until Ctrl-C
+    """
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func = getattr(args, "func", None)
+    if func is None:
+        parser.print_help()
+        return 2
+    return int(func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""A local Wiro server: the same API, no account, no network.
+
+`Sandbox` runs an HTTP server and a WebSocket server on free loopback ports in background
+threads. It checks Wiro's request signature, answers with Wiro's envelopes and string-typed
+numbers, validates flux-2-flex parameters with the same spec the client uses, walks each task
+through Wiro's status order with progress frames, and draws deterministic procedural images
+marked SANDBOX. Use it for demos, notebooks and tests.
+
+Usage:
+    >>> from wiro_widgets.sandbox import Sandbox, Faults
+    >>> with Sandbox(speed=5.0) as sb:
+    ...     client = sb.client()                  # a WiroClient pointed at the sandbox
+    ...     result = client.run("black-forest-labs/flux-2-flex", prompt="a red fox")
+    ...     len(sb.tasks)                         # every Run the sandbox accepted
+    1
+
+From a shell: ``wiro-widgets sandbox`` prints the ``export WIRO_...`` lines to paste, then
+serves until Ctrl-C. ``sb.env()`` gives the same variables as a dict.
+
+Timing: ``speed`` divides every delay; at 1.0 a 50-step task takes about five seconds
+(queued, preparing, one ``task_output`` progress frame per step, finishing). Tests use 20+.
+
+Failure on purpose (prompt markers, case-insensitive):
+    - ``nsfw`` with ``safetyTolerance`` <= 2: moderated. Ends ``task_postprocess_end`` with
+      ``pexit "1"``, no outputs, ``totalcost "0"`` and ``debugerror`` starting
+      ``Request Moderated:`` (a ``task_error`` frame carries the same text).
+    - ``fail-me``: generation stops half-way; ``pexit "1"``, ``debugerror`` starting
+      ``Generation failed:``.
+    - ``error-me``: the task stops while preprocessing with Task/Detail status
+      ``task_error`` (terminal), ``debugerror "Output folder creation failed"``,
+      ``pexit ""``.
+
+Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults` or a dict):
+    - ``error_rate``: that fraction of HTTP responses is replaced by one of ``kinds``:
+      ``"500"`` (500 envelope), ``"429"`` (429 envelope with ``Retry-After: retry_after``),
+      ``"garbled"`` (HTTP 200 with cut-off JSON), ``"drop"`` (connection closed with no
+      response), ``"stall"`` (held ``stall_seconds``, then answered normally). For Run the
+      fault happens before a task is created.
+    - ``latency``: seconds added to every HTTP response.
+    - ``lost_run_rate``: the Run creates the task, then the connection is dropped with no
+      answer (the task shows up in Task/List and ``sb.tasks``).
+    - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
+      without a close frame.
+    - ``seed``: replay the same pattern (for a serial client).
+
+Other limits: bodies over ``max_body_bytes`` get HTTP 413; one uploaded file over 100 MB or
+a file that is not a jpeg/png/webp/gif image under ``inputImage`` gets code 0 naming
+``inputImage``; more active tasks than ``concurrency_limit`` gets code 96; unknown paths
+get HTTP 404 ``Error parsing url.``; a reused nonce gets HTTP 401.
+
+URLs:
+    - Outputs: ``http://127.0.0.1:<port>/cdn/<hash>/0.png`` (or ``0.jpg``); after
+      ``output_ttl`` seconds they answer 404 with Wiro's envelope and the file is deleted.
+    - Uploads (``/v1/File/Upload``) and files sent with Run are served from
+      ``/v1/File/<token>/<name>``; a task's ``parameters`` show those URLs as Wiro does.
+    - Reference URLs given to Run: the sandbox has no network. Its own ``/v1/File`` and
+      ``/cdn`` URLs are loaded from its store; any other http(s) URL is replaced by a
+      placeholder picture derived from the URL (same URL, same picture; the input is
+      recorded with ``placeholder: True``); ``file://``, ``ftp://`` and other schemes are
+      refused with code 0.
+    - ``callbackUrl``: when a task ends, its record is POSTed there as JSON, but only to
+      loopback hosts; any other URL is recorded in ``task.callbacks`` as skipped.
+    - The WebSocket sends a frame with a task's current status on subscribe (a finished
+      task's terminal frame at once), then one frame per change.
+    - File paths: only files the sandbox wrote are served; any path trick (``..``, encoded
+      dots or slashes, backslashes, empty segments) answers 404.
+
+Every response carries the header ``x-wiro-sandbox: 1``.
+"""
+
+from __future__ import annotations
+
+from .app import RequestRecord
+from .engine import SandboxTask
+from .faults import FAULT_KINDS, Faults
+from .server import Sandbox
+
+__all__ = ["FAULT_KINDS", "Faults", "RequestRecord", "Sandbox", "SandboxTask"]

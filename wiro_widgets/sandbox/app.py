@@ -1,0 +1,475 @@
+"""The sandbox's HTTP side: a werkzeug WSGI app speaking the Wiro REST API.
+
+Routing, Wiro's auth check and envelopes, body parsing, fault injection and the endpoints:
+POST ``/v1/Run/{owner}/{model}``, ``/v1/Task/Detail``, ``/v1/Task/List``,
+``/v1/Task/Cancel``, ``/v1/Task/Kill``, ``/v1/File/Upload``, ``/v1/Tool/Detail``,
+``/v1/Tool/List``; GET (or HEAD) of uploaded files (``/v1/File/<token>/<name>``) and outputs
+(``/cdn/<hash>/<name>``). Auth failures answer HTTP 401, unknown paths 404, bodies over the
+cap 413, injected faults 500/429; everything else HTTP 200 with ``result`` true or false.
+
+Example:
+    >>> app = SandboxApp(settings, engine=engine, store=store, credentials=creds,
+    ...                  public_root="http://127.0.0.1:8000")
+    >>> make_server("127.0.0.1", 8000, app, threaded=True).serve_forever()
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import logging
+import mimetypes
+import secrets
+import socket
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from werkzeug.utils import secure_filename, send_file
+from werkzeug.wrappers import Request, Response
+
+from ..auth import Credentials, sign
+from ..images import sniff_image_type
+from ..schema import WireValidationError
+from ..specs import SPECS, get_spec
+from .engine import ConcurrencyRefused, Engine, TaskStateError
+from .faults import FaultDice
+from .files import FileStore, random_token
+from .forms import Body, BodyError, FilePart, parse_body
+from .intake import InputError, collect, resolve
+
+__all__ = ["ApiFailure", "AppSettings", "RequestRecord", "SandboxApp"]
+
+_log = logging.getLogger("wiro_widgets.sandbox")
+
+_AUTH_NOT_FOUND = "Project authorization is not founded."
+_AUTH_NEEDS_SIGNATURE = (
+    "Project requires signature authentication. x-signature and x-nonce headers are required."
+)
+_AUTH_INVALID = "Project authorization is not valid."
+_AUTH_REPLAY = "Project authorization is not valid. Nonce was already used."
+_BAD_URL = "Error parsing url."
+_NO_TASK = "There is no task yet."
+_UPLOAD_TYPES = frozenset({
+    "jpg", "jpeg", "png", "gif", "webp", "heic", "mp4", "webm", "mov", "mp3", "wav", "m4a",
+    "pdf", "csv", "docx", "xlsx", "pptx", "txt", "md", "epub", "zip",
+})
+_MAX_RECORDS = 2000
+
+
+@dataclass
+class RequestRecord:
+    """One HTTP request the sandbox received (never its auth headers).
+
+    Attributes:
+        method, path: as received (path without the query string).
+        content_type: the ``Content-Type`` header.
+        parts: multipart or urlencoded fields: ``(name, filename | None, content_type |
+            None, size)``.
+        json: the parsed JSON body, when there was one.
+        time: Unix time received.
+        status: the HTTP status answered (None: connection dropped, or still running).
+        fault: the injected fault kind (``500``, ``429``, ``garbled``, ``drop``, ``stall``,
+            ``lost_run``), if any.
+    """
+
+    method: str
+    path: str
+    content_type: str
+    parts: list[tuple[str, str | None, str | None, int]] = field(default_factory=list)
+    json: dict[str, Any] | None = None
+    time: float = 0.0
+    status: int | None = None
+    fault: str | None = None
+
+
+@dataclass
+class AppSettings:
+    """Settings the app reads on every request, so they can change while it runs."""
+
+    dice: FaultDice
+    max_body_bytes: int
+    max_file_bytes: int
+    key_only: bool = False
+    log: Callable[[str], None] | None = None
+
+
+class ApiFailure(Exception):
+    """An answer with ``result: false``: Wiro's error code and message, and HTTP status."""
+
+    def __init__(self, code: int, message: str, *, http_status: int = 200,
+                 headers: dict[str, str] | None = None) -> None:
+        self.code, self.message, self.http_status = code, message, http_status
+        self.headers = headers or {}
+        super().__init__(message)
+
+
+class _Dropped(ConnectionAbortedError):
+    """Raised to make werkzeug give up the connection without writing a response."""
+
+
+def _json(payload: dict[str, Any], status: int = 200) -> Response:
+    return Response(json.dumps(payload), status=status,
+                    content_type="application/json; charset=utf-8")
+
+
+def envelope(code: int, message: str, status: int = 200) -> Response:
+    """Wiro's failure envelope."""
+    return _json({"result": False, "errors": [{"code": code, "message": message}]}, status)
+
+
+def _ok(**payload: Any) -> Response:
+    return _json({"result": True, "errors": [], **payload})
+
+
+def _drop(environ: dict[str, Any]) -> None:
+    """Close the client's connection with no HTTP response at all."""
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    raise _Dropped("sandbox fault: connection dropped")
+
+
+def _unsafe_path(raw: str, path: str) -> bool:
+    """Any sign of a path trick: encoded dots or slashes, backslashes, dot or empty segments."""
+    lowered = raw.lower()
+    if any(token in lowered for token in ("%2e", "%2f", "%5c", "%00", "\\")):
+        return True
+    if "\\" in path or "\x00" in path:
+        return True
+    segments = path.split("/")[1:]
+    return any(segment in ("", ".", "..") for segment in segments)
+
+
+class SandboxApp:
+    """The WSGI application. Thread-safe: werkzeug calls it from one thread per request."""
+
+    def __init__(self, settings: AppSettings, *, engine: Engine, store: FileStore,
+                 credentials: Credentials, api_secret: str | None, public_root: str,
+                 self_hosts: set[str]) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.store = store
+        self._credentials = credentials
+        self._api_key = credentials.api_key
+        self._api_secret = api_secret
+        self.public_root = public_root
+        self.self_hosts = {h.lower() for h in self_hosts}
+        self._nonces: set[str] = set()
+        self._nonce_lock = threading.Lock()
+        self._records: deque[RequestRecord] = deque(maxlen=_MAX_RECORDS)
+        self._records_lock = threading.Lock()
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def requests(self) -> list[RequestRecord]:
+        """A snapshot of the last 2000 requests, oldest first."""
+        with self._records_lock:
+            return [RequestRecord(r.method, r.path, r.content_type, list(r.parts),
+                                  json.loads(json.dumps(r.json)) if r.json is not None else None,
+                                  r.time, r.status, r.fault) for r in self._records]
+
+    def _log_line(self, record: RequestRecord) -> None:
+        if self.settings.log is None:
+            return
+        status = record.status if record.status is not None else "dropped"
+        fault = f"  [fault: {record.fault}]" if record.fault else ""
+        self.settings.log(f"{record.method} {record.path} -> {status}{fault}")
+
+    # -- WSGI entry ------------------------------------------------------------------------
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        request.max_content_length = self.settings.max_body_bytes
+        record = RequestRecord(request.method, request.path,
+                               request.headers.get("Content-Type", ""), time=time.time())
+        with self._records_lock:
+            self._records.append(record)
+        try:
+            response = self._answer(request, record)
+        except _Dropped:
+            self._log_line(record)
+            raise
+        response.headers["x-wiro-sandbox"] = "1"
+        record.status = response.status_code
+        self._log_line(record)
+        return response(environ, start_response)
+
+    def _answer(self, request: Request, record: RequestRecord) -> Response:
+        dice = self.settings.dice
+        faults = dice.faults
+        if faults.latency:
+            time.sleep(faults.latency)
+        fault = dice.http_fault()
+        record.fault = fault
+        if fault == "stall":
+            time.sleep(faults.stall_seconds)
+        elif fault == "drop":
+            _drop(request.environ)
+        elif fault == "500":
+            return envelope(0, "Internal server error (sandbox fault injection).", 500)
+        elif fault == "429":
+            response = envelope(0, "Too many requests (sandbox fault injection).", 429)
+            response.headers["Retry-After"] = str(faults.retry_after)
+            return response
+        elif fault == "garbled":
+            return Response('{"result": true, "errors": [], "taskid": "12\x00', status=200,
+                            content_type="application/json; charset=utf-8")
+        try:
+            return self._dispatch(request, record)
+        except ApiFailure as failure:
+            response = envelope(failure.code, failure.message, failure.http_status)
+            response.headers.update(failure.headers)
+            return response
+        except _Dropped:
+            raise
+        except Exception:  # a bug must cost one answer, never the server
+            _log.exception("sandbox request failed: %s %s", request.method, request.path)
+            return envelope(0, "Internal server error.", 500)
+
+    # -- routing ---------------------------------------------------------------------------
+    def _dispatch(self, request: Request, record: RequestRecord) -> Response:
+        path, method = request.path, request.method
+        if method in ("GET", "HEAD"):
+            if path.startswith(("/cdn/", "/v1/File/")):
+                return self._serve_file(request)
+            raise ApiFailure(0, _BAD_URL, http_status=404)
+        if method != "POST" or not path.startswith("/v1/"):
+            raise ApiFailure(0, _BAD_URL, http_status=404)
+        segments = path.split("/")
+        handler: Callable[[Request, RequestRecord], Response] | None = {
+            "/v1/Task/Detail": self._task_detail,
+            "/v1/Task/List": self._task_list,
+            "/v1/Task/Cancel": self._task_cancel,
+            "/v1/Task/Kill": self._task_kill,
+            "/v1/File/Upload": self._file_upload,
+            "/v1/Tool/Detail": self._tool_detail,
+            "/v1/Tool/List": self._tool_list,
+        }.get(path)
+        if handler is None and len(segments) == 5 and segments[2] == "Run" and all(segments[3:]):
+            owner, model = segments[3], segments[4]
+            self._authorize(request)
+            return self._run(request, record, owner, model)
+        if handler is None:
+            raise ApiFailure(0, _BAD_URL, http_status=404)
+        self._authorize(request)
+        return handler(request, record)
+
+    # -- auth ------------------------------------------------------------------------------
+    def _authorize(self, request: Request) -> None:
+        key = request.headers.get("x-api-key", "")
+        if not key or not hmac.compare_digest(key.encode(), self._api_key.encode()):
+            raise ApiFailure(0, _AUTH_NOT_FOUND, http_status=401)
+        if self.settings.key_only or self._api_secret is None:
+            return
+        nonce = request.headers.get("x-nonce", "")
+        signature = request.headers.get("x-signature", "")
+        if not nonce or not signature:
+            raise ApiFailure(0, _AUTH_NEEDS_SIGNATURE, http_status=401)
+        if not (nonce.isascii() and nonce.isdigit()) or len(nonce) > 32:
+            raise ApiFailure(0, _AUTH_INVALID, http_status=401)
+        expected = sign(self._api_key, self._api_secret, nonce)
+        if not hmac.compare_digest(signature.encode(), expected.encode()):
+            raise ApiFailure(0, _AUTH_INVALID, http_status=401)
+        with self._nonce_lock:
+            if nonce in self._nonces:
+                raise ApiFailure(0, _AUTH_REPLAY, http_status=401)
+            self._nonces.add(nonce)
+
+    # -- bodies ----------------------------------------------------------------------------
+    def _body(self, request: Request, record: RequestRecord) -> Body:
+        try:
+            body = parse_body(request, tmp_dir=self.store.tmp_dir,
+                              max_file_bytes=self.settings.max_file_bytes)
+        except BodyError as err:
+            raise ApiFailure(0, str(err), http_status=err.http_status) from None
+        record.parts = list(body.parts)
+        record.json = body.json
+        return body
+
+    def _task_id(self, body: Body) -> str:
+        task_id = body.first("taskid")
+        token = body.first("tasktoken") or body.first("socketaccesstoken")
+        if task_id is None and token is None:
+            raise ApiFailure(0, "taskid or socketaccesstoken is required")
+        found = self.engine.find(
+            task_id=str(task_id) if task_id is not None else None,
+            token=str(token) if token is not None else None,
+        )
+        if found is None:
+            raise ApiFailure(1, _NO_TASK)
+        return found
+
+    def _fingerprint(self) -> str:
+        return self._credentials.fingerprint()
+
+    # -- endpoints -------------------------------------------------------------------------
+    def _run(self, request: Request, record: RequestRecord, owner: str, model: str) -> Response:
+        spec = get_spec(f"{owner}/{model}")
+        if spec is None:
+            raise ApiFailure(1, "slug-owner-project-not-exist")
+        body = self._body(request, record)
+        try:
+            file_param = spec.file_param
+            file_names = (file_param.name, file_param.name + "Url") if file_param else ()
+            try:
+                entries = collect(body, file_param.name) if file_param else []
+            except InputError as err:
+                raise ApiFailure(0, str(err)) from None
+            wire = {k: v for k, v in body.scalars().items() if k not in file_names}
+            for p in spec.params:
+                if isinstance(wire.get(p.name), (list, dict)):
+                    raise ApiFailure(0, f"Request parameter [{p.name}] must be a single value")
+            try:
+                params = spec.validate_wire(wire, file_count=len(entries))
+            except WireValidationError as err:
+                raise ApiFailure(0, str(err)) from None
+            callback = body.first("callbackUrl")
+            refs = []
+            if file_param and entries:
+                try:
+                    refs = resolve(entries, param=file_param.name, store=self.store,
+                                   token=random_token(), public_root=self.public_root,
+                                   self_hosts=self.self_hosts)
+                except InputError as err:
+                    raise ApiFailure(0, str(err)) from None
+            parameters: dict[str, Any] = {}
+            if file_param and refs:
+                parameters[file_param.name] = ",".join(r.record["url"] for r in refs)
+            for key, value in wire.items():
+                if key != "callbackUrl" and value is not None and value != "":
+                    parameters[key] = value
+            try:
+                task = self.engine.create(
+                    spec, params, parameters=parameters, inputs=[r.record for r in refs],
+                    refs=tuple(r.render for r in refs),
+                    callback_url=str(callback) if callback else "",
+                    key_fingerprint=self._fingerprint(),
+                )
+            except ConcurrencyRefused as err:
+                self.store.remove(r.stored_path for r in refs if r.stored_path)
+                raise ApiFailure(96, str(err)) from None
+        finally:
+            body.close()
+        if self.settings.dice.lose_run():
+            record.fault = "lost_run"
+            _drop(request.environ)
+        return _ok(taskid=task.id, socketaccesstoken=task.token)
+
+    def _task_detail(self, request: Request, record: RequestRecord) -> Response:
+        body = self._body(request, record)
+        body.close()
+        task_id = self._task_id(body)
+        return _ok(total="1", tasklist=[self.engine.record(task_id)])
+
+    def _task_list(self, request: Request, record: RequestRecord) -> Response:
+        body = self._body(request, record)
+        body.close()
+
+        def number(name: str, default: int) -> int:
+            value = body.first(name)
+            if value is None:
+                return default
+            try:
+                return int(str(value))
+            except ValueError:
+                raise ApiFailure(0, f"Request parameter [{name}] must be integer") from None
+
+        start, limit = max(0, number("start", 0)), number("limit", 20)
+        limit = max(1, min(limit, 1000))
+        order = str(body.first("order") or "DESC").upper()
+        model = body.first("modelName")
+        records = self.engine.records(self._fingerprint(), newest_first=order != "ASC",
+                                      model=str(model) if model else None)
+        return _ok(total=str(len(records)), tasklist=records[start:start + limit])
+
+    def _task_cancel(self, request: Request, record: RequestRecord) -> Response:
+        body = self._body(request, record)
+        body.close()
+        task_id = self._task_id(body)
+        try:
+            return _ok(tasklist=[self.engine.cancel(task_id)])
+        except TaskStateError as err:
+            raise ApiFailure(1, str(err)) from None
+
+    def _task_kill(self, request: Request, record: RequestRecord) -> Response:
+        body = self._body(request, record)
+        body.close()
+        task_id = self._task_id(body)
+        try:
+            return _ok(tasklist=[self.engine.kill(task_id)])
+        except TaskStateError as err:
+            raise ApiFailure(1, str(err)) from None
+
+    def _file_upload(self, request: Request, record: RequestRecord) -> Response:
+        body = self._body(request, record)
+        try:
+            parts = body.files("file")
+            if not parts or (parts[0].size == 0 and not parts[0].filename):
+                raise ApiFailure(0, "Request files [file] required")
+            part: FilePart = parts[0]
+            name = secure_filename(part.filename) or "file"
+            extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+            sniffed = sniff_image_type(part.head())
+            if sniffed and not extension:
+                extension = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp",
+                             "image/gif": "gif"}[sniffed]
+                name = f"{name}.{extension}"
+            if extension not in _UPLOAD_TYPES:
+                raise ApiFailure(
+                    0, f"Request files [file] type '.{extension}' is not supported"
+                    if extension else "Request files [file] needs a file name with an extension"
+                )
+            content_type = (sniffed or part.content_type or mimetypes.guess_type(name)[0]
+                            or "application/octet-stream")
+            stored = self.store.put_input(random_token(), name, part.stream, content_type)
+        finally:
+            body.close()
+        now = str(int(stored.created))
+        return _ok(list=[{
+            "id": secrets.token_hex(16), "name": stored.name, "contenttype": content_type,
+            "size": str(stored.size), "parentid": secrets.token_hex(16),
+            "url": self.public_root + stored.url_path, "addedtime": now,
+            "accesskey": random_token(),
+        }])
+
+    def _tool_detail(self, request: Request, record: RequestRecord) -> Response:
+        body = self._body(request, record)
+        body.close()
+        owner, project = body.first("slugowner"), body.first("slugproject")
+        for name, value in (("slugowner", owner), ("slugproject", project)):
+            if not value:
+                raise ApiFailure(0, f"Request parameter [{name}] required")
+        spec = get_spec(f"{owner}/{project}")
+        if spec is None:
+            raise ApiFailure(1, "slug-owner-project-not-exist")
+        return _ok(tool=[spec.tool_detail()])
+
+    def _tool_list(self, request: Request, record: RequestRecord) -> Response:
+        body = self._body(request, record)
+        body.close()
+        tools = [{"slugowner": s.owner, "slugproject": s.project, "title": s.title,
+                  "description": s.description} for s in SPECS.values()]
+        return _json({"result": True, "errors": [], "tool": tools, "total": len(tools)})
+
+    # -- files -----------------------------------------------------------------------------
+    def _serve_file(self, request: Request) -> Response:
+        raw = str(request.environ.get("REQUEST_URI") or request.environ.get("RAW_URI") or "")
+        raw_path = raw.split("?", 1)[0]
+        path = request.path
+        if _unsafe_path(raw_path, path):
+            raise ApiFailure(0, "File not found.", http_status=404)
+        segments = path.split("/")[1:]
+        shape_ok = (len(segments) == 3 and segments[0] == "cdn") or (
+            len(segments) == 4 and segments[:2] == ["v1", "File"])
+        item = self.store.get(path) if shape_ok else None
+        if item is None:
+            raise ApiFailure(0, "File not found or expired.", http_status=404)
+        try:
+            return send_file(item.path, request.environ, mimetype=item.content_type,
+                             download_name=item.name, max_age=0, conditional=True)
+        except OSError:  # expired and swept between the lookup and the read
+            raise ApiFailure(0, "File not found or expired.", http_status=404) from None
