@@ -1,0 +1,113 @@
+"""Envelope parsing, the error mapping and retry timing (pure logic)."""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import time
+
+import pytest
+
+from wiro_widgets.errors import (
+    ApiError,
+    AuthError,
+    ConcurrencyLimit,
+    InsufficientBalance,
+    NotFound,
+)
+from wiro_widgets.transport import (
+    RetryPolicy,
+    Transient,
+    backoff_delay,
+    check_envelope,
+    parse_retry_after,
+)
+
+
+def body(result: bool, code: int | str | None = None, message: str = "") -> bytes:
+    errors = [] if code is None else [{"code": code, "message": message}]
+    return json.dumps({"result": result, "errors": errors, "taskid": "7"}).encode()
+
+
+def test_success_returns_the_envelope() -> None:
+    assert check_envelope(200, body(True), "/Run/a/b")["taskid"] == "7"
+
+
+@pytest.mark.parametrize(("status", "code", "kind"), [
+    (200, 1, NotFound), (200, "1", NotFound), (200, 97, InsufficientBalance),
+    (200, 99, AuthError), (401, 0, AuthError), (200, 0, ApiError), (200, 98, ApiError),
+    (404, 0, ApiError),
+])
+def test_codes_map_to_the_hierarchy(status: int, code: int | str, kind: type) -> None:
+    with pytest.raises(ApiError) as info:
+        check_envelope(status, body(False, code, "nope"), "/Task/Detail")
+    assert type(info.value) is kind
+    assert info.value.code == int(code)
+    assert info.value.http_status == status
+    assert info.value.endpoint == "/Task/Detail"
+
+
+def test_401_without_a_body_is_still_an_auth_error() -> None:
+    with pytest.raises(AuthError):
+        check_envelope(401, b"", "/Run/a/b")
+
+
+def test_code_96_is_transient_and_carries_concurrency_limit() -> None:
+    with pytest.raises(Transient) as info:
+        check_envelope(200, body(False, 96, "limit"), "/Run/a/b", retry_after=3.0)
+    assert isinstance(info.value.error, ConcurrencyLimit)
+    assert info.value.retry_after == 3.0
+    assert info.value.error.retry_after == 3.0
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_retryable_statuses(status: int) -> None:
+    with pytest.raises(Transient) as info:
+        check_envelope(status, b"<html>busy</html>", "/Task/Detail", retry_after=2.0)
+    assert info.value.http_status == status
+    assert info.value.retry_after == 2.0
+    assert info.value.sent
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b'{"result": tr', b"[1, 2]", b'"text"',
+                                 b'{"no": "result"}', b"\xff\xfe"])
+def test_garbled_bodies_are_transient(raw: bytes) -> None:
+    with pytest.raises(Transient, match="garbled"):
+        check_envelope(200, raw, "/Task/Detail")
+
+
+def test_server_text_is_redacted() -> None:
+    from wiro_widgets.auth import Credentials
+
+    creds = Credentials("server-echo-key-42", "s3cr3t-value-42")
+    with pytest.raises(ApiError) as info:
+        check_envelope(200, body(False, 0, f"bad key {creds.api_key}"), "/Run/a/b")
+    assert "server-echo-key-42" not in str(info.value)
+
+
+def test_backoff_has_full_jitter_under_a_growing_cap() -> None:
+    policy = RetryPolicy(base=0.5, cap=4.0)
+    assert backoff_delay(1, policy, rng=lambda lo, hi: hi) == 0.5
+    assert backoff_delay(3, policy, rng=lambda lo, hi: hi) == 2.0
+    assert backoff_delay(10, policy, rng=lambda lo, hi: hi) == 4.0
+    assert backoff_delay(10, policy, rng=lambda lo, hi: lo) == 0.0
+    samples = {round(backoff_delay(4, policy), 3) for _ in range(50)}
+    assert len(samples) > 10
+    assert all(0 <= s <= 4.0 for s in samples)
+
+
+def test_retry_after_wins_and_is_capped() -> None:
+    policy = RetryPolicy(retry_after_cap=5.0)
+    assert backoff_delay(1, policy, retry_after=2.0) == 2.0
+    assert backoff_delay(1, policy, retry_after=600.0) == 5.0
+
+
+def test_parse_retry_after_seconds_and_dates() -> None:
+    assert parse_retry_after("7") == 7.0
+    assert parse_retry_after(" 1.5 ") == 1.5
+    assert parse_retry_after(None) is None
+    assert parse_retry_after("soon") is None
+    now = time.time()
+    date = email.utils.formatdate(now + 30, usegmt=True)
+    assert 28 <= (parse_retry_after(date, now=now) or 0) <= 31
+    assert parse_retry_after(email.utils.formatdate(now - 100, usegmt=True), now=now) == 0.0
