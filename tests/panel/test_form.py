@@ -45,7 +45,8 @@ def test_sizes_snap_to_16_and_presets_keep_about_a_megapixel() -> None:
     assert (snap(1000), snap(1016), snap(10), snap(9000)) == (1008, 1024, 64, 2048)
     for name, wp, hp in ASPECT_PRESETS:
         width, height = preset_size(name)
-        assert width % 16 == 0 and height % 16 == 0
+        assert width % 16 == 0
+        assert height % 16 == 0
         assert 0.9 < megapixels(width, height) < 1.2
         assert abs(width / height - wp / hp) / (wp / hp) < 0.01
         assert aspect_of(width, height) == name
@@ -53,12 +54,14 @@ def test_sizes_snap_to_16_and_presets_keep_about_a_megapixel() -> None:
 
 
 def test_size_tools(form: Form) -> None:
-    assert form.width is not None and form.height is not None
+    assert form.width is not None
+    assert form.height is not None
     form.width.value = 1000
     assert form.width.value == 1008
     form.aspect.value = "16:9"
     assert (form.width.value, form.height.value) == preset_size("16:9")
-    assert "1360 × 768" in form.readout.value and "MP" in form.readout.value
+    assert "1360 × 768" in form.readout.value
+    assert "MP" in form.readout.value
     form.swap_size()
     assert (form.width.value, form.height.value) == (768, 1360)
     assert form.aspect.value == "9:16"
@@ -68,10 +71,13 @@ def test_size_tools(form: Form) -> None:
 
 def test_match_first_reference_sends_zero_and_needs_a_reference(form: Form) -> None:
     form.match_reference.value = True
-    assert form.values()["width"] == 0 and form.values()["height"] == 0
-    assert form.width is not None and form.width.disabled
+    assert form.values()["width"] == 0
+    assert form.values()["height"] == 0
+    assert form.width is not None
+    assert form.width.disabled
     problems = form.check()
-    assert problems["width"][1] == "error" and "reference image" in problems["width"][0]
+    assert problems["width"][1] == "error"
+    assert "reference image" in problems["width"][0]
     form.reference_count = 1
     assert "width" not in form.check()
 
@@ -98,21 +104,27 @@ def test_empty_prompt_counts_only_after_generate_and_mentions_are_checked(form: 
     form.prompt.value = "put image 1 into image 3"
     form.reference_count = 2
     text, level = form.check()["prompt"]
-    assert level == "warn" and "image 3" in text and "2 reference images are loaded" in text
+    assert level == "warn"
+    assert "image 3" in text
+    assert "2 reference images are loaded" in text
 
 
 def test_random_seed_and_lock(form: Form) -> None:
     assert form.seed is not None
     form.randomize.value = True
     seeds = {form.seed_for_run() for _ in range(5)}
-    assert len(seeds) > 1 and all(0 <= s <= SEED_MAX for s in seeds if s is not None)
+    assert len(seeds) > 1
+    assert all(0 <= s <= SEED_MAX for s in seeds if s is not None)
     assert form.seed.value in seeds  # the seed box shows the seed the run uses
     form.lock.value = True
-    assert form.randomize.value is False and form.seed.disabled
+    assert form.randomize.value is False
+    assert form.seed.disabled
     kept = form.seed.value
     assert form.seed_for_run() == kept
     loaded = form.load({"seed": 5, "steps": 12})
-    assert form.seed.value == kept and "seed" not in loaded and form.values()["steps"] == 12
+    assert form.seed.value == kept
+    assert "seed" not in loaded
+    assert form.values()["steps"] == 12
     form.lock.value = False
     form.load({"seed": 5})
     assert form.seed.value == 5

@@ -31,7 +31,8 @@ def test_picks_accumulate_and_are_numbered(make_image: Callable[..., bytes],
     pick(refs, entry("c.png", make_image(30, 30)))
     assert [r.name for r in refs.items] == ["a.png", "b.jpg", "c.png"]
     assert [r.content_type for r in refs.items] == ["image/png", "image/jpeg", "image/png"]
-    assert "image 1" in labels(refs)[0] and "a.png" in labels(refs)[0]
+    assert "image 1" in labels(refs)[0]
+    assert "a.png" in labels(refs)[0]
     assert "image 3" in labels(refs)[2]
     assert refs.count.value == "3 / 10"
     # The uploader is emptied after each pick, so no file bytes stay in widget state.
@@ -51,7 +52,8 @@ def test_remove_renumbers(make_image: Callable[..., bytes], entry: Entry) -> Non
     remove_second = refs.strip.children[1].children[2]
     remove_second.click()
     assert [r.name for r in refs.items] == ["0.png", "2.png"]
-    assert "image 2" in labels(refs)[1] and "2.png" in labels(refs)[1]
+    assert "image 2" in labels(refs)[1]
+    assert "2.png" in labels(refs)[1]
     assert refs.strip.children[0] is first_tile  # kept tiles are not rebuilt
 
 
@@ -62,9 +64,11 @@ def test_limit_of_ten_across_picks(make_image: Callable[..., bytes], entry: Entr
     assert len(refs) == 10
     assert [r.name for r in refs.items][-2:] == ["x0.png", "x1.png"]
     text = refs.message.value
-    assert "x2.png was not added" in text and "x3.png was not added" in text
+    assert "x2.png was not added" in text
+    assert "x3.png was not added" in text
     assert "at most 10" in text
-    assert refs.uploader.disabled and refs.add_url_button.disabled
+    assert refs.uploader.disabled
+    assert refs.add_url_button.disabled
     refs.remove(0)
     assert not refs.uploader.disabled
 
@@ -94,19 +98,24 @@ def test_urls(make_image: Callable[..., bytes]) -> None:
     refs = ReferenceList()
     refs.url.value = "ftp://example.com/a.png"
     refs.add_url_button.click()
-    assert len(refs) == 0 and "is not an http(s) URL" in refs.message.value
+    assert len(refs) == 0
+    assert "is not an http(s) URL" in refs.message.value
     refs.url.value = "https://example.com/pics/dog.jpg"
     refs.add_url_button.click()
     assert refs.items[0] == Reference(name="dog.jpg", url="https://example.com/pics/dog.jpg")
-    assert refs.url.value == "" and refs.message.value == ""
-    assert "image 1" in labels(refs)[0] and "dog.jpg" in labels(refs)[0]
+    assert refs.url.value == ""
+    assert refs.message.value == ""
+    assert "image 1" in labels(refs)[0]
+    assert "dog.jpg" in labels(refs)[0]
     refs.add_image("cat.png", make_image())
     assert [r.is_url for r in refs.items] == [True, False]
     assert refs.items[0].client_input() == "https://example.com/pics/dog.jpg"
     upload = refs.items[1].client_input()
-    assert upload["name"] == "cat.png" and bytes(upload["content"]) == make_image()
+    assert upload["name"] == "cat.png"
+    assert bytes(upload["content"]) == make_image()
     refs.clear_button.click()
-    assert len(refs) == 0 and refs.strip.children == ()
+    assert len(refs) == 0
+    assert refs.strip.children == ()
 
 
 def test_state_stays_small(make_image: Callable[..., bytes], entry: Entry) -> None:
