@@ -216,3 +216,25 @@ def test_background_sweep_cancelled_by_event(make_sandbox: Callable[..., Any]) -
     _check_nothing_running(sb)
     assert sweep.done
     assert len(sweep.results) + len(sweep.errors) + len(sweep.not_run) == 4
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_saved_sandbox_outputs_carry_their_recipe(client: Any, png_file: Path, tmp_path: Path,
+                                                  fmt: str) -> None:
+    result = client.run(MODEL, prompt="image 1 as a fox", seed=321, width=256, height=256,
+                        output_format=fmt, input_images=[png_file])
+    [path] = result.save(tmp_path)
+    assert path.suffix == (".png" if fmt == "png" else ".jpg")
+    assert "_flux-2-flex_seed321_0" in path.name
+    meta = read_params(path)
+    assert meta["model"] == MODEL
+    assert meta["task_id"] == result.task_id
+    assert meta["cost"] == pytest.approx(result.cost)
+    assert meta["params"]["output_format"] == fmt
+    assert meta["params"]["input_images"][0]["sha256"] == hashlib.sha256(
+        png_file.read_bytes()).hexdigest()
+    assert read_params(path.with_suffix(".json")) == meta
+    # The pixels are the downloaded ones, not a re-encode.
+    with Image.open(path) as saved, Image.open(result.outputs[0].path) as original:
+        assert saved.tobytes() == original.tobytes()
+    assert path.stat().st_size - Path(result.outputs[0].path).stat().st_size < 20_000

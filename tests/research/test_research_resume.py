@@ -1,0 +1,118 @@
+"""A kernel killed mid-run (SIGKILL), then resume() in a new process recovers the outputs."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from wiro_widgets.history import pending
+from wiro_widgets.ledger import Ledger
+
+from .conftest import MODEL
+
+RUNNER = f"""
+from wiro_widgets import WiroClient
+WiroClient().run({MODEL!r}, prompt="a fox that outlives its kernel", seed=77,
+                 width=512, height=512)
+raise SystemExit("the run finished before the kill")
+"""
+
+RESUMER = """
+import json
+from wiro_widgets import WiroClient
+client = WiroClient()
+seen = []
+results = client.resume(timeout=60, on_update=lambda u: seen.append(u.status))
+print(json.dumps(seen))
+print(json.dumps([{"task_id": r.task_id, "seed": r.seed, "prompt": r.prompt,
+                   "size": list(r.image.size), "path": r.outputs[0].path} for r in results]))
+print(json.dumps(len(client.resume(timeout=5))))
+"""
+
+
+def _wait_for_submitted(ledger: Ledger, proc: subprocess.Popen[bytes]) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        events = [e for e in ledger.events() if e.get("event") == "submitted"]
+        if events:
+            return events[0]
+        assert proc.poll() is None, "the runner exited before submitting"
+        time.sleep(0.01)
+    raise AssertionError("no submitted event in the ledger")
+
+
+@pytest.mark.parametrize("ended_before_resume", [False, True],
+                         ids=["still-running", "ended-meanwhile"])
+def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_resume: bool) -> None:
+    # Slow enough that the resumer (a fresh interpreter) starts while the task still runs.
+    sb = make_sandbox(speed=1.5 if not ended_before_resume else 6.0)
+    env = {**os.environ, **sb.env()}  # WIRO_WIDGETS_HOME is shared through the environment
+    ledger = Ledger()
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER], env=env)
+    try:
+        submitted = _wait_for_submitted(ledger, runner)
+        os.kill(runner.pid, signal.SIGKILL)
+        assert runner.wait(timeout=10) == -signal.SIGKILL
+    finally:
+        if runner.poll() is None:
+            runner.kill()
+    [task] = sb.tasks
+    assert task.id == submitted["task_id"]
+    assert task.status not in ("task_postprocess_end", "task_cancel"), "killed too late"
+    assert not ledger.tasks()[submitted["token"]]["finished"]
+    if ended_before_resume:
+        assert sb.wait_idle(30)
+
+    done = subprocess.run([sys.executable, "-c", RESUMER], env=env, capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    [result] = json.loads(lines[-2])
+    assert result["task_id"] == task.id
+    assert result["seed"] == 77
+    assert result["prompt"] == "a fox that outlives its kernel"
+    assert result["size"] == [512, 512]
+    assert os.path.isfile(result["path"])
+    assert json.loads(lines[-1]) == 0  # nothing left pending afterwards
+    statuses = json.loads(lines[-3])
+    assert "downloading" in statuses
+    if not ended_before_resume:
+        # It re-attached to a live task: it saw the task move, not just its end.
+        assert set(statuses) - {"task_postprocess_end", "downloading"}, statuses
+    assert len(sb.tasks) == 1  # nothing was submitted again
+    assert ledger.tasks()[submitted["token"]]["outcome"] == "succeeded"
+
+
+def test_resume_skips_failures_unknown_tasks_and_other_servers(
+        make_sandbox: Callable[..., Any]) -> None:
+    sb = make_sandbox()
+    # Submitted and never waited on: what a dead kernel leaves behind.
+    first = sb.client()
+    good = first.submit(MODEL, prompt="a fox", seed=1, width=256, height=256)
+    bad = first.submit(MODEL, prompt="a fail-me fox", seed=2, width=256, height=256)
+    ledger = Ledger()
+    ledger.append("submitted", task_id="999999", token="no-such-token", model=MODEL,
+                  params={"prompt": "lost"}, client={"base_url": sb.base_url})
+    ledger.append("submitted", task_id="5", token="elsewhere", model=MODEL,
+                  params={"prompt": "another server"},
+                  client={"base_url": "https://api.wiro.ai/v1"})
+    client = sb.client()
+    assert [t.id for t in pending(client)] == [good.id, bad.id, "999999"]
+
+    results = client.resume(timeout=30)
+    assert [r.task_id for r in results] == [good.id]
+    assert results[0].params["seed"] == 1
+    tasks = ledger.tasks()
+    assert tasks[bad.token]["outcome"] == "failed"
+    assert tasks["no-such-token"]["finished"]  # unknown to the server: not asked again
+    assert not tasks["elsewhere"]["finished"]  # another server's task is left alone
+    assert [t.id for t in pending(client)] == []
+    assert len(sb.tasks) == 2
