@@ -289,9 +289,16 @@ class WiroClient:
         if not isinstance(model, str) or not _MODEL.fullmatch(model):
             raise ValidationError("model", model, "must be 'owner/model', e.g. "
                                   "'black-forest-labs/flux-2-flex'")
+        params = dict(params)
+        callback = _check_callback(params.pop("callback_url", None))
         spec = get_spec(model)
         if spec is None:
-            return _prepare_unknown(model, params)
+            prepared = _prepare_unknown(model, params)
+            if callback:
+                prepared.body = build_body({**prepared.body.fields, "callbackUrl": callback},
+                                           prepared.body.files)
+                prepared.params["callback_url"] = callback
+            return prepared
         py = spec.validate(params)
         file_param = spec.file_param
         files: dict[str, list[Reference]] = {}
@@ -301,7 +308,12 @@ class WiroClient:
             if refs:
                 files[file_param.name] = refs
             shown[file_param.py_name] = [r.descriptor() for r in refs]
-        body = build_body(spec.to_wire(py), files)
+        wire = spec.to_wire(py)
+        if callback:
+            # A Run option of every model rather than a model input: Wiro POSTs the task there.
+            wire["callbackUrl"] = callback
+            shown["callback_url"] = callback
+        body = build_body(wire, files)
         return _Prepared(model=model, body=body, params=shown,
                          estimate=spec.estimate_cost(shown),
                          file_fields=frozenset({file_param.name} if file_param else ()))
@@ -625,7 +637,6 @@ class WiroClient:
                 else 0.0,
                 cost=_float(record.get("totalcost")) or 0.0, record=record,
                 sandbox=self.is_sandbox)
-            emit(on_update, _client_update(task, "task_postprocess_end", "done"))
             return result
         outcome = _outcome(record)
         self._finished(task, record, outcome)
@@ -846,6 +857,17 @@ def _check_url(url: str, schemes: tuple[str, ...], name: str) -> str:
     except ValueError:
         raise ConfigError(f"{name} has a bad port: {redact(url)!r}") from None
     return url
+
+
+def _check_callback(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("callback_url", value, "must be an http(s) URL string")
+    parts = urlsplit(value.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ValidationError("callback_url", value, "must be an http(s) URL with a host")
+    return value.strip()
 
 
 def _prepare_unknown(model: str, params: Mapping[str, Any]) -> _Prepared:

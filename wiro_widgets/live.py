@@ -216,7 +216,7 @@ class _Socket(threading.Thread):
             if self.stopped.is_set():
                 return
             try:
-                conn = connect(
+                opened = connect(
                     self.url, open_timeout=self.config.socket_open_timeout,
                     max_size=16 * 1024 * 1024, close_timeout=2,
                     proxy=None if is_loopback_url(self.url) else True,
@@ -224,23 +224,19 @@ class _Socket(threading.Thread):
             except Exception as err:  # refused, DNS, TLS, handshake: all mean "no socket"
                 self.events.put(("socket_down", f"cannot connect: {type(err).__name__}"))
                 return
-            with self._lock:
-                self._conn = conn
-            if self.stopped.is_set():
-                conn.close()
-                return
-            try:
-                conn.send(json.dumps({"type": "task_info", "tasktoken": self.token}))
-                self.events.put(("socket_up", attempt))
-                for message in conn:
-                    self.events.put(("frame", message))
-                reason = "closed by the server"
-            except ConnectionClosed as err:
-                reason = f"dropped ({type(err).__name__})"
-            except OSError as err:
-                reason = f"dropped ({type(err).__name__})"
-            finally:
-                conn.close()
+            reason = "closed by the server"
+            with opened as conn:
+                with self._lock:
+                    self._conn = conn
+                if self.stopped.is_set():
+                    return
+                try:
+                    conn.send(json.dumps({"type": "task_info", "tasktoken": self.token}))
+                    self.events.put(("socket_up", attempt))
+                    for message in conn:
+                        self.events.put(("frame", message))
+                except (ConnectionClosed, OSError) as err:
+                    reason = f"dropped ({type(err).__name__})"
             if self.stopped.is_set():
                 return
             self.events.put(("socket_down", reason))

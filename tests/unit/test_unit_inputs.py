@@ -15,7 +15,6 @@ import pytest
 from PIL import Image
 from requests_toolbelt.multipart.decoder import MultipartDecoder
 
-from tests.conftest import image_bytes
 from wiro_widgets.errors import ValidationError
 from wiro_widgets.inputs import (
     Reference,
@@ -26,14 +25,15 @@ from wiro_widgets.inputs import (
 )
 from wiro_widgets.specs.flux_2_flex import MAX_REFERENCE_BYTES
 
-PNG = image_bytes(32, 24)
-JPEG = image_bytes(40, 30, fmt="JPEG")
-
 
 def encoded(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, (10, 200, 90)).save(buffer, format=fmt)
     return buffer.getvalue()
+
+
+PNG = encoded("PNG", (32, 24))
+JPEG = encoded("JPEG")
 
 
 # -- accepted kinds -------------------------------------------------------------------------------
