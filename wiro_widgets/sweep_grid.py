@@ -98,8 +98,9 @@ def grid_image(sweep: Sweep, *, cell_size: int = 256, font_size: int = 14,
         draw.text((pad, pad // 2), _fit(font, title, sheet.width - 2 * pad), fill="black",
                   font=font)
     for c, value in enumerate(columns):
-        draw.text((left + c * (cell_size + pad), (line if title else 0) + pad // 2),
-                  _fit(font, _col_label(col_name, value), cell_size), fill="#333", font=font)
+        text = _fit(font, _col_label(col_name, value), cell_size)
+        x = left + c * (cell_size + pad) + (cell_size - _text_width(font, text)) // 2
+        draw.text((x, (line if title else 0) + pad // 2), text, fill="#333", font=font)
     by_cell = sweep.by_cell
     for r, row in enumerate(rows):
         y = top + r * (cell_size + pad)

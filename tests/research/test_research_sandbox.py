@@ -14,7 +14,7 @@ import pytest
 import requests
 from PIL import Image
 
-from wiro_widgets import BudgetExceeded, TaskFailed, compare, read_params
+from wiro_widgets import BudgetExceeded, TaskFailed, ValidationError, compare, read_params
 from wiro_widgets.ledger import Ledger
 from wiro_widgets.sweep import Sweep, SweepProgress, sweep_over
 
@@ -238,3 +238,13 @@ def test_saved_sandbox_outputs_carry_their_recipe(client: Any, png_file: Path, t
     with Image.open(path) as saved, Image.open(result.outputs[0].path) as original:
         assert saved.tobytes() == original.tobytes()
     assert path.stat().st_size - Path(result.outputs[0].path).stat().st_size < 20_000
+
+
+def test_an_invalid_cell_stops_the_sweep_before_any_run(
+        make_sandbox: Callable[..., Any]) -> None:
+    sb = make_sandbox()
+    with pytest.raises(ValidationError, match="guidance"):
+        sb.client().sweep(MODEL, prompt="a fox", seed=[1, 2], guidance=[4.5, 99.0])
+    with pytest.raises(ValueError, match="seed has no values"):
+        sb.client().sweep(MODEL, prompt="a fox", seed=[])
+    assert _runs(sb) == 0
