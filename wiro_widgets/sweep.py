@@ -107,7 +107,9 @@ class SweepProgress:
         event: ``start``, ``submitted``, ``busy`` (code 96, backing off), ``finished``,
             ``failed``, ``cancelled`` or ``done``.
         total: the number of cells.
-        succeeded, failed, running, waiting: cells in each state (``waiting``: not submitted).
+        succeeded, failed, not_run, running, waiting: cells in each state (``failed``: ended
+            with an error, cancelled ones included; ``not_run``: dropped by a cancel before
+            being sent; ``waiting``: not sent yet).
         estimate: the estimated cost of the whole sweep in USD, when known.
         cost: the cost of the finished runs so far.
         window: how many runs the governor currently lets run at once.
@@ -120,6 +122,7 @@ class SweepProgress:
     total: int
     succeeded: int
     failed: int
+    not_run: int
     running: int
     waiting: int
     estimate: float | None
@@ -132,7 +135,7 @@ class SweepProgress:
     @property
     def done(self) -> int:
         """Cells that ended, either way."""
-        return self.succeeded + self.failed
+        return self.succeeded + self.failed + self.not_run
 
     @property
     def fraction(self) -> float:
@@ -501,11 +504,13 @@ class Sweep:
     def _emit(self, event: str, cell: Cell | None = None, message: str = "") -> None:
         with self._lock:
             succeeded = len(self._by_cell)
-            failed = len(self.errors) + len(self.not_run)
+            failed = len(self.errors)
+            dropped = len(self.not_run)
             running = len(self._running)
         progress = SweepProgress(
             event=event, total=len(self.cells), succeeded=succeeded, failed=failed,
-            running=running, waiting=len(self.cells) - succeeded - failed - running,
+            not_run=dropped, running=running,
+            waiting=len(self.cells) - succeeded - failed - dropped - running,
             estimate=self.estimate, cost=self.cost, window=self._governor.window,
             message=message, cell=cell, sweep=self,
         )
@@ -520,7 +525,6 @@ class Sweep:
         cost = f", estimated ${self.estimate:.4f}" if self.estimate is not None else \
             ", cost unknown"
         return f"{len(self.cells)} runs of {self.model} over {axes}{cost}"
-
 
 
 def run_sweep(client: Any, model: str, *, max_concurrency: int = 4,
@@ -635,8 +639,9 @@ def _notebook_progress() -> Callable[[SweepProgress], None] | None:
             return  # a busy sweep would otherwise flood the front end
         last = now
         cost = f" · est. ${progress.estimate:.4f}" if progress.estimate is not None else ""
+        dropped = f" · {progress.not_run} not run" if progress.not_run else ""
         text = (f"sweep: {progress.done}/{progress.total} ended · {progress.running} running"
-                f" · {progress.failed} failed{cost} · spent ${progress.cost:.4f}")
+                f" · {progress.failed} failed{dropped}{cost} · spent ${progress.cost:.4f}")
         if progress.event == "start":
             text = f"sweep: {progress.message}"
         bundle = {"text/plain": text}

@@ -105,6 +105,7 @@ def test_sweep_3x3_under_code_96_runs_each_cell_once(make_sandbox: Callable[...,
     assert seen[0].total == 9
     assert seen[0].estimate == pytest.approx(sweep.estimate)
     assert seen[-1].event == "done"
+    assert (seen[-1].succeeded, seen[-1].done, seen[-1].running) == (9, 9, 0)
     assert thread_ids == {threading.get_ident()}  # callbacks on the caller's thread
     assert sweep.axes == {"seed": [1, 2, 3], "guidance": [2.5, 4.5, 7.0]}
     assert sweep.cost == pytest.approx(sum(r.cost for r in sweep.results))
