@@ -62,8 +62,8 @@ class NoParamsFound(WiroError, ValueError):
     """The file carries no wiro_widgets parameters (no text chunk, comment, EXIF or sidecar)."""
 
 
-def metadata_for(result: Result, index: int = 0) -> dict[str, Any]:
-    """The JSON-ready record embedded into output ``index`` of ``result``.
+def metadata_for(result: Result, index: int = 0, output: Output | None = None) -> dict[str, Any]:
+    """The JSON-ready record embedded into image ``index`` of ``result``.
 
     Example:
         >>> metadata_for(result)["seed"]
@@ -72,7 +72,8 @@ def metadata_for(result: Result, index: int = 0) -> dict[str, Any]:
     from . import __version__
 
     created = _created_time(result)
-    output = result.outputs[index] if index < len(result.outputs) else None
+    if output is None and index < len(result.outputs):
+        output = result.outputs[index]
     record: dict[str, Any] = {
         "format": FORMAT,
         "generator": f"wiro_widgets {__version__}",
@@ -113,7 +114,7 @@ def save_result(result: Result, directory: str | Path, *, sidecar: bool = True) 
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for index, (output, data) in enumerate(_image_outputs(result)):
-        meta = metadata_for(result, index)
+        meta = metadata_for(result, index, output)
         kind = sniff_image_type(data[:16]) or output.content_type
         try:
             payload = embed(data, meta)

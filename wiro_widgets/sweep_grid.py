@@ -51,7 +51,11 @@ def value_label(name: str, value: Any, limit: int = 40) -> str:
 
 
 def grid_html(sweep: Sweep) -> str:
-    """The sweep as a labelled HTML table of small JPEG thumbnails."""
+    """The sweep as a labelled HTML table of small JPEG thumbnails.
+
+    Example:
+        >>> IPython.display.HTML(grid_html(sweep))
+    """
     names = list(sweep.axes)
     rows, columns = _layout(sweep)
     col_name = names[-1] if names else ""
@@ -78,7 +82,11 @@ def grid_html(sweep: Sweep) -> str:
 
 def grid_image(sweep: Sweep, *, cell_size: int = 256, font_size: int = 14,
                title: str | None = None) -> Image.Image:
-    """One contact sheet with axis labels (see `Sweep.grid_image`)."""
+    """One contact sheet with axis labels (see `Sweep.grid_image`).
+
+    Example:
+        >>> grid_image(sweep, cell_size=192, title="guidance against seed").save("grid.png")
+    """
     font = _font(font_size)
     names = list(sweep.axes)
     rows, columns = _layout(sweep)
