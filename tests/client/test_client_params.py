@@ -31,7 +31,8 @@ def test_invalid_values_never_leave_the_machine(sandbox: Any, name: str, value: 
     with pytest.raises(ValidationError) as info:
         client.submit(MODEL, **params)
     assert info.value.field == name
-    assert name in str(info.value) and info.value.rule in str(info.value)
+    assert name in str(info.value)
+    assert info.value.rule in str(info.value)
     with pytest.raises(ValidationError):
         client.validate(MODEL, **params)
     assert len(sandbox.requests) == before
@@ -71,7 +72,8 @@ def test_python_names_become_api_names_with_defaults(sandbox: Any) -> None:
     assert sent == {"prompt": "names", "width": 64, "height": 64, "safetyTolerance": 4,
                     "seed": 123, "guidance": 3.25, "steps": 4, "outputFormat": "jpeg",
                     "callbackUrl": "http://127.0.0.1:9/hook"}
-    assert task.params["safety_tolerance"] == 4 and task.params["seed"] == 123
+    assert task.params["safety_tolerance"] == 4
+    assert task.params["seed"] == 123
     assert task.params["input_images"] == []
     record = client.detail(task)
     assert record["parameters"]["safetyTolerance"] == 4
@@ -81,7 +83,9 @@ def test_validate_fills_defaults_without_network(sandbox: Any) -> None:
     client = sandbox.client()
     before = len(sandbox.requests)
     params = client.validate(MODEL, prompt="just checking")
-    assert params["steps"] == 50 and params["guidance"] == 4.5 and params["width"] == 1024
+    assert params["steps"] == 50
+    assert params["guidance"] == 4.5
+    assert params["width"] == 1024
     assert len(sandbox.requests) == before
 
 
@@ -123,7 +127,9 @@ def test_estimate_cost(sandbox: Any) -> None:
     client = sandbox.client()
     small = client.estimate_cost(MODEL, prompt="x", width=512, height=512)
     large = client.estimate_cost(MODEL, prompt="x")
-    assert small is not None and large is not None and 0 < small < large
+    assert small is not None
+    assert large is not None
+    assert 0 < small < large
     assert client.estimate_cost("someone/new-model", a=1) is None
 
 
@@ -132,7 +138,8 @@ def test_budget_refuses_before_sending(make_sandbox: Any) -> None:
     client = sb.client(budget=0.0)
     with pytest.raises(BudgetExceeded) as info:
         client.submit(MODEL, prompt="too dear", **SMALL)
-    assert info.value.budget == 0.0 and info.value.estimate > 0
+    assert info.value.budget == 0.0
+    assert info.value.estimate > 0
     assert run_requests(sb) == []
 
 
