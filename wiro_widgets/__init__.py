@@ -28,7 +28,7 @@ _EXPORTS = {
     "TaskUpdate": "results",
     "Output": "results",
     "Sweep": "sweep",
-    "compare": "compare",
+    "compare": "comparison",
     "read_params": "metadata",
     "ModelSpec": "schema",
     "ParamSpec": "schema",
@@ -56,7 +56,7 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from .client import WiroClient
-    from .compare import compare
+    from .comparison import compare
     from .errors import (
         ApiError,
         AuthError,

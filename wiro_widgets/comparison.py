@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import html
 import json
-import sys
-import types
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
@@ -148,18 +146,3 @@ def _thumb(result: Result) -> str:
         return '<div style="width:120px;color:#999">no image</div>'
     alt = html.escape(f"task {result.task_id}")
     return f'<img src="{thumbnail_data_uri(image, _THUMB)}" alt="{alt}" style="border-radius:4px">'
-
-
-class _CallableModule(types.ModuleType):
-    """This module, callable as `compare` itself.
-
-    The package exports the function ``compare`` under the same name as this module; once the
-    module is imported, Python binds ``wiro_widgets.compare`` to the module, so
-    ``wiro_widgets.compare(results)`` must still work when called on it.
-    """
-
-    def __call__(self, results: Iterable[Result]) -> Comparison:
-        return compare(results)
-
-
-sys.modules[__name__].__class__ = _CallableModule
