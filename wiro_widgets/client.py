@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -44,6 +45,7 @@ from .errors import (
     TaskTimeout,
     ValidationError,
 )
+from .images import IMAGE_TYPES, sniff_image_type
 from .inputs import Reference, RequestBody, build_body, is_reference_like, normalize_references
 from .ledger import Ledger, OutputCache
 from .live import FollowConfig, FollowStopped, UnknownStatus, emit, follow, is_loopback_url
@@ -427,8 +429,9 @@ class WiroClient:
                     continue
                 window = self.reconcile_window
                 if fault.reason == "ReadTimeout":
-                    # A slow server may still create the task after we gave up reading.
-                    window = max(window, min(timeout[1], 10.0))
+                    # A slow server may still create the task after we stopped reading:
+                    # keep looking for twice the read timeout (at most 20 s).
+                    window = max(window, min(2 * timeout[1], 20.0))
                 log.debug("Run outcome unknown (%s); looking for the task", fault.reason)
                 found = self._reconcile(prepared, started, window, fault.reason)
                 if found is not None:
@@ -665,10 +668,14 @@ class WiroClient:
                 continue
             name = str(item.get("name") or "output")
             url = str(item["url"])
-            data = self._transport.download(url, retry=self.retry)
+            content_type = str(item.get("contenttype") or "")
+            data = self._transport.download(
+                url, retry=self.retry,
+                check=functools.partial(_output_problem, size=_float(item.get("size")),
+                                        content_type=content_type))
             suffix = Path(name).suffix.lower()[:8] if "." in name else ""
             digest, path = self.cache.put(data, suffix)
-            outputs.append(Output(name=name, content_type=str(item.get("contenttype") or ""),
+            outputs.append(Output(name=name, content_type=content_type,
                                   size=len(data), url=url, sha256=digest, path=str(path)))
         return outputs
 
@@ -947,6 +954,15 @@ def _seed(params: Mapping[str, Any], record: Mapping[str, Any]) -> int | None:
             value = _float(source.get("seed"))
             if value is not None:
                 return int(value)
+    return None
+
+
+def _output_problem(data: bytes, size: float | None, content_type: str) -> str | None:
+    """Why downloaded output bytes are not what the record announced, or None."""
+    if size is not None and size > 0 and len(data) != int(size):
+        return f"{len(data)} bytes where the task record says {int(size)}"
+    if content_type in IMAGE_TYPES and sniff_image_type(data[:64]) != content_type:
+        return f"not a {content_type} file"
     return None
 
 

@@ -349,8 +349,16 @@ class Transport:
                                                      attempt=attempt), retry)
 
     def download(self, url: str, *, retry: RetryPolicy | None = READ_RETRY,
-                 max_bytes: int = _MAX_DOWNLOAD) -> bytes:
+                 max_bytes: int = _MAX_DOWNLOAD,
+                 check: Callable[[bytes], str | None] | None = None) -> bytes:
         """GET an output file (never with our credentials: it may live on a CDN).
+
+        Args:
+            url: the file's URL.
+            retry: how failures are retried.
+            max_bytes: refuse larger files.
+            check: returns why the bytes are wrong (e.g. not the image announced), or
+                None; wrong bytes are retried like a garbled answer.
 
         Raises:
             NotFound: the file is gone (output URLs expire).
@@ -359,8 +367,17 @@ class Transport:
         if not url.lower().startswith(("http://", "https://")):
             raise ApiError(f"refusing to download a non-http(s) output URL: {url[:80]}",
                            endpoint="download")
-        return self._retrying("download", lambda attempt: self._get_once(url, max_bytes,
-                                                                         attempt), retry)
+        def attempt_fn(attempt: int) -> bytes:
+            data = self._get_once(url, max_bytes, attempt)
+            problem = check(data) if check is not None else None
+            if problem:
+                log.debug("GET output attempt %d: %s", attempt, problem)
+                raise Transient(f"bad download ({problem})",
+                                error=ApiError(f"the output file is damaged: {problem}",
+                                               endpoint="download"))
+            return data
+
+        return self._retrying("download", attempt_fn, retry)
 
     def _get_once(self, url: str, max_bytes: int, attempt: int) -> bytes:
         started = time.monotonic()
