@@ -619,7 +619,7 @@ class Engine:
 
         done = task.status == "task_postprocess_end" and task.pexit == "0"
         cost = job.cost if done else 0.0
-        elapsed = job.elapsed
+        elapsed = round(job.elapsed, 4)  # cps agrees with the elapsedseconds shown
         size = sum(int(o["size"]) for o in task.outputs)
         record: dict[str, Any] = {
             "id": task.id,

@@ -142,7 +142,7 @@ def parse_body(request: Request, *, tmp_dir: Path, max_file_bytes: int) -> Body:
         if mimetype == "multipart/form-data" and options.get("boundary"):
             return _multipart(stream, options["boundary"].encode("latin-1"), tmp_dir,
                               max_file_bytes)
-        raw = stream.read(MAX_JSON_BYTES + 1)
+        raw = _read_up_to(stream, MAX_JSON_BYTES + 1)
     except RequestEntityTooLarge:
         raise BodyError("Request body is too large.", http_status=413) from None
     except HTTPException:
@@ -173,6 +173,17 @@ def parse_body(request: Request, *, tmp_dir: Path, max_file_bytes: int) -> Body:
             raise BodyError("Request parameters are invalid.")
         return Body(kind="json", items=list(data.items()), json=data)
     raise BodyError("Request parameters are invalid.")
+
+
+def _read_up_to(stream: IO[bytes], limit: int) -> bytes:
+    """Read until the end or ``limit`` bytes (one ``read`` may return less than asked)."""
+    buffer = bytearray()
+    while len(buffer) < limit:
+        data = stream.read(min(_CHUNK, limit - len(buffer)))
+        if not data:
+            break
+        buffer.extend(data)
+    return bytes(buffer)
 
 
 def _chunks(stream: IO[bytes]) -> Iterator[bytes | None]:

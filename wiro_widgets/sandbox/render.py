@@ -73,10 +73,10 @@ def snap_size(side: int) -> int:
     """A pixel size rounded to a multiple of 16 and clamped to 64..2048.
 
     Example:
-        >>> snap_size(1000), snap_size(10), snap_size(5000)
-        (1008, 64, 2048)
+        >>> snap_size(1000), snap_size(200), snap_size(10), snap_size(5000)
+        (1008, 208, 64, 2048)
     """
-    snapped = round(side / _MULTIPLE) * _MULTIPLE
+    snapped = int(side / _MULTIPLE + 0.5) * _MULTIPLE  # halves round up, not to even
     return max(_MIN_SIDE, min(_MAX_SIDE, snapped))
 
 

@@ -108,10 +108,10 @@ class Sandbox:
     def start(self) -> Sandbox:
         """Bind both ports and start serving in daemon threads; returns self."""
         with self._lock:
-            if self._started:
-                return self
             if self._stopped:
                 raise RuntimeError("a stopped Sandbox cannot be restarted; make a new one")
+            if self._started:
+                return self
             if self._data_dir_arg is None:
                 self.data_dir = Path(tempfile.mkdtemp(prefix="wiro-sandbox-"))
             else:
