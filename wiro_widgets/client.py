@@ -610,11 +610,18 @@ class WiroClient:
                         task.id, err)
             return
         status = str(record.get("status") or "")
-        outcome = "cancelled" if status == "task_cancel" else _outcome(record)
         cost = _float(record.get("totalcost")) or 0.0
-        self._finished(task, record, outcome)
-        log.warning("Interrupted: task %s is %s (status %s); cost $%.4f", task.id,
-                    "cancelled" if status == "task_cancel" else "done", status, cost)
+        if _succeeded(record):
+            # Finished just before the interrupt: leave it unfinished in the ledger so
+            # resume() (or wait(token)) still collects its outputs.
+            self._release(task.token)
+            log.warning("Interrupted: task %s had already finished (billed $%.4f); collect "
+                        "it with client.wait(%r) or client.resume()", task.id, cost,
+                        task.token)
+            return
+        self._finished(task, record, _outcome(record))
+        log.warning("Interrupted: task %s stopped on the server (%s); billed $%.4f",
+                    task.id, status, cost)
 
     def _conclude(self, task: Task, record: dict[str, Any],
                   on_update: UpdateCallback | None) -> Result:
