@@ -28,10 +28,13 @@ Failure on purpose (prompt markers, case-insensitive):
       ``Generation failed:``.
     - ``error-me``: the task stops while preprocessing with Task/Detail status
       ``task_error`` (terminal), ``debugerror "Output folder creation failed"``,
-      ``pexit ""``.
+      ``pexit ""``. Its last WebSocket frame is a ``task_error`` frame with that text;
+      since ``task_error`` frames are otherwise interim stderr lines, read Task/Detail on
+      any ``task_error`` frame to learn whether the task ended.
 
 Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults` or a dict):
-    - ``error_rate``: that fraction of HTTP responses is replaced by one of ``kinds``:
+    - ``error_rate``: that fraction of HTTP responses (every request, output and file
+      downloads included) is replaced by one of ``kinds``:
       ``"500"`` (500 envelope), ``"429"`` (429 envelope with ``Retry-After: retry_after``),
       ``"garbled"`` (HTTP 200 with cut-off JSON), ``"drop"`` (connection closed with no
       response), ``"stall"`` (held ``stall_seconds``, then answered normally). For Run the

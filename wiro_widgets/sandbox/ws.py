@@ -7,6 +7,11 @@ one frame ``{type, id, tasktoken, message, result}`` per status change. On subsc
 first frame repeats the task's current status (a finished task sends its terminal frame at
 once), so late subscribers are never left waiting. Unknown tokens get no frames.
 
+Frames carry no ``pexit``: ``task_postprocess_end`` (outputs array; ``[]`` on failure) and
+``task_cancel`` end a task. ``task_error`` frames are stderr lines, except for a task whose
+Task/Detail status becomes ``task_error`` (the ``error-me`` trigger), whose last frame is a
+``task_error``: read Task/Detail on any ``task_error`` frame.
+
 Each connection has a sender thread fed by a queue, so a slow client never slows a task.
 
 Example:
