@@ -286,6 +286,24 @@ class WiroClient:
             return None
         return spec.estimate_cost(spec.validate(params))
 
+    def tool_detail(self, model: str) -> dict[str, Any]:
+        """The model's live description from ``Tool/Detail`` (parameters, price rules).
+
+        Raises:
+            NotFound: the API does not know the model.
+
+        Example:
+            >>> client.tool_detail("black-forest-labs/flux-2-flex")["parameters"][0]["items"]
+        """
+        owner, _, project = model.strip().strip("/").partition("/")
+        envelope = self._transport.post("/Tool/Detail", {"slugowner": owner,
+                                                         "slugproject": project},
+                                        retry=self.retry)
+        tools = envelope.get("tool")
+        if not isinstance(tools, list) or not tools or not isinstance(tools[0], dict):
+            raise NotFound(f"no tool {model!r}", code=1, endpoint="/Tool/Detail")
+        return dict(tools[0])
+
     def _prepare(self, model: str, params: Mapping[str, Any]) -> _Prepared:
         model = model.strip().strip("/") if isinstance(model, str) else model
         if not isinstance(model, str) or not _MODEL.fullmatch(model):
@@ -348,6 +366,9 @@ class WiroClient:
         try:
             envelope, started, adopted = self._send_run(
                 prepared, self.busy_timeout if busy_timeout is None else float(busy_timeout))
+        except RunOutcomeUnknown:
+            # A task may exist and bill: its estimate keeps counting against the budget.
+            raise
         except BaseException:
             self._release(reservation)
             raise
@@ -398,10 +419,23 @@ class WiroClient:
         """
         endpoint = f"/Run/{prepared.model}"
         started = time.time()
-        busy_deadline = time.monotonic() + max(0.0, busy_timeout)
         timeout = self.timeout
         if prepared.body.size_hint() > 8 * 1024 * 1024:
             timeout = (timeout[0], max(timeout[1], 120.0))
+        try:
+            return self._run_attempts(prepared, endpoint, started, busy_timeout, timeout)
+        except KeyboardInterrupt:
+            self._write("run_unknown", model=prepared.model, params=prepared.params,
+                        message="interrupted while the Run was being sent")
+            log.warning("Interrupted while submitting to %s: a task may have been "
+                        "created; check client.history() before running again",
+                        prepared.model)
+            raise
+
+    def _run_attempts(self, prepared: _Prepared, endpoint: str, started: float,
+                      busy_timeout: float, timeout: tuple[float, float]
+                      ) -> tuple[dict[str, Any], float, bool]:
+        busy_deadline = time.monotonic() + max(0.0, busy_timeout)
         refused = resent = attempt = 0
         while True:
             attempt += 1
@@ -444,13 +478,6 @@ class WiroClient:
                         task_may_exist=False) from None
                 resent += 1
                 log.debug("no task was created; sending Run again (%d)", resent)
-            except KeyboardInterrupt:
-                self._write("run_unknown", model=prepared.model, params=prepared.params,
-                            message="interrupted while the Run was being sent")
-                log.warning("Interrupted while submitting to %s: a task may have been "
-                            "created; check client.history() before running again",
-                            prepared.model)
-                raise
 
     def _reconcile(self, prepared: _Prepared, started: float, window: float,
                    reason: str) -> dict[str, Any] | None:
@@ -471,14 +498,31 @@ class WiroClient:
                             message=message)
                 raise RunOutcomeUnknown(message) from None
             tasks = envelope.get("tasklist")
+            uncertain = False
             for record in tasks if isinstance(tasks, list) else []:
-                if isinstance(record, dict) and self._claim(record, prepared, started):
+                if not isinstance(record, dict):
+                    continue
+                verdict = self._claim(record, prepared, started)
+                if verdict is True:
                     return record
+                uncertain = uncertain or verdict is None
+            if uncertain:
+                # A task that could be ours but shows no parameters to compare: sending
+                # again could pay twice, so say so instead of guessing.
+                message = (f"the Run's answer was lost ({reason}) and a recent task could "
+                           "not be told apart from it; check client.history() or the Wiro "
+                           "dashboard before running again")
+                self._write("run_unknown", model=prepared.model, params=prepared.params,
+                            message=message)
+                raise RunOutcomeUnknown(message)
             if checks >= 2 and time.monotonic() >= deadline:
                 return None
             time.sleep(max(0.0, min(1.0, deadline - time.monotonic())))
 
-    def _claim(self, record: Mapping[str, Any], prepared: _Prepared, started: float) -> bool:
+    def _claim(self, record: Mapping[str, Any], prepared: _Prepared,
+               started: float) -> bool | None:
+        """True: this record is the lost Run's task (now claimed). False: it is not.
+        None: it might be, but its parameters cannot be compared."""
         task_id = str(record.get("id") or "")
         if not task_id or not record.get("socketaccesstoken"):
             return False
@@ -488,9 +532,18 @@ class WiroClient:
         created = _float(record.get("createtime"))
         if created is None or created < math.floor(started) - _CLOCK_SKEW:
             return False
+        with self._lock:
+            if task_id in self._known_ids:
+                return False
+        parameters = record.get("parameters")
+        if not isinstance(parameters, Mapping) or not parameters:
+            return None
+        # The callback URL is kept apart from a task's parameters (``callbackurl``), and
+        # empty values are not stored.
         sent = {k: v for k, v in prepared.body.fields.items()
-                if k not in prepared.file_fields}
-        if not _params_match(sent, record.get("parameters")):
+                if k not in prepared.file_fields and k != "callbackUrl"
+                and v not in ("", [], None)}
+        if not _params_match(sent, parameters):
             return False
         with self._lock:
             if task_id in self._known_ids:

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import inspect
 import ipaddress
 import json
 import logging
@@ -216,11 +217,7 @@ class _Socket(threading.Thread):
             if self.stopped.is_set():
                 return
             try:
-                opened = connect(
-                    self.url, open_timeout=self.config.socket_open_timeout,
-                    max_size=16 * 1024 * 1024, close_timeout=2,
-                    proxy=None if is_loopback_url(self.url) else True,
-                )
+                opened = connect(self.url, **_connect_options(self.url, self.config))
             except Exception as err:  # refused, DNS, TLS, handshake: all mean "no socket"
                 self.events.put(("socket_down", f"cannot connect: {type(err).__name__}"))
                 return
@@ -250,6 +247,19 @@ class _Socket(threading.Thread):
         if conn is not None:
             with contextlib.suppress(Exception):
                 conn.close()
+
+
+def _connect_options(url: str, config: FollowConfig) -> dict[str, Any]:
+    """Keyword arguments for ``websockets.sync.client.connect`` on the installed version."""
+    from websockets.sync.client import connect
+
+    options: dict[str, Any] = {"open_timeout": config.socket_open_timeout,
+                               "max_size": 16 * 1024 * 1024, "close_timeout": 2}
+    # websockets >= 15 honours proxy settings from the environment; a local sandbox must
+    # never be reached through a proxy. Older versions have no such parameter.
+    if "proxy" in inspect.signature(connect).parameters and is_loopback_url(url):
+        options["proxy"] = None
+    return options
 
 
 class _Poller(threading.Thread):
@@ -404,6 +414,9 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
                 if status in _FINAL_FRAMES:
                     final_frame = True
                     poller.poke(cfg.final_interval)
+                elif status == "task_error":
+                    # Usually a stderr line, but it may be the fatal DB status: ask Detail.
+                    poller.poke()
             elif kind == "socket_up":
                 socket_live = True
                 log.debug("task %s: following on the socket", task_id)

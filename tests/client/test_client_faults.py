@@ -158,3 +158,13 @@ def test_a_read_timeout_may_have_been_sent(make_sandbox: Any) -> None:
     with pytest.raises(requests.ReadTimeout) as lost:
         requests.post(sb.base_url + "/Task/Detail", json={}, timeout=(2, 0.2))
     assert not never_sent(lost.value)
+
+
+def test_lost_answer_with_a_callback_url_is_still_found(make_sandbox: Any) -> None:
+    # The callback URL is not among a task's stored parameters; matching must not need it.
+    sb = make_sandbox(speed=50.0, faults=Faults(lost_run_rate=1.0))
+    client = faulty_client(sb)
+    task = client.submit(MODEL, prompt="with callback", callback_url="http://127.0.0.1:9/cb",
+                         **SMALL)
+    assert [t.id for t in sb.tasks] == [task.id]
+    assert len(run_requests(sb)) == 1

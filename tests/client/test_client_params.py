@@ -157,3 +157,12 @@ def test_budget_counts_running_estimates_and_spent_cost(make_sandbox: Any) -> No
     result = client.wait(first, timeout=30)
     assert client.spent == pytest.approx(result.cost)
     assert len(run_requests(sb)) == 2
+
+
+def test_tool_detail_reads_the_live_schema(sandbox: Any) -> None:
+    tool = sandbox.client().tool_detail(MODEL)
+    ids = [item["id"] for group in tool["parameters"] for item in group["items"]]
+    assert "inputImage" in ids
+    assert "safetyTolerance" in ids
+    with pytest.raises(NotFound):
+        sandbox.client().tool_detail("someone/unknown")
