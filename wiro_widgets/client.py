@@ -605,7 +605,8 @@ class WiroClient:
                 token=task.token, task_id=task.id,
                 socket_url=self._socket_url if self.use_socket else None,
                 started_at=task.submitted_at or time.time(), on_update=on_update,
-                deadline=deadline, cancel_event=cancel_event, config=self.follow_config)
+                deadline=deadline, cancel_event=cancel_event, config=self.follow_config,
+                thread_cleanup=self._transport.release_thread)
         except FollowStopped as stop:
             return self._stopped(task, stop, policy, limit, on_update)
         except KeyboardInterrupt:

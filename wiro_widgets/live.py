@@ -266,21 +266,26 @@ class _Poller(threading.Thread):
     """Reads Task/Detail every ``interval`` seconds (or at once after `poke`)."""
 
     def __init__(self, detail: Callable[[], dict[str, Any]],
-                 events: queue.Queue[tuple[str, Any]], interval: float) -> None:
+                 events: queue.Queue[tuple[str, Any]], interval: float,
+                 cleanup: Callable[[], None] | None = None) -> None:
         super().__init__(name="wiro-poller", daemon=True)
-        self.detail, self.events = detail, events
+        self.detail, self.events, self.cleanup = detail, events, cleanup
         self.interval = interval
         self.stopped = threading.Event()
         self._wake = threading.Event()
 
     def run(self) -> None:
-        while not self.stopped.is_set():
-            try:
-                self.events.put(("detail", self.detail()))
-            except Exception as err:  # reported to the caller's thread, which decides
-                self.events.put(("poll_error", err))
-            self._wake.wait(self.interval)
-            self._wake.clear()
+        try:
+            while not self.stopped.is_set():
+                try:
+                    self.events.put(("detail", self.detail()))
+                except Exception as err:  # reported to the caller's thread, which decides
+                    self.events.put(("poll_error", err))
+                self._wake.wait(self.interval)
+                self._wake.clear()
+        finally:
+            if self.cleanup is not None:
+                self.cleanup()
 
     def poke(self, interval: float | None = None) -> None:
         if interval is not None:
@@ -358,7 +363,8 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
            socket_url: str | None, started_at: float,
            on_update: Callable[[TaskUpdate], None] | None = None,
            deadline: float | None = None, cancel_event: threading.Event | None = None,
-           config: FollowConfig | None = None) -> dict[str, Any]:
+           config: FollowConfig | None = None,
+           thread_cleanup: Callable[[], None] | None = None) -> dict[str, Any]:
     """Follow a task until Task/Detail shows a terminal status; return that record.
 
     Args:
@@ -371,6 +377,7 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
         deadline: ``time.monotonic()`` value at which to stop with ``FollowStopped``.
         cancel_event: when set, stop with ``FollowStopped("cancel")`` within ``tick``.
         config: timings.
+        thread_cleanup: called on the polling thread when it ends (closes its session).
 
     Raises:
         FollowStopped: on cancel or deadline (the caller decides what to do remotely).
@@ -379,7 +386,7 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
     cfg = config or FollowConfig()
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
     state = _State(task_id, token, started_at, on_update)
-    poller = _Poller(detail, events, cfg.first_interval)
+    poller = _Poller(detail, events, cfg.first_interval, thread_cleanup)
     socket = _Socket(socket_url, token, events, cfg) if socket_url else None
     began = time.monotonic()
     interval = cfg.first_interval

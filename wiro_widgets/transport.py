@@ -280,6 +280,16 @@ class Transport:
                 self._sessions.add(session)
         return session
 
+    def release_thread(self) -> None:
+        """Close the calling thread's session (for short-lived worker threads)."""
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            return
+        self._local.session = None
+        with self._sessions_lock:
+            self._sessions.discard(session)
+        session.close()
+
     def close(self) -> None:
         """Close every thread's session (their pooled connections)."""
         with self._sessions_lock:

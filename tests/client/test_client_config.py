@@ -136,3 +136,21 @@ def test_context_manager_closes_sessions(sandbox: Any) -> None:
     with sandbox.client() as client:
         client.detail(client.submit(MODEL, prompt="ctx", **SMALL))
     assert not client._transport._sessions
+
+
+def test_each_request_is_logged_without_secrets(sandbox: Any,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    client = sandbox.client()
+    with caplog.at_level(logging.DEBUG, logger="wiro_widgets"):
+        client.run(MODEL, prompt="logged", **SMALL)
+    messages = [r.getMessage() for r in caplog.records if r.name == "wiro_widgets"]
+    assert any(f"POST /Run/{MODEL} attempt 1 -> HTTP 200" in m for m in messages)
+    assert any("POST /Task/Detail attempt 1 -> HTTP 200" in m for m in messages)
+    assert any("GET output attempt 1 -> HTTP 200" in m for m in messages)
+    text = "\n".join(messages)
+    assert sandbox.api_key not in text
+    assert sandbox.api_secret not in text
+    assert "x-signature" not in text
+    assert "x-nonce" not in text
