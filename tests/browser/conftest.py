@@ -31,7 +31,12 @@ CHROMIUM_ARGS = [
     "--no-first-run", "--disable-background-networking", "--disable-component-update",
     "--disable-sync",
 ]
-NOTEBOOK = "panel.ipynb"
+KERNEL_READY_JS = """() => {
+  const widget = window.jupyterapp.shell.currentWidget;
+  const kernel = widget && widget.sessionContext && widget.sessionContext.session
+    && widget.sessionContext.session.kernel;
+  return !!kernel && kernel.connectionStatus === 'connected' && kernel.status === 'idle';
+}"""
 # Slow enough that progress and Cancel can be watched (a 50-step run takes a few seconds).
 SANDBOX_SPEED = 1.0
 
@@ -194,7 +199,7 @@ def page(chromium: Any, server: Server, request: pytest.FixtureRequest,
     """A fresh notebook (its own kernel) with the panel cell run; the panel is on screen."""
     name = f"{request.node.name.split('[')[0]}-{server.kind}.ipynb"
     (server.root / name).write_text(json.dumps(panel_notebook()))
-    context = chromium.new_context(viewport={"width": 1440, "height": 1100})
+    context = chromium.new_context(viewport={"width": 1400, "height": 1600})
     page = context.new_page()
     page.set_default_timeout(60_000)
     errors: list[str] = []
@@ -202,13 +207,28 @@ def page(chromium: Any, server: Server, request: pytest.FixtureRequest,
     try:
         page.goto(server.url(name))
         page.locator(".jp-NotebookPanel").first.wait_for()
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
         page.wait_for_function("window.jupyterapp !== undefined")
+        # The execution indicator says "idle" before a kernel is attached; running cells then
+        # opens the "Select Kernel" dialog. Wait for the connected, idle kernel itself.
+        page.wait_for_function(KERNEL_READY_JS, polling=100)
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.locator(".wiro-panel .wiro-generate").first.wait_for()
         yield page
     finally:
         page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
         context.close()
+        shutdown_kernels(server, name)
         if errors:
             print("page errors:", *errors, sep="\n  ")
+
+
+def shutdown_kernels(server: Server, notebook: str) -> None:
+    """End the test notebook's kernel, so kernels do not pile up over the session."""
+    base = f"{server.base}/api/sessions"
+    with urllib.request.urlopen(f"{base}?token={server.token}", timeout=10) as answer:
+        sessions = json.load(answer)
+    for session in sessions:
+        if session.get("path", "").endswith(notebook):
+            request = urllib.request.Request(f"{base}/{session['id']}?token={server.token}",
+                                             method="DELETE")
+            urllib.request.urlopen(request, timeout=10).close()

@@ -22,7 +22,7 @@ from PIL import Image
 
 from ..images import thumbnail_bytes
 from ..results import Result
-from .theme import badge, esc
+from .theme import esc
 
 __all__ = ["PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "preview_bytes"]
 
@@ -88,8 +88,6 @@ def caption_html(entry: Entry) -> str:
         facts.append(esc(f"{result.wall_time or result.elapsed:.1f} s"))
     if result.cost:
         facts.append(esc(f"${result.cost:.4f}"))
-    if result.sandbox:
-        facts.append(badge("SANDBOX", "sandbox"))
     prompt = esc(result.prompt[:600])
     return (f'<div class="wiro-caption"><div>{" · ".join(facts)}</div>'
             f'<div style="margin-top:2px;color:#4b5563">{prompt}</div></div>')

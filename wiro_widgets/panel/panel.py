@@ -338,7 +338,9 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if self.present_toggle.value:
             self.presenter.show(result)
         took = result.wall_time or result.elapsed
-        self.status.finish("done", f"done in {took:.1f} s" if took else "done")
+        if took:
+            self.status.tick(took)
+        self.status.finish("done", "done")
 
     def on_cancelled(self, err: TaskCancelled | None) -> None:
         self.status.finish("cancelled", "cancelled")

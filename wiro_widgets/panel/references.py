@@ -28,7 +28,7 @@ from .theme import esc
 __all__ = ["MAX_REFERENCES", "ReferenceList", "format_bytes"]
 
 MAX_REFERENCES = 10
-_TILE_W, _TILE_H = "96px", "64px"
+_TILE_W, _TILE_H = "104px", "72px"
 
 
 def format_bytes(size: int) -> str:
@@ -251,7 +251,7 @@ class ReferenceList:
                              f"URL<br>{esc(ref.name[:40])}</div>")
         label = w.HTML("")
         label.add_class("wiro-ref-label")
-        remove = w.Button(description="remove", icon="times", layout=w.Layout(width="96px"),
+        remove = w.Button(description="remove", icon="times", layout=w.Layout(width="104px"),
                           tooltip=f"Remove {ref.name}")
         remove.add_class("wiro-ref-remove")
         remove.on_click(lambda _b: self._remove_key(key))

@@ -66,6 +66,8 @@ class StatusBar:
         row.add_class("wiro-status-row")
         self.widget = w.VBox([row, self.alert], layout=w.Layout(width="100%"))
         self.state = "idle"
+        # Set by `note` (e.g. "cancelling…") so late step updates do not paint over it.
+        self._label_held = False
 
     @staticmethod
     def _label(text: str, state: str) -> str:
@@ -85,6 +87,7 @@ class StatusBar:
         self.task.value = ""
         self.elapsed.value = ""
         self.clear_alert()
+        self._label_held = False
         self._set_state("running", text)
 
     def set_task(self, task_id: str) -> None:
@@ -99,7 +102,8 @@ class StatusBar:
         """Show one `TaskUpdate` (stage label, step progress, elapsed, task id)."""
         if self.state != "running":
             return
-        self._set_state("running", update.label or update.status)
+        if not self._label_held:
+            self._set_state("running", update.label or update.status)
         fraction = update.fraction
         if update.status == "task_output" and fraction is not None:
             low, high = _GENERATING
@@ -114,7 +118,8 @@ class StatusBar:
             self.tick(update.elapsed)
 
     def note(self, text: str) -> None:
-        """Change the stage label while running (e.g. "cancelling…")."""
+        """Change the stage label while running (e.g. "cancelling…") and keep it there."""
+        self._label_held = True
         self._set_state(self.state, text)
 
     def finish(self, outcome: Outcome, text: str) -> None:

@@ -38,19 +38,29 @@ CSS = """
 .wiro-panel .wiro-msg .wiro-info { color: #374151; }
 .wiro-panel .wiro-invalid input, .wiro-panel .wiro-invalid textarea,
 .wiro-panel .wiro-invalid .noUi-target { outline: 2px solid #d92d20; border-radius: 3px; }
+.wiro-panel .wiro-format { display: flex; align-items: center; }
+.wiro-panel .wiro-format > .widget-label { text-align: right; padding-right: 8px;
+  flex-shrink: 0; }
 .wiro-panel .wiro-prompt textarea { font-size: 13px; line-height: 1.4; }
 .wiro-panel .wiro-readout { font-size: 12px; color: #4b5563; }
 .wiro-panel .wiro-refs-strip { flex-wrap: wrap; gap: 6px; }
 .wiro-panel .wiro-ref { border: 1px solid #e5e7eb; border-radius: 6px; padding: 3px;
-  align-items: center; width: 104px; }
-.wiro-panel .wiro-ref .widget-image { border-radius: 4px; object-fit: cover; }
+  align-items: center; width: 112px; }
+.wiro-panel .wiro-ref .widget-image { width: 104px !important; height: 72px !important;
+  border-radius: 4px; object-fit: cover; background: #f3f4f6;
+  overflow: clip; /* widget CSS sets overflow: visible, which lets a cover-fit image spill */ }
 .wiro-panel .wiro-ref-label { font-size: 11px; text-align: center; line-height: 1.2;
-  overflow: hidden; white-space: nowrap; text-overflow: ellipsis; width: 96px; }
-.wiro-panel .wiro-ref-url { width: 96px; height: 64px; display: flex; align-items: center;
+  overflow: hidden; white-space: nowrap; text-overflow: ellipsis; width: 104px; }
+.wiro-panel .wiro-ref-url { width: 104px; height: 72px; display: flex; align-items: center;
   justify-content: center; background: #f3f4f6; border-radius: 4px; font-size: 11px;
   color: #374151; word-break: break-all; overflow: hidden; }
 .wiro-panel .wiro-ref button { height: 22px; line-height: 20px; font-size: 11px; }
 .wiro-panel .wiro-row { gap: 6px; }
+/* The core uploader writes "<description> (<count>)"; the count is always 0 here (picks are
+   moved into the reference list at once), so the label is drawn by CSS instead. */
+.wiro-panel .wiro-upload { font-size: 0 !important; }
+.wiro-panel .wiro-upload i { font-size: 13px; margin-right: 5px; }
+.wiro-panel .wiro-upload::after { content: "Add images"; font-size: 13px; }
 .wiro-panel .wiro-actions { gap: 6px; align-items: center; margin-top: 8px; }
 .wiro-panel .wiro-generate { font-weight: 600; }
 .wiro-panel .wiro-status-row { gap: 10px; align-items: center; }

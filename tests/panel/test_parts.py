@@ -1,0 +1,116 @@
+"""The panel's pure parts: status bar, error wording, generated code, hook classes."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+
+from wiro_widgets.errors import (
+    AuthError,
+    ConfigError,
+    Moderated,
+    TaskTimeout,
+    ValidationError,
+)
+from wiro_widgets.panel import FluxPanel
+from wiro_widgets.panel.codegen import request_code
+from wiro_widgets.panel.messages import explain
+from wiro_widgets.panel.request import GenerationRequest, Reference
+from wiro_widgets.panel.status import StatusBar
+from wiro_widgets.results import TaskUpdate
+
+HOOKS = {
+    "wiro-panel": FluxPanel, "wiro-prompt": w.Textarea, "wiro-guidance": w.FloatSlider,
+    "wiro-steps": w.IntSlider, "wiro-width": w.IntSlider, "wiro-height": w.IntSlider,
+    "wiro-seed": w.IntText, "wiro-generate": w.Button, "wiro-cancel": w.Button,
+    "wiro-status": w.HTML, "wiro-progress": w.FloatProgress, "wiro-output": w.HBox,
+    "wiro-references": w.HBox, "wiro-history": w.HBox,
+}
+
+
+def all_widgets(root: w.Widget) -> list[w.Widget]:
+    found, stack = [], [root]
+    while stack:
+        widget = stack.pop()
+        found.append(widget)
+        stack.extend(getattr(widget, "children", ()))
+    return found
+
+
+def test_every_hook_class_sits_on_one_widget_of_the_right_kind() -> None:
+    class Offline:
+        is_sandbox = True
+
+    panel = FluxPanel(Offline())
+    widgets = all_widgets(panel)
+    for hook, kind in HOOKS.items():
+        holders = [x for x in widgets if hook in x._dom_classes]
+        assert len(holders) == 1, hook
+        assert isinstance(holders[0], kind), hook
+
+
+def update(status: str, step: int | None = None, total: int | None = None,
+           label: str = "") -> TaskUpdate:
+    return TaskUpdate(status=status, label=label or status, elapsed=1.5, task_id="77",
+                      step=step, total_steps=total)
+
+
+def test_status_bar_moves_forward_and_keeps_a_cancelling_note() -> None:
+    bar = StatusBar()
+    bar.begin()
+    bar.update(update("task_queue", label="queued"))
+    queued = bar.progress.value
+    bar.update(update("task_output", 25, 50, "generating 25/50"))
+    assert "generating 25/50" in bar.stage.value
+    assert 0.4 < bar.progress.value < 0.6
+    assert queued < bar.progress.value
+    assert bar.task.value == "task 77"
+    assert bar.elapsed.value == "1.5 s"
+    bar.update(update("task_start", label="starting"))  # a late poll: no step back
+    assert 0.4 < bar.progress.value < 0.6
+    bar.note("cancelling…")
+    bar.update(update("task_output", 30, 50, "generating 30/50"))
+    assert "cancelling" in bar.stage.value
+    bar.finish("cancelled", "cancelled")
+    assert bar.stage._dom_classes.count("wiro-status-cancelled") == 1
+    assert "wiro-status-running" not in bar.stage._dom_classes
+    bar.update(update("task_output", 40, 50))  # after the end nothing changes
+    assert "cancelled" in bar.stage.value
+    bar.error("<script>alert(1)</script>", "hint & more")
+    assert "<script>" not in bar.alert.value
+    assert "&lt;script&gt;" in bar.alert.value
+    assert "hint &amp; more" in bar.alert.value
+
+
+def test_errors_in_plain_words_with_a_fix() -> None:
+    assert explain(ConfigError("no key"))[1].startswith("Set WIRO_API_KEY")
+    assert "refused the credentials" in explain(AuthError("bad", code=99))[0]
+    assert "moderation" in explain(Moderated("Request Moderated: x"))[0]
+    assert "still running" in explain(TaskTimeout("slow", detached=True, token="t"))[1]
+    assert explain(ValidationError("steps", 80, "must be from 1 to 50"))[0] == \
+        "Not sent: steps=80: must be from 1 to 50"
+    assert "Unexpected error (KeyError)" in explain(KeyError("x"))[0]
+
+
+def test_code_for_urls_and_tricky_prompts() -> None:
+    ref = Reference(name="a.png", sha256="ab" * 32, size=1234, content_type="image/png",
+                    data=b"x")
+    request = GenerationRequest("black-forest-labs/flux-2-flex",
+                                {"prompt": 'say "hi"\n\tthen \\ leave', "seed": 3,
+                                 "guidance": 4.499999999},
+                                (ref, Reference.from_url("https://example.com/b.jpg")))
+    code = request_code(request)
+    assert '"a.png",  # image 1, sha256 abababababab, 1,234 bytes' in code
+    assert '"https://example.com/b.jpg",  # image 2' in code
+    assert "guidance=4.5," in code
+    body = code[code.index("client.run("):]
+    call = compile(body.replace("result.images[0]", ""), "<code>", "exec")
+    seen: dict[str, object] = {}
+
+    class Recorder:
+        def run(self, model: str, **params: object) -> None:
+            seen.update(params, model=model)
+
+    exec(call, {"client": Recorder()})
+    assert seen["prompt"] == 'say "hi"\n\tthen \\ leave'
+    assert seen["input_images"] == ["a.png", "https://example.com/b.jpg"]
+    assert seen["seed"] == 3
