@@ -188,7 +188,7 @@ def add_headless_cell(notebook: Any, image_dir: str | Path, *, timeout: float = 
     source = (
         "# Added by the headless demo: press Generate as a person would, then keep the images.\n"
         "from wiro_widgets.demo import headless_generate\n"
-        f"headless_generate(globals(), {str(image_dir)!r}, timeout={timeout!r})"
+        f"saved_images = headless_generate(globals(), {str(image_dir)!r}, timeout={timeout!r})"
     )
     cell = nbformat.v4.new_code_cell(source, metadata={"tags": [HEADLESS_TAG]})
     notebook.cells.append(cell)
