@@ -320,16 +320,20 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     # -- RunView: called on the worker thread; only trait assignments ------------------------
     def on_task(self, task: Task) -> None:
+        """The task exists on the server: show its id."""
         self.status.set_task(task.id)
 
     def on_update(self, update: TaskUpdate) -> None:
+        """A status change or step progress from the client."""
         self.status.update(update)
 
     def on_tick(self, seconds: float) -> None:
+        """The clock: elapsed seconds while the run is in flight."""
         if self.status.state == "running":
             self.status.tick(seconds)
 
     def on_result(self, result: Result, request: GenerationRequest) -> None:
+        """The run succeeded: keep it, show it, mark the status done."""
         with self._history_lock:
             self._history.append(result)
             self._requests[id(result)] = request
@@ -343,6 +347,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.status.finish("done", "done")
 
     def on_cancelled(self, err: TaskCancelled | None) -> None:
+        """The run was cancelled (``err`` is None when nothing had been sent yet)."""
         self.status.finish("cancelled", "cancelled")
         where = f" (task {err.task_id})" if err is not None and err.task_id else ""
         self.status.info(f"Cancelled{where}: the task was stopped on the server. "
@@ -350,6 +355,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                          "Cancelled before anything was sent.")
 
     def on_error(self, err: BaseException) -> None:
+        """The run failed: plain words in the panel, the field highlighted if one is named."""
         message, hint = explain(err)
         self.status.finish("failed", "failed")
         self.status.error(message, hint)
@@ -360,6 +366,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
                 self.form.show_error(err.field, f"{err.rule}.")
 
     def on_finished(self) -> None:
+        """Always last (the worker's ``finally``): Generate back on, Cancel off."""
         self.cancel_button.disabled = True
         self.generate_button.disabled = self._client is None
 
