@@ -281,6 +281,13 @@ def test_reuse_settings_use_as_reference_and_save(panel: FluxPanel, tmp_path: Pa
     assert [r.name for r in panel.references.items] == ["cat.png"]
     assert "Loaded the settings of seed 4242" in panel.status.alert.value
 
+    panel.gallery.strip.children[0].children[1].click()  # run #2 had no references
+    panel.gallery.reuse.click()
+    assert [r.name for r in panel.references.items] == ["cat.png"]
+    assert "stay, though that run had none" in panel.status.alert.value
+    assert panel.form.values()["seed"] == 1
+    panel.gallery.strip.children[1].children[1].click()
+
     panel.gallery.use_reference.click()
     assert [r.name for r in panel.references.items] == ["cat.png", "run1-0.png"]
     added = panel.references.items[1]

@@ -232,6 +232,10 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             note += f" (the seed is locked: kept {self.form.seed.value})"
         if refs:
             note += f", with {len(refs)} reference image{'s' if len(refs) != 1 else ''}"
+        elif len(self.references):
+            # Not cleared: uploads are tedious to redo, so say plainly what differs instead.
+            note += (f"; your {len(self.references)} reference image(s) stay, though that run "
+                     "had none")
         self.status.info(note + "." if loaded else "Nothing to load from that run.")
         self._revalidate()
 
