@@ -275,6 +275,9 @@ def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 
     output = output.resolve()
     workdir = _copy_notebooks(find_notebooks(notebooks), output / "notebooks")
     image_dir = output / "images"
+    # Only this run's images count (and are listed): earlier runs' are cleared first.
+    for stale in image_dir.glob("quickstart-*.png") if image_dir.is_dir() else []:
+        stale.unlink()
     notebook = nbformat.read(workdir / QUICKSTART, as_version=4)
     add_headless_cell(notebook, image_dir, timeout=timeout)
     with backend(output / "wiro-home", force_sandbox=force_sandbox,

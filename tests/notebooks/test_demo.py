@@ -92,11 +92,15 @@ def test_missing_notebooks_folder_is_a_clear_error(tmp_path: Path,
 @pytest.mark.notebook
 def test_headless_demo_writes_images(tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
+    stale = out / "images" / "quickstart-task1-0.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"an earlier run's image")
     done = subprocess.run(
         demo_cmd("--headless", "--output", str(out)), cwd=REPO, capture_output=True,
         text=True, timeout=240, env=clean_env(WIRO_SANDBOX_SPEED="20"),
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert not stale.exists(), "an earlier run's image is listed as this run's"
     images = sorted((out / "images").glob("*.png"))
     assert images
     for path in images:
@@ -122,6 +126,9 @@ def test_headless_demo_fails_loudly(tmp_path: Path) -> None:
     notebook.cells.append(nbformat.v4.new_code_cell("x = 1  # no panel here"))
     nbformat.write(notebook, broken / "quickstart.ipynb")
     out = tmp_path / "out"
+    # An earlier run's image must not pass for this run's.
+    (out / "images").mkdir(parents=True)
+    (out / "images" / "quickstart-task1-0.png").write_bytes(b"old")
     done = subprocess.run(
         demo_cmd("--headless", "--notebooks", str(broken), "--output", str(out)),
         cwd=REPO, capture_output=True, text=True, timeout=180,
