@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import math
@@ -601,7 +602,7 @@ class WiroClient:
         deadline = None if limit is None else time.monotonic() + max(0.0, float(limit))
         try:
             record = follow(
-                detail=lambda: self._detail_record(task, RetryPolicy(budget=10.0)),
+                detail=lambda: self._detail_record(task, self._short_retry()),
                 token=task.token, task_id=task.id,
                 socket_url=self._socket_url if self.use_socket else None,
                 started_at=task.submitted_at or time.time(), on_update=on_update,
@@ -813,7 +814,7 @@ class WiroClient:
         key = "tasktoken" if endpoint == "/Task/Cancel" else "socketaccesstoken"
         try:
             self._transport.post(endpoint, {"taskid": task.id, key: task.token},
-                                 retry=RetryPolicy(budget=10.0))
+                                 retry=self._short_retry())
         except ApiError as err:
             log.debug("%s for task %s refused: %s", endpoint, task.id, err)
             return False
@@ -884,6 +885,11 @@ class WiroClient:
                          **params)
 
     # -- helpers -------------------------------------------------------------------------
+    def _short_retry(self) -> RetryPolicy:
+        """The read policy with a budget of at most 10 s: a poll that keeps failing is
+        reported to the follower (which polls again) rather than retried for long."""
+        return dataclasses.replace(self.retry, budget=min(self.retry.budget, 10.0))
+
     def _write(self, event: str, **fields: Any) -> None:
         if self._ledger is None:
             return
