@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit bench chromium clean
+.PHONY: all demo test lint typecheck unit bench chromium screenshot clean
 
 all: test
 
@@ -42,6 +42,9 @@ unit: $(STAMP)
 
 demo: $(STAMP)
 	$(PY) -m wiro_widgets.demo $(if $(HEADLESS),--headless,)
+
+screenshot: $(STAMP) chromium  ## refresh docs/panel.png from the JupyterLab browser test
+	WIRO_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/browser -k lab -q
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
