@@ -286,8 +286,11 @@ def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 
         client = NotebookClient(notebook, timeout=int(timeout) + 60, kernel_name="python3",
                                 resources={"metadata": {"path": str(workdir)}})
         failure: str | None = None
+        kernel_log = output / "kernel.log"
         try:
-            client.execute(env=api.env, cwd=str(workdir))
+            # The kernel's own chatter (transport warnings) goes to a log, not the terminal.
+            with open(kernel_log, "wb") as log:
+                client.execute(env=api.env, cwd=str(workdir), stdout=log, stderr=log)
         except CellExecutionError as err:
             failure = str(err).strip().splitlines()[-1] if str(err).strip() else repr(err)
         except Exception as err:  # kernel death, timeouts: report, keep the partial notebook
@@ -297,7 +300,8 @@ def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 
     images = sorted(image_dir.glob("*.png")) if image_dir.is_dir() else []
     if failure is not None or not images:
         print(f"The headless demo failed: {failure or 'no image was written'}", file=sys.stderr)
-        print(f"The executed notebook is at {executed}", file=sys.stderr)
+        print(f"The executed notebook is at {executed}; the kernel's log at {kernel_log}",
+              file=sys.stderr)
         return 1
     lines = [f"Executed notebook: {executed}", f"Images ({len(images)}):"]
     lines += [f"  {path}" for path in images]
