@@ -111,8 +111,27 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "demo",
+        help="JupyterLab on the quickstart notebook (the sandbox unless WIRO_API_KEY is set)",
+        description="Start the demo (the same as `make demo`); options after `demo` go to it, "
+        "e.g. `wiro-widgets demo --headless`. See `wiro-widgets demo -- --help`.",
+    )
+    parser.add_argument("demo_args", nargs=argparse.REMAINDER,
+                        help="options for the demo (--headless, --port N, --no-browser, ...)")
+    parser.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import main as demo_main
+
+    forwarded = [a for a in args.demo_args if a != "--"]
+    return demo_main(forwarded)
+
+
 #: Functions adding one subcommand each (see the module docstring).
-COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox]
+COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:
