@@ -52,6 +52,9 @@ def error_outputs(notebook: Any) -> list[str]:
     return found
 
 
+INLINE_IMAGE = re.compile(r"""<img\s[^>]*src=["']data:image/""")
+
+
 def image_outputs(notebook: Any) -> list[int]:
     """Indexes of cells that show an image (a PNG/JPEG output or an inline <img> data URI)."""
     cells = []
@@ -59,7 +62,7 @@ def image_outputs(notebook: Any) -> list[int]:
         data = output.get("data", {})
         html = data.get("text/html", "")
         html = "".join(html) if isinstance(html, list) else html
-        if "image/png" in data or "image/jpeg" in data or "<img src=\"data:image/" in html:
+        if "image/png" in data or "image/jpeg" in data or INLINE_IMAGE.search(html):
             cells.append(index)
     return cells
 

@@ -32,7 +32,10 @@ def test_image_outputs_are_found() -> None:
     text = notebook_with(new_output("execute_result", execution_count=1,
                                     data={"text/plain": "Result(...)"}))
     assert image_outputs(png) == [1]
+    single = notebook_with(new_output("display_data", data={
+        "text/html": "<figure><img src='data:image/jpeg;base64,/9j/' style='width:9px'>"}))
     assert image_outputs(html) == [1]
+    assert image_outputs(single) == [1]
     assert image_outputs(text) == []
 
 
