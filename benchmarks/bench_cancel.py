@@ -107,7 +107,7 @@ def _blocking(sb: RemoteSandbox, plain: PlainClient, delay: float) -> tuple[floa
 
 
 def run(ctx: Context) -> Section:
-    from wiro_widgets import FluxPanel
+    from wiro_widgets.panel import FluxPanel
 
     reps = ctx.reps(9, 3)
     rng = seeded("cancel")
@@ -115,8 +115,11 @@ def run(ctx: Context) -> Section:
     with RemoteSandbox(speed=SPEED, concurrency_limit=None) as sb:
         client = sb.client(home=ctx.home("cancel"))
         panel = FluxPanel(client)
-        panel.form.prompt.value = "a lighthouse at dusk"
-        panel.form.controls["steps"].value = STEPS
+        prompt, steps = panel.form.prompt, panel.form.controls["steps"]
+        assert prompt is not None
+        assert steps is not None
+        prompt.value = "a lighthouse at dusk"
+        steps.value = STEPS
         plain = PlainClient(sb)
 
         def ours() -> tuple[float, float]:

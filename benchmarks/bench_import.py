@@ -121,10 +121,12 @@ def run(ctx: Context) -> Section:
         second_builds.append(second)
         return first
 
+    def timed(statement: str, preload: str) -> Callable[[], float]:
+        return lambda: _timed(statement, preload)
+
     for setting, preload in (("bare", ""), ("kernel", KERNEL_PRELOAD)):
         for name, statement in STATEMENTS.items():
-            variants[f"{setting}:{name}"] = (
-                lambda s=statement, p=preload: _timed(s, p))
+            variants[f"{setting}:{name}"] = timed(statement, preload)
     variants["paint"] = paint
     samples = interleave(variants, reps, warmup=1, log=ctx.log)
     section = Section("import", "Import and first paint")

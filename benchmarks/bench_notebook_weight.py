@@ -13,6 +13,7 @@ import base64
 import io
 import os
 import random
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -52,10 +53,13 @@ def measure(variant: str, images: int, env: dict[str, str], workdir: Path) -> li
     import nbformat
     from nbclient import NotebookClient
 
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(SETUP[variant])]
-    nb.cells += [nbformat.v4.new_code_cell(image_cell(variant, k))
-                 for k in range(1, images + 1)]
+    # nbformat is untyped; name its functions once with a type.
+    new_notebook: Callable[[], Any] = nbformat.v4.new_notebook
+    new_cell: Callable[[str], Any] = nbformat.v4.new_code_cell
+    writes: Callable[[Any], str] = nbformat.writes
+    nb = new_notebook()
+    nb.cells = [new_cell(SETUP[variant])]
+    nb.cells += [new_cell(image_cell(variant, k)) for k in range(1, images + 1)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     client = NotebookClient(nb, timeout=180, kernel_name="python3",
@@ -66,8 +70,8 @@ def measure(variant: str, images: int, env: dict[str, str], workdir: Path) -> li
         for index, cell in enumerate(nb.cells):
             client.execute_cell(cell, index, execution_count=index + 1)
             client.set_widgets_metadata()
-            sizes.append(len(nbformat.writes(nb).encode("utf-8")))
-    (workdir / f"{variant}.ipynb").write_text(nbformat.writes(nb), encoding="utf-8")
+            sizes.append(len(writes(nb).encode("utf-8")))
+    (workdir / f"{variant}.ipynb").write_text(writes(nb), encoding="utf-8")
     return sizes
 
 

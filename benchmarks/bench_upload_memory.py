@@ -192,8 +192,9 @@ def _worker(mode: str, folder: Path) -> dict[str, Any]:
     started = time.perf_counter()
     if mode in ("ours", "ours-none"):
         client = WiroClient()
-        refs = {"input_images": paths} if mode == "ours" else {}
-        client.submit(MODEL, prompt="ten references", steps=1, width=256, height=256, **refs)
+        refs = paths if mode == "ours" else None
+        client.submit(MODEL, prompt="ten references", steps=1, width=256, height=256,
+                      input_images=refs)
         client.close()
     else:
         creds = Credentials(os.environ["WIRO_API_KEY"], os.environ["WIRO_API_SECRET"])

@@ -322,7 +322,7 @@ class RemoteSandbox:
                 "WIRO_BASE_URL": self.base_url, "WIRO_SOCKET_URL": self.socket_url}
 
     def client(self, **kwargs: Any) -> Any:
-        from wiro_widgets import WiroClient
+        from wiro_widgets.client import WiroClient
 
         return WiroClient(api_key=self.api_key, api_secret=self.api_secret,
                           base_url=self.base_url, socket_url=self.socket_url, **kwargs)
