@@ -120,14 +120,16 @@ class NetworkError(WiroError):
 
     Attributes:
         task_may_exist: True when a Run may have reached the server, so a task (and a
-            charge) may exist even though no answer came back.
+            charge) may exist even though no answer came back. Always True when
+            ``task_id`` is known: that task exists.
         task_id: the task id when known.
     """
 
     def __init__(
         self, message: str, *, task_may_exist: bool = False, task_id: str | None = None
     ) -> None:
-        self.task_may_exist = task_may_exist
+        # An error that names a task must never read as "nothing was created".
+        self.task_may_exist = task_may_exist or bool(task_id)
         self.task_id = task_id
         super().__init__(message)
 

@@ -75,6 +75,12 @@ def explain(err: BaseException) -> tuple[str, str]:
     if isinstance(err, RunOutcomeUnknown):
         return (f"The connection dropped after the request was sent: {text}",
                 "A task may exist: check client.history() before running again.")
+    if isinstance(err, NetworkError) and err.task_may_exist:
+        # Generate again would start (and bill) a second task next to the first.
+        where = f"Task {err.task_id} exists" if err.task_id else "A task may exist"
+        return (f"Could not reach Wiro: {text}",
+                f"{where} on the server: collect it with client.wait(...) or "
+                "client.resume(), or check client.history(), before pressing Generate again.")
     if isinstance(err, NetworkError):
         return (f"Could not reach Wiro: {text}", "Check the network, then press Generate again.")
     if isinstance(err, WiroError):
