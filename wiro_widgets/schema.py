@@ -213,6 +213,14 @@ class ParamSpec:
             raise ValidationError(self.py_name, value, "must not be empty")
         if "\x00" in value:
             raise ValidationError(self.py_name, value, "must not contain NUL characters")
+        try:
+            # Requests carry UTF-8: an unpaired surrogate (broken copy-paste) cannot travel.
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValidationError(
+                self.py_name, value, "must be valid Unicode text (it holds an unpaired "
+                f"surrogate at position {err.start})"
+            ) from None
         return value
 
     def _check_files(self, value: Any) -> list[Any]:
