@@ -65,6 +65,13 @@ class Ledger:
         """
         record = {"v": LEDGER_VERSION, "event": event, "time": round(time.time(), 3), **fields}
         line = redact(json.dumps(record, ensure_ascii=False, default=_jsonable, sort_keys=True))
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # Text that is not valid Unicode (an unpaired surrogate) still gets its event,
+            # escaped: a task the ledger fails to record is a billed task lost to resume().
+            line = redact(json.dumps(record, ensure_ascii=True, default=_jsonable,
+                                     sort_keys=True))
         with self._lock, open(self.path, "a", encoding="utf-8") as handle:
             handle.write(line + "\n")
             handle.flush()
