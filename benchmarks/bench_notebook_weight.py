@@ -75,6 +75,15 @@ def measure(variant: str, images: int, env: dict[str, str], workdir: Path) -> li
     return sizes
 
 
+def widget_count(path: Path) -> int:
+    """How many widget models a saved notebook stores."""
+    import json
+
+    meta = json.loads(path.read_text(encoding="utf-8"))["metadata"]
+    state = meta.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    return len(state.get("state", {}))
+
+
 def photo_like(side: int = 1024, seed: int = 1) -> Any:
     """A picture with a photograph's statistics (detail at every scale, no flat areas): its
     PNG is ~1.9 MB, where the sandbox's drawings are ~0.1 MB."""
@@ -107,6 +116,17 @@ def encoded_weights(image: Any) -> dict[str, float]:
             "png_file": len(_png(image))}
 
 
+def _preview_options(image: Any) -> str:
+    """The base64 size of the preview at a few lighter settings."""
+    from wiro_widgets.images import thumbnail_bytes
+
+    parts = []
+    for side, quality in ((768, 80), (768, 75), (640, 85), (512, 85)):
+        size = len(base64.b64encode(thumbnail_bytes(image, side, quality=quality))) / KB
+        parts.append(f"{side} px at quality {quality}: {size:.0f} kB")
+    return "; ".join(parts)
+
+
 def _png(image: Any) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
@@ -131,43 +151,65 @@ def run(ctx: Context) -> Section:
         return ", ".join(f"{(b - a) / KB:.1f}" for a, b in pairwise(s))
 
     panel, result, pil = per_image("panel"), per_image("result"), per_image("pil")
-    photo = {k: v / KB for k, v in encoded_weights(photo_like()).items()}
-    panel_photo = (photo["panel_first"] + (images - 1) * photo["panel_next"]) / images
+
+    def worst(variant: str) -> float:
+        return max(b - a for a, b in pairwise(sizes[variant])) / KB
+
+    widgets = widget_count(ctx.workdir / "panel.ipynb")
+    image = photo_like()
+    photo = {k: v / KB for k, v in encoded_weights(image).items()}
+    options = _preview_options(image)
     section = Section("notebook_weight", "Notebook weight")
     section.rows.append(Row(
-        f"4. Notebook weight per 1024x1024 image: panel (mean of {images} runs)",
-        f"{panel:.1f} kB", f"{pil:.1f} kB (`display(pil_image)`)", ratio(panel, pil),
-        f"< {GOAL_KB:.0f} kB", panel < GOAL_KB))
+        f"4. Notebook weight per 1024x1024 image: panel (mean of {images}; largest)",
+        f"{panel:.1f} kB; {worst('panel'):.1f} kB", f"{pil:.1f} kB (`display(pil_image)`)",
+        ratio(panel, pil), f"< {GOAL_KB:.0f} kB each", worst("panel") < GOAL_KB))
     section.rows.append(Row(
-        "4. Notebook weight per image: `Result` as a cell's value",
-        f"{result:.1f} kB", f"{pil:.1f} kB (`display(pil_image)`)", ratio(result, pil),
-        f"< {GOAL_KB:.0f} kB", result < GOAL_KB))
+        f"4. Notebook weight per image: `Result` as a cell's value (mean of {images}; largest)",
+        f"{result:.1f} kB; {worst('result'):.1f} kB", f"{pil:.1f} kB (`display(pil_image)`)",
+        ratio(result, pil), f"< {GOAL_KB:.0f} kB each", worst("result") < GOAL_KB))
     section.rows.append(Row(
-        "4. … same paths, photo-like content (encoder bytes, no kernel): panel / `Result`",
-        f"{panel_photo:.0f} kB / {photo['result']:.0f} kB",
-        f"{photo['pil']:.0f} kB", ratio(panel_photo, photo["pil"]), f"< {GOAL_KB:.0f} kB",
-        max(panel_photo, photo["result"]) < GOAL_KB))
+        "4. … photo-like content (encoder bytes, no kernel): panel first image / each later; "
+        "`Result`",
+        f"{photo['panel_first']:.0f} / {photo['panel_next']:.0f} kB; "
+        f"{photo['result']:.0f} kB", f"{photo['pil']:.0f} kB",
+        ratio(photo["panel_first"], photo["pil"]), f"< {GOAL_KB:.0f} kB each",
+        max(photo["panel_first"], photo["result"]) < GOAL_KB))
+    if photo["panel_first"] >= GOAL_KB:
+        missed = f"""
+**Missed on photo-like content**: the panel's first image carries its JPEG preview (768 px,
+quality 85), which for this detailed picture is {photo["panel_first"] - photo["panel_next"]:.0f}
+kB in base64, so the first image adds {photo["panel_first"]:.0f} kB; each later one adds only
+its thumbnail, and a real photograph with smooth areas (sky, skin) encodes smaller. **What would
+close it**: a lighter preview ({options}, base64), which `panel/gallery.py`'s `PREVIEW_SIDE`
+and `preview_bytes(quality=...)` set."""
+    else:
+        missed = ""
     section.notes = f"""\
 **Defined as**: the growth of the saved `.ipynb` (`nbformat.writes`, UTF-8 bytes; kB = 1000
-bytes) per generated 1024x1024 PNG, over {images} images: (size after the last image − size
-after the setup cell) ÷ {images}. Each notebook runs in a real kernel with nbclient against a
-sandbox (own process); all its cells exist from the start, so cell sources weigh the same at
-every measurement, and the widget state is stored after every cell as nbclient stores it at the
-end of a run (`store_widget_state`, binary buffers as base64). **Ours**: the panel (`FluxPanel`;
-each image cell sets the seed and clicks Generate, then `panel.wait()`): the viewer holds one
-JPEG preview (≤ 768 px, reused from run to run) and the history strip one 160 px thumbnail per
-run; and a `Result` as a cell's value (its HTML: a 256 px JPEG thumbnail). **Baseline**:
-`display(result.image)`, i.e. IPython's PNG of the PIL image, base64. Per-image increments (kB):
-panel {increments("panel")}; `Result` {increments("result")}; baseline {increments("pil")}.
-The panel's first image carries the preview; later ones add a thumbnail, the preview being
-replaced. Saved notebooks with {images} images: panel {sizes["panel"][-1] / KB:.0f} kB,
-`Result` {sizes["result"][-1] / KB:.0f} kB, baseline {sizes["pil"][-1] / KB:.0f} kB.
+bytes) per generated 1024x1024 PNG, over {images} images: the mean, (size after the last image −
+size after the setup cell) ÷ {images}, and the largest single increment, on which the goal is
+judged (each image must stay under it). Each notebook runs in a real kernel with nbclient
+against a sandbox (own process); all its cells exist from the start, so cell sources weigh the
+same at every measurement, and the widget state is stored after every cell as nbclient stores it
+at the end of a run (`store_widget_state`, binary buffers as base64). **Ours**: the panel
+(`FluxPanel`; each image cell sets the seed and clicks Generate, then `panel.wait()`): the
+viewer holds one JPEG preview (≤ 768 px, reused from run to run) and the history strip one 160
+px thumbnail per run; and a `Result` as a cell's value (its HTML: a 256 px JPEG thumbnail).
+**Baseline**: `display(result.image)`, i.e. IPython's PNG of the PIL image, base64. Per-image
+increments (kB): panel {increments("panel")}; `Result` {increments("result")}; baseline
+{increments("pil")}. The panel's first image carries the preview; later ones add a thumbnail,
+the preview being replaced. Saved notebooks with {images} images: panel
+{sizes["panel"][-1] / KB:.0f} kB, `Result` {sizes["result"][-1] / KB:.0f} kB, baseline
+{sizes["pil"][-1] / KB:.0f} kB. The panel itself, before any image, weighs
+{sizes["panel"][0] / KB:.0f} kB in the saved notebook, a one-time cost, not per image (the
+saved panel notebook holds {widgets} widget models, most of them ipywidgets' `Layout` and style
+models).
 **Content matters**: the sandbox draws flat shapes, whose PNG is ~0.1 MB; a model's photograph
 is 1–2 MB as PNG. The third row takes a photo-like 1024x1024 picture (detail at every scale;
 {photo["png_file"] / 1000:.1f} MB as PNG) through the same encoders the three paths use
-(`preview_bytes`, the 160 px thumbnail, `thumbnail_data_uri`, `PIL.Image._repr_png_`) and
-counts their base64 bytes, without a kernel: the panel's first image
-{photo["panel_first"]:.0f} kB, each later one {photo["panel_next"]:.0f} kB (mean over
-{images}: {panel_photo:.0f} kB), a `Result` {photo["result"]:.0f} kB, `display(pil_image)`
-{photo["pil"]:.0f} kB."""
+(`preview_bytes`, the 160 px thumbnail, `thumbnail_data_uri`, `PIL.Image._repr_png_`) and counts
+their base64 bytes, without a kernel: the panel's first image {photo["panel_first"]:.0f} kB,
+each later one {photo["panel_next"]:.0f} kB, a `Result` {photo["result"]:.0f} kB,
+`display(pil_image)` {photo["pil"]:.0f} kB.{missed}"""
     return section

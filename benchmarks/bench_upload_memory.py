@@ -130,8 +130,8 @@ then builds the whole body in memory). **Files**: {FILES} PNGs of {SIDE}x{SIDE} 
 {seconds["plain"]:.2f} s. Ours reads every file once more for its local checks (type, a
 streaming PNG verify, SHA-256), and streams the body in small blocks: the same body read in
 urllib3's default 16 KB blocks takes {blocks[16 * 1024]:.2f} s of Python, in 1 MB blocks
-{blocks[1 << 20]:.2f} s (a larger `blocksize` on the transport's connections would save most
-of that).
+{blocks[1 << 20]:.2f} s (a larger `blocksize` on the transport's connections would save the
+difference).
 **Control**: the same `submit` with no reference images adds {none.fmt("MB", 1)} (a first
 request's share: lazy imports, the HTTP session, the ledger), so the images themselves account
 for about {max(0.0, ours.median - none.median):.1f} MB of ours."""
