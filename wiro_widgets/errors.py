@@ -1,7 +1,7 @@
 """One error hierarchy for the whole package.
 
 Every error's message is safe to show and to log: it never holds a key or a secret
-(`auth.redact` is applied to any text that came from outside).
+(`WiroError` applies `auth.redact` to every text argument, whatever built the error).
 
 Example:
     >>> try:
@@ -35,7 +35,14 @@ __all__ = [
 
 
 class WiroError(Exception):
-    """Base of every error raised by wiro_widgets."""
+    """Base of every error raised by wiro_widgets.
+
+    Text arguments are redacted here, once for every subclass, so ``str``, ``repr`` and
+    tracebacks never show a registered key or secret, whatever text built the error.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(_redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigError(WiroError):
@@ -88,7 +95,7 @@ class ApiError(WiroError):
         endpoint: str = "",
     ) -> None:
         self.code = code
-        self.message = message
+        self.message = _redact(message)
         self.http_status = http_status
         self.endpoint = endpoint
         where = f" from {endpoint}" if endpoint else ""
@@ -164,7 +171,7 @@ class TaskFailed(TaskError):
                  task_id: str | None = None, token: str | None = None,
                  record: dict[str, Any] | None = None) -> None:
         self.pexit = pexit
-        self.debugerror = debugerror
+        self.debugerror = _redact(debugerror)
         super().__init__(message, task_id=task_id, token=token, record=record)
 
 
@@ -184,6 +191,12 @@ class TaskTimeout(TaskError):
                  token: str | None = None) -> None:
         self.detached = detached
         super().__init__(message, task_id=task_id, token=token)
+
+
+def _redact(text: str) -> str:
+    from .auth import redact  # auth imports this module, so not at the top
+
+    return redact(text)
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:
