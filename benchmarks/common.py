@@ -116,9 +116,12 @@ class Row:
     ratio: str
     goal: str
     met: bool | None  # None: informational, no goal
+    failed: bool = False  # the benchmark itself broke: no figure
 
     @property
     def verdict(self) -> str:
+        if self.failed:
+            return "**error**"
         return "—" if self.met is None else ("**met**" if self.met else "**missed**")
 
 

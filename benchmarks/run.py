@@ -67,6 +67,9 @@ def render(sections: list[Section], *, quick: bool, started: datetime, seconds: 
     if quick:
         out += ["**Quick run** (`--quick`): few repetitions; a smoke test, not the figures.", ""]
     out += [render_table(sections), ""]
+    broken = [s.name for s in sections if any(row.failed for row in s.rows)]
+    if broken:
+        out += ["**Failed to run**: " + ", ".join(broken) + " (the error is in its note).", ""]
     missed = [row for s in sections for row in s.rows if row.met is False]
     if missed:
         out += ["Missed: " + "; ".join(row.figure for row in missed) +
@@ -115,7 +118,8 @@ def main(argv: list[str] | None = None) -> int:
                 section = module.run(ctx)
             except Exception as err:  # one broken figure must not lose the others
                 traceback.print_exc()
-                section = Section(name, name, [Row(name, "error", "—", "—", "—", False)],
+                section = Section(name, name,
+                                  [Row(name, "no figure", "—", "—", "—", None, failed=True)],
                                   f"The benchmark failed: `{type(err).__name__}: {err}`.")
             section.seconds = time.perf_counter() - begun
             _log(f"== {name}: {section.seconds:.0f} s")
@@ -129,7 +133,10 @@ def main(argv: list[str] | None = None) -> int:
         _log(f"wrote {output}")
     else:
         _log("not written (quick or partial run); pass --output PATH to keep it")
-    return 0
+    failed = [s.name for s in sections if any(row.failed for row in s.rows)]
+    if failed:
+        _log(f"failed to run: {', '.join(failed)}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
