@@ -35,10 +35,13 @@ import urllib.error
 import urllib.request
 import webbrowser
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .sandbox import Sandbox
 
 __all__ = [
     "HEADLESS_TAG",
@@ -120,8 +123,7 @@ class Backend:
     """
 
     env: dict[str, str]
-    sandbox: Any = None
-    notes: list[str] = field(default_factory=list)
+    sandbox: Sandbox | None = None
 
     @property
     def label(self) -> str:
@@ -297,7 +299,7 @@ def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 
             failure = f"{type(err).__name__}: {err}"
     executed = output / QUICKSTART
     nbformat.write(notebook, executed)
-    images = sorted(image_dir.glob("*.png")) if image_dir.is_dir() else []
+    images = sorted(image_dir.glob("quickstart-*.png")) if image_dir.is_dir() else []
     if failure is not None or not images:
         print(f"The headless demo failed: {failure or 'no image was written'}", file=sys.stderr)
         print(f"The executed notebook is at {executed}; the kernel's log at {kernel_log}",
