@@ -22,7 +22,7 @@ import weakref
 
 from .errors import ConfigError
 
-__all__ = ["Credentials", "RedactingFilter", "next_nonce", "redact", "sign"]
+__all__ = ["Credentials", "RedactingFilter", "get_logger", "next_nonce", "redact", "sign"]
 
 _SECRETS: weakref.WeakSet[_Secret] = weakref.WeakSet()
 _SECRETS_LOCK = threading.Lock()
@@ -61,18 +61,37 @@ def redact(text: str) -> str:
 
 
 class RedactingFilter(logging.Filter):
-    """A logging filter that removes keys and secrets from records (installed on our logger)."""
+    """A logging filter that removes keys and secrets from records: the message, and the
+    traceback and stack text (installed on every logger of the package, see `get_logger`)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, None
+        if record.exc_info and not record.exc_text:
+            # Formatters reuse exc_text when set, so the traceback is written redacted.
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info)
         return True
 
 
-_logger = logging.getLogger("wiro_widgets")
-_logger.addFilter(RedactingFilter())
+def get_logger(name: str = "wiro_widgets") -> logging.Logger:
+    """The package logger ``name`` with the redacting filter on it.
+
+    A logger's filters do not apply to records of its child loggers, so each module's
+    logger (``wiro_widgets.history``, ``wiro_widgets.sandbox``, ...) needs its own.
+    """
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger
+
+
+_logger = get_logger()
 
 
 class _NonceClock:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import math
 import os
 import platform
@@ -31,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .auth import Credentials, redact
+from .auth import Credentials, get_logger, redact
 from .errors import (
     ApiError,
     BudgetExceeded,
@@ -67,7 +66,7 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_SOCKET_URL", "WiroClient"]
 
-log = logging.getLogger("wiro_widgets")
+log = get_logger("wiro_widgets")
 
 DEFAULT_BASE_URL = "https://api.wiro.ai/v1"
 DEFAULT_SOCKET_URL = "wss://socket.wiro.ai/v1"

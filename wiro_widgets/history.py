@@ -14,12 +14,12 @@ Example:
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from .auth import get_logger
 from .errors import NotFound, TaskError, TaskTimeout, WiroError
 from .images import IMAGE_TYPES
 from .ledger import Ledger, OutputCache
@@ -27,7 +27,7 @@ from .results import Output, Result, Task, TaskUpdate
 
 __all__ = ["ledger_of", "load_history", "pending", "result_from_entry", "resume"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 _LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
 

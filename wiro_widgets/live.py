@@ -25,7 +25,6 @@ import contextlib
 import inspect
 import ipaddress
 import json
-import logging
 import queue
 import re
 import threading
@@ -35,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .auth import get_logger
 from .errors import ApiError, ConcurrencyLimit, NetworkError, NotFound
 from .results import STATUS_ORDER, TERMINAL_STATUSES, TaskUpdate, stage_label
 
@@ -49,7 +49,7 @@ __all__ = [
     "parse_progress",
 ]
 
-log = logging.getLogger("wiro_widgets")
+log = get_logger("wiro_widgets")
 
 #: Statuses the client understands; anything else seen in Task/Detail is "unknown".
 KNOWN_STATUSES = frozenset(STATUS_ORDER) | TERMINAL_STATUSES | {

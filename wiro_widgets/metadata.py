@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
-import logging
 import re
 import struct
 import zlib
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, PngImagePlugin
 
-from .auth import redact
+from .auth import get_logger, redact
 from .errors import WiroError
 from .images import sniff_image_type
 
@@ -38,7 +37,7 @@ if TYPE_CHECKING:
 __all__ = ["FORMAT", "KEY", "NoParamsFound", "embed", "metadata_for", "read_params",
            "save_result"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: The PNG text keyword and the JPEG comment prefix.
 KEY = "wiro_widgets"

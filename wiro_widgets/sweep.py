@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import logging
 import queue
 import random
 import threading
@@ -35,6 +34,7 @@ from typing import Any
 from PIL import Image
 
 from . import sweep_grid
+from .auth import get_logger
 from .errors import BudgetExceeded, ConcurrencyLimit, TaskCancelled, TaskError
 from .history import ledger_of
 from .results import Result, Task
@@ -42,7 +42,7 @@ from .sweep_grid import value_label
 
 __all__ = ["Cell", "Sweep", "SweepOver", "SweepProgress", "run_sweep", "sweep_over"]
 
-log = logging.getLogger(__name__)
+log = get_logger(__name__)
 
 #: First and largest wait after a code-96 answer, in seconds (jittered).
 BACKOFF_BASE = 0.25

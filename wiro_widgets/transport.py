@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
-import logging
 import random
 import threading
 import time
@@ -34,7 +33,7 @@ import requests
 import urllib3.exceptions
 
 from . import __version__
-from .auth import Credentials, redact
+from .auth import Credentials, get_logger, redact
 from .errors import (
     ApiError,
     AuthError,
@@ -56,7 +55,7 @@ __all__ = [
     "parse_retry_after",
 ]
 
-log = logging.getLogger("wiro_widgets")
+log = get_logger("wiro_widgets")
 
 #: (connect, read) seconds for one request.
 DEFAULT_TIMEOUT = (5.0, 30.0)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hmac
 import json
-import logging
 import mimetypes
 import secrets
 import socket
@@ -32,7 +31,7 @@ from typing import Any
 from werkzeug.utils import secure_filename, send_file
 from werkzeug.wrappers import Request, Response
 
-from ..auth import Credentials, sign
+from ..auth import Credentials, get_logger, sign
 from ..images import sniff_image_type
 from ..schema import WireValidationError
 from ..specs import SPECS, get_spec
@@ -44,7 +43,7 @@ from .intake import InputError, collect, resolve
 
 __all__ = ["ApiFailure", "AppSettings", "RequestRecord", "SandboxApp"]
 
-_log = logging.getLogger("wiro_widgets.sandbox")
+_log = get_logger("wiro_widgets.sandbox")
 
 _AUTH_NOT_FOUND = "Project authorization is not founded."
 _AUTH_NEEDS_SIGNATURE = (

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import ipaddress
-import logging
 import secrets
 import threading
 import time
@@ -33,6 +32,7 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image
 
+from ..auth import get_logger
 from ..images import decode_image
 from ..schema import ModelSpec
 from .files import FileStore, random_token
@@ -48,7 +48,7 @@ __all__ = [
     "TaskStateError",
 ]
 
-_log = logging.getLogger("wiro_widgets.sandbox")
+_log = get_logger("wiro_widgets.sandbox")
 
 #: Statuses in which Task/Cancel works: still queued, no worker assigned.
 CANCELLABLE = frozenset(

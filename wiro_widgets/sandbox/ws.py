@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import logging
 import queue
 import socket
 import threading
@@ -34,12 +33,13 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
+from ..auth import get_logger
 from .engine import Engine
 from .faults import FaultDice
 
 __all__ = ["SocketServer"]
 
-_log = logging.getLogger("wiro_widgets.sandbox")
+_log = get_logger("wiro_widgets.sandbox")
 _CONNECTED = json.dumps({"type": "connected", "version": "1.0"})
 
 
@@ -51,7 +51,7 @@ class SocketServer:
         self.engine = engine
         self._dice = dice
         self._server = serve(self._handle, host, port, compression=None, max_size=1 << 20,
-                             logger=logging.getLogger("wiro_widgets.sandbox.websocket"))
+                             logger=get_logger("wiro_widgets.sandbox.websocket"))
         self.port: int = self._server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="sandbox-websocket")
