@@ -185,6 +185,10 @@ def machine_info() -> dict[str, str]:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                 capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "wiro_widgets"], cwd=ROOT,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        if commit and dirty:
+            commit += " (with uncommitted changes in wiro_widgets/)"
     except (OSError, subprocess.SubprocessError):
         commit = ""
     return {

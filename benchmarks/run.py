@@ -56,8 +56,7 @@ def _log(text: str) -> None:
 
 
 def render(sections: list[Section], *, quick: bool, started: datetime, seconds: float,
-           load_before: str, load_after: str) -> str:
-    info = machine_info()
+           load_before: str, load_after: str, info: dict[str, str]) -> str:
     out = ["# Benchmarks", "",
            "Produced by `make bench` (`benchmarks/run.py`); the goals are those of issue 7. Each "
            "figure and its baseline were measured in the same run with their repetitions "
@@ -102,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
 
     started = datetime.now(timezone.utc)
     load_before = load_average()
+    info = machine_info()  # at the start: the code measured is the code of this moment
     t0 = time.perf_counter()
     sections: list[Section] = []
     with tempfile.TemporaryDirectory(prefix="wiro-bench-") as tmp:
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
             sections.append(section)
     seconds = time.perf_counter() - t0
     text = render(sections, quick=args.quick, started=started, seconds=seconds,
-                  load_before=load_before, load_after=load_average())
+                  load_before=load_before, load_after=load_average(), info=info)
     print(text)
     if output is not None:
         output.write_text(text, encoding="utf-8")
