@@ -16,6 +16,7 @@ from PIL import Image
 
 __all__ = [
     "IMAGE_TYPES",
+    "MAX_PIXELS",
     "decode_image",
     "sniff_image_type",
     "thumbnail_bytes",
@@ -37,8 +38,9 @@ _MAGIC = (
     (b"GIF89a", "image/gif"),
 )
 
-# A decompression bomb is refused rather than decoded (Pillow warns above ~89 MP).
-_MAX_PIXELS = 64_000_000
+#: Images with more pixels are refused rather than decoded: a decompression bomb (Pillow
+#: warns above ~89 MP). The client's reference check, the panel and the sandbox share it.
+MAX_PIXELS = 64_000_000
 
 
 def sniff_image_type(head: bytes) -> str | None:
@@ -66,9 +68,9 @@ def decode_image(data: bytes) -> Image.Image:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
-            if image.width * image.height > _MAX_PIXELS:
+            if image.width * image.height > MAX_PIXELS:
                 raise ValueError(
-                    f"image is {image.width}x{image.height}, over {_MAX_PIXELS // 1_000_000} MP"
+                    f"image is {image.width}x{image.height}, over {MAX_PIXELS // 1_000_000} MP"
                 )
             image.load()
     except ValueError:

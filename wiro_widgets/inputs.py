@@ -37,7 +37,7 @@ from PIL import Image
 from requests_toolbelt import MultipartEncoder
 
 from .errors import ValidationError
-from .images import IMAGE_TYPES, sniff_image_type
+from .images import IMAGE_TYPES, MAX_PIXELS, sniff_image_type
 from .specs.flux_2_flex import MAX_REFERENCE_BYTES
 
 __all__ = [
@@ -279,6 +279,8 @@ def _check_decodes(handle: IO[bytes], content_type: str, size: int, where: str,
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(handle) as image:
                 width, height = image.size
+                if width * height > MAX_PIXELS:
+                    raise ValidationError(where, shown, _too_many_pixels(width, height))
                 image.verify()
             if width <= 0 or height <= 0:
                 raise ValueError("it has no pixels")
@@ -291,9 +293,17 @@ def _check_decodes(handle: IO[bytes], content_type: str, size: int, where: str,
                 _check_gif(handle, size)
     except ValidationError:
         raise
+    except Image.DecompressionBombError as err:
+        # Pillow refuses to open it at all (over twice its own limit): a bomb, not damage.
+        raise ValidationError(where, shown, f"has too many pixels ({err})") from None
     except Exception as err:  # Pillow raises many types for bad data
         detail = str(err) or type(err).__name__
         raise ValidationError(where, shown, f"is a corrupt or truncated image ({detail})") from None
+
+
+def _too_many_pixels(width: int, height: int) -> str:
+    return (f"is {width}x{height} pixels ({width * height / 1e6:.0f} MP); a reference image "
+            f"may have at most {MAX_PIXELS // 1_000_000} MP (it would not be decoded)")
 
 
 def _check_jpeg(handle: IO[bytes]) -> None:
