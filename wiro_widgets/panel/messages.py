@@ -77,10 +77,11 @@ def explain(err: BaseException) -> tuple[str, str]:
                 "A task may exist: check client.history() before running again.")
     if isinstance(err, NetworkError) and err.task_may_exist:
         # Generate again would start (and bill) a second task next to the first.
-        where = f"Task {err.task_id} exists" if err.task_id else "A task may exist"
-        return (f"Could not reach Wiro: {text}",
-                f"{where} on the server: collect it with client.wait(...) or "
-                "client.resume(), or check client.history(), before pressing Generate again.")
+        hint = (f"Task {err.task_id} exists on the server: collect it with "
+                f"client.wait({err.task_id!r}) rather than pressing Generate again."
+                if err.task_id else "A task may exist on the server: check the Wiro "
+                "dashboard before pressing Generate again.")
+        return (f"Could not reach Wiro: {text}", hint)
     if isinstance(err, NetworkError):
         return (f"Could not reach Wiro: {text}", "Check the network, then press Generate again.")
     if isinstance(err, WiroError):
