@@ -24,14 +24,18 @@ from ..images import thumbnail_bytes
 from ..results import Result
 from .theme import esc
 
-__all__ = ["PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "preview_bytes"]
+__all__ = ["PREVIEW_QUALITY", "PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "preview_bytes"]
 
 PREVIEW_SIDE = 768
+#: Quality 80 keeps a photo-like 768 px preview near 125 kB, under the 150 kB a saved notebook
+#: may grow per image (BENCHMARKS.md, figure 4); 85 went over.
+PREVIEW_QUALITY = 80
 THUMB_SIDE = 160
 _CAPTION_KEYS = ("width", "height", "guidance", "steps", "safety_tolerance", "output_format")
 
 
-def preview_bytes(image: Image.Image, max_side: int = PREVIEW_SIDE, quality: int = 85) -> bytes:
+def preview_bytes(image: Image.Image, max_side: int = PREVIEW_SIDE,
+                  quality: int = PREVIEW_QUALITY) -> bytes:
     """A JPEG of ``image`` no larger than ``max_side`` on its longer side.
 
     Example:
