@@ -1,0 +1,71 @@
+"""Small helpers shared by the reliability tests."""
+
+from __future__ import annotations
+
+import io
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import ipywidgets as w
+from PIL import Image
+
+MODEL = "black-forest-labs/flux-2-flex"
+#: A quick run: a 64x64 image in two steps.
+SMALL: dict[str, Any] = {"width": 64, "height": 64, "steps": 2}
+
+
+def encoded(fmt: str = "PNG", size: tuple[int, int] = (48, 32),
+            color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
+    """A small real image, encoded."""
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+class RequestCounter:
+    """Counts every HTTP request a sandbox answers (its ``log`` callback), with no cap:
+    ``Sandbox.requests`` keeps only the last 2000."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+        self.lines: list[str] = []
+
+    def __call__(self, line: str) -> None:
+        with self._lock:
+            self.count += 1
+            if len(self.lines) < 5000:
+                self.lines.append(line)
+
+
+def widgets_of(root: w.Widget) -> Iterator[w.Widget]:
+    """Every widget reachable from ``root`` (children, layouts and styles included)."""
+    seen: set[str] = set()
+    stack = [root]
+    while stack:
+        widget = stack.pop()
+        if widget.model_id in seen:
+            continue
+        seen.add(widget.model_id)
+        yield widget
+        for name in widget.keys:
+            value = getattr(widget, name)
+            items = value if isinstance(value, (list, tuple)) else [value]
+            stack.extend(v for v in items if isinstance(v, w.Widget))
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def upload_entry(name: str, content: Any, size: int | None = None,
+                 mime: str = "image/png") -> dict[str, Any]:
+    """One file as the browser's uploader sends it (what ``FileUpload.set_state`` takes)."""
+    view = content if isinstance(content, memoryview) else memoryview(content)
+    return {"name": name, "type": mime, "size": len(view) if size is None else size,
+            "last_modified": int(time.time() * 1000), "content": view}
