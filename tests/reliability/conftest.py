@@ -75,6 +75,43 @@ ROWS: list[tuple[str, tuple[str, ...], str]] = [
 ]
 
 
+#: Defects this suite found in the package, and the commits that fixed them.
+DEFECTS = [
+    ("b8d3fbe, 2e44159", "A task that succeeded but whose outputs could not be downloaded "
+     "raised `NetworkError(task_id=..., task_may_exist=False)`, and the panel advised "
+     "pressing Generate again (a second, billed task). A `NetworkError` naming a task now says "
+     "a task may exist; the panel points to `client.wait(id)`."),
+    ("c0b5368, 13e66fc", "A prompt with an unpaired surrogate passed validation: as JSON the "
+     "Run created a task and then the ledger write crashed (no `Task` returned, no ledger "
+     "entry for a billed task); with a file the multipart encoder crashed. Text must now be "
+     "valid Unicode, and the ledger writes any event (escaped) rather than raising."),
+    ("c5f54fa", "Only some call sites redacted error text: `client.run(model, ..., api_key=KEY)` "
+     "put the key in a `ValidationError` message, repr and traceback, and so in a saved "
+     "notebook. `WiroError` now redacts every text argument for all subclasses."),
+    ("9ec24c1", "The redacting log filter sat on the `wiro_widgets` logger only, which does not "
+     "cover child loggers (`wiro_widgets.history`, `.sandbox`, ...) nor tracebacks from "
+     "`log.exception`. Every package logger now gets the filter, which also redacts "
+     "tracebacks and stack text."),
+    ("ffabe77", "The client accepted a small PNG declaring 81-121 MP (a decompression bomb), "
+     "uploaded it and left the refusal to the server, while the panel refused it. The client "
+     "now refuses references over the shared 64 MP limit before sending."),
+]
+
+#: What the suite does not prove, or what is still weak.
+LIMITS = [
+    "Ctrl-C or a killed kernel *while the Run request itself is in flight* (a slow upload) "
+    "can leave a task the server created but the ledger knows only as `run_unknown`, with no "
+    "token: `resume()` does not adopt such tasks, and the advice in the message "
+    "(`check client.history()`) cannot find them either. Only Ctrl-C while queued and while "
+    "running are tested here.",
+    "With eight threads sharing the sandbox's fault dice, a seed replays the fault pattern "
+    "closely, not request for request.",
+    "`http.client.HTTPConnection.debuglevel = 1` prints request headers (the key) with "
+    "`print()`, outside logging; no logging filter can catch it, so it is not tested. "
+    "urllib3's and requests' DEBUG logs carry no headers (tested).",
+]
+
+
 def _rows(counts: dict[str, int]) -> list[tuple[str, int, str]]:
     return [(label, sum(counts.get(n, 0) for n in names), meaning)
             for label, names, meaning in ROWS]
@@ -139,6 +176,14 @@ def _markdown(rows: list[tuple[str, int, str]], notes: dict[str, str],
         "(never a 500 or a dropped connection), no file outside the store is served, and the "
         "server keeps serving.",
         "",
+        "## Defects it found (fixed)",
+        "",
+        *[f"- `{commits}`: {text}" for commits, text in DEFECTS],
+        "",
+        "## Limits",
+        "",
+        *[f"- {text}" for text in LIMITS],
+        "",
         "## Re-running",
         "",
         "```sh",
@@ -147,9 +192,6 @@ def _markdown(rows: list[tuple[str, int, str]], notes: dict[str, str],
         f"WIRO_RELIABILITY_SEED={seed} .venv/bin/pytest tests/reliability/test_faults.py  "
         "# replay the fault pattern",
         "```",
-        "",
-        "Eight threads share the sandbox's fault dice, so a seed replays the pattern closely "
-        "but not request for request.",
         "",
     ]
     return "\n".join(lines)

@@ -20,8 +20,8 @@ bad and keeps every input the user gave.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
-import resource
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import ipywidgets as w
 import pytest
 import traitlets
 
@@ -479,7 +478,6 @@ def test_panel_bad_input(name: str, panel: FluxPanel, counted: tuple[Sandbox, Re
     if case.kind == "upload":
         # Only the user's good images travelled; the refused file never left.
         good = files.good.read_bytes()
-        import hashlib
         assert {i["sha256"] for i in task.inputs} == {hashlib.sha256(good).hexdigest()}
         tally.add("inputs refused")
         return
@@ -493,7 +491,6 @@ def test_no_widget_holds_uploaded_bytes_after_bad_picks(panel: FluxPanel, files:
     for make in (_file_entry("pdf_as_png"), _file_entry("good"), _big_entry):
         panel.references.uploader.set_state({"value": [make(files)]})
         assert panel.references.uploader.get_state()["value"] == []
-    assert isinstance(panel.references.widget, w.VBox)
 
 
 def test_bytes_read_is_measurable() -> None:
@@ -504,4 +501,3 @@ def test_bytes_read_is_measurable() -> None:
     with open(__file__, "rb") as handle:
         handle.read()
     assert _bytes_read() - start >= os.path.getsize(__file__)
-    assert resource.getpagesize() > 0

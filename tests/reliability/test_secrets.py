@@ -115,7 +115,6 @@ def _raised(call: Callable[[], Any]) -> BaseException:
 def _server_text_errors() -> list[BaseException]:
     """Errors built from server answers and records whose text holds the key and secret."""
     text = f"key {KEY} with secret {SECRET} was refused"
-    body = json.dumps({"result": False, "errors": [{"code": 0, "message": text}]}).encode()
     built: list[BaseException] = []
     for status, code in ((200, 0), (401, 0), (200, 1), (200, 96), (200, 97), (200, 99),
                          (500, 0), (429, 0)):
@@ -124,7 +123,6 @@ def _server_text_errors() -> list[BaseException]:
         err = _raised(lambda s=status, e=envelope: check_envelope(s, e, "/Run/a/b", 1.0))
         built.append(err.error if isinstance(err, Transient) and err.error else err)
     built.append(error_for(0, text, http_status=200, endpoint="/Task/Detail"))
-    assert body
     # Every error type, made directly with such text (as any code path might one day do).
     for name in errors.__all__:
         kind = getattr(errors, name)
