@@ -183,10 +183,11 @@ def test_100_runs_through_faults(make_sandbox: Callable[..., Any], wiro_home: Pa
     assert duplicates == 0, {p: [t.id for t in f] for p, f in by_prompt.items() if len(f) > 1}
     assert not unclear, unclear
     assert len(completed) + len(errored) == RUNS
-    # The model-side failures ended as task errors naming their task; nothing else failed
-    # for good unless it says whether a task exists.
+    # Task errors come only from the model-side failures; a failing prompt never completes
+    # (it may instead end earlier, if its Run failed for good: a clear error, checked above).
     failing = {o.index for o in outcomes if TRIGGERS.get(o.index % 20)}
-    assert {o.index for o in errored if isinstance(o.error, TaskError)} == failing
+    assert {o.index for o in errored if isinstance(o.error, TaskError)} <= failing
+    assert not failing & {o.index for o in completed}
     for outcome in completed:
         result = outcome.result
         assert result is not None

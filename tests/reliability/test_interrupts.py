@@ -102,7 +102,7 @@ def _count(name: str, ok: bool) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize(("status", "speed", "stop"), [
-    ("task_queue", 0.5, "/v1/Task/Cancel"),
+    ("task_queue", 0.3, "/v1/Task/Cancel"),
     ("task_output", 1.0, "/v1/Task/Kill"),
 ], ids=["queued", "running"])
 def test_ctrl_c_stops_the_task_on_the_server(make_sandbox: Callable[..., Any], tmp_path: Path,
@@ -186,7 +186,7 @@ def _start_run_in(kc: Any, prompt: str) -> str:
         "from wiro_widgets import WiroClient\n"
         "outcome = None\n"
         "try:\n"
-        f"    WiroClient().run({MODEL!r}, prompt={prompt!r}, width=64, height=64, steps=30)\n"
+        f"    WiroClient().run({MODEL!r}, prompt={prompt!r}, width=64, height=64, steps=50)\n"
         "    outcome = 'finished'\n"
         "except KeyboardInterrupt:\n"
         "    outcome = 'interrupted'\n"

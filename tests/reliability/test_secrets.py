@@ -154,13 +154,16 @@ def _client_errors(sb: Sandbox, home: Path) -> list[BaseException]:
     found = []
     for prompt in ("fail-me please", "nsfw thing", "error-me now"):
         found.append(_raised(lambda p=prompt: client.run(MODEL, prompt=p, **SMALL)))
-    # A cancel (the event the panel's Cancel button sets) and a timeout, both at once.
+    # A cancel (the event the panel's Cancel button sets) and a timeout, both at once, on
+    # a slow sandbox with the same key: a fast task could finish before either lands.
     cancel = threading.Event()
     cancel.set()
-    found.append(_raised(lambda: client.run(MODEL, prompt="cancel me", width=64, height=64,
-                                            steps=50, cancel_event=cancel)))
-    found.append(_raised(lambda: client.run(MODEL, prompt="too slow", width=64, height=64,
-                                            steps=50, timeout=0.0)))
+    with Sandbox(speed=1.0, api_key=KEY, api_secret=SECRET) as slow:
+        patient = slow.client()
+        found.append(_raised(lambda: patient.run(MODEL, prompt="cancel me", width=64,
+                                                 height=64, steps=50, cancel_event=cancel)))
+        found.append(_raised(lambda: patient.run(MODEL, prompt="too slow", width=64,
+                                                 height=64, steps=50, timeout=0.0)))
     # The slip: the key passed as a model parameter.
     found.append(_raised(lambda: client.run(MODEL, prompt="x", api_key=KEY)))
     found.append(_raised(lambda: client.validate(MODEL, prompt=KEY, steps=KEY)))
