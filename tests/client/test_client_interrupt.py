@@ -65,8 +65,9 @@ def stops(sb: Any) -> list[str]:
 
 
 def test_sigint_while_queued_cancels(make_sandbox: Any, tmp_path: Path) -> None:
-    sb = make_sandbox(speed=0.5)
-    done, _lines = interrupt_when(sb, tmp_path, "task_queue")
+    sb = make_sandbox()
+    with sb.gate("task_queue"):  # still queued when the signal lands
+        done, _lines = interrupt_when(sb, tmp_path, "task_queue")
     assert done.returncode != 0
     assert "KeyboardInterrupt reached the caller" in done.stdout
     assert "Interrupted: task" in done.stderr
@@ -81,8 +82,9 @@ def test_sigint_while_queued_cancels(make_sandbox: Any, tmp_path: Path) -> None:
 
 
 def test_sigint_while_running_kills(make_sandbox: Any, tmp_path: Path) -> None:
-    sb = make_sandbox(speed=1.0)
-    done, _lines = interrupt_when(sb, tmp_path, "task_output")
+    sb = make_sandbox()
+    with sb.gate("task_output"):  # still generating when the signal lands
+        done, _lines = interrupt_when(sb, tmp_path, "task_output")
     assert done.returncode != 0
     assert "KeyboardInterrupt reached the caller" in done.stdout
     (task,) = sb.tasks
@@ -92,8 +94,9 @@ def test_sigint_while_running_kills(make_sandbox: Any, tmp_path: Path) -> None:
 
 
 def test_sigint_with_detach_leaves_the_task_running(make_sandbox: Any, tmp_path: Path) -> None:
-    sb = make_sandbox(speed=1.0)
-    done, _lines = interrupt_when(sb, tmp_path, "task_output", mode="detach")
+    sb = make_sandbox()
+    with sb.gate("task_output"):  # still generating when the signal lands
+        done, _lines = interrupt_when(sb, tmp_path, "task_output", mode="detach")
     assert done.returncode != 0
     assert "keeps running" in done.stderr
     assert stops(sb) == []
