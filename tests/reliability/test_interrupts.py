@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import pytest
 from wiro_widgets.ledger import Ledger
 
 from . import tally
-from .helpers import MODEL, wait_for
+from .helpers import MODEL, signal_on_line, wait_for
 
 RUNNER = f"""
 import sys
@@ -61,32 +60,7 @@ def _env(sb: Any, home: Path) -> dict[str, str]:
 def _signal_at(sb: Any, home: Path, status: str, sig: int, prompt: str
                ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run RUNNER; send ``sig`` once it reports ``status``; return its output."""
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER, prompt], env=_env(sb, home),
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if not ready:
-                assert proc.poll() is None, proc.stderr.read()
-                continue
-            line = proc.stdout.readline().strip()
-            lines.append(line)
-            if line == status:
-                proc.send_signal(sig)
-                break
-        else:
-            pytest.fail(f"never saw {status}: {lines}")
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    lines.extend(out.split())
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), lines
+    return signal_on_line([sys.executable, "-c", RUNNER, prompt], _env(sb, home), status, sig)
 
 
 def _stops(sb: Any) -> list[str]:

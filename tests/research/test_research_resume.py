@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -64,8 +65,10 @@ def _first_line(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
 
 @pytest.mark.parametrize("ended_before_resume", [False, True],
                          ids=["still-running", "ended-meanwhile"])
-def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_resume: bool) -> None:
+def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_resume: bool,
+                              tmp_path: Path) -> None:
     sb = make_sandbox()
+    errors = tmp_path / "resumer-stderr.txt"
     env = {**os.environ, **sb.env()}  # WIRO_WIDGETS_HOME is shared through the environment
     ledger = Ledger()
     # Held while queued: the kill lands before the task ends, however slow the machine.
@@ -85,13 +88,15 @@ def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_res
         if ended_before_resume:
             queued.release()
             assert sb.wait_idle(30)
-        resumer = subprocess.Popen([sys.executable, "-c", RESUMER], env=env, text=True,
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        with errors.open("w") as stderr:
+            resumer = subprocess.Popen([sys.executable, "-c", RESUMER], env=env, text=True,
+                                       stdout=subprocess.PIPE, stderr=stderr)
         # Still running: released only once the resumer reported the task, so it
         # re-attached to a live task (ended: the first thing it reports is the end).
         first = _first_line(resumer)
-    out, err = resumer.communicate(timeout=120)
-    assert resumer.returncode == 0, err[-2000:]
+    assert resumer.stdout is not None
+    out = resumer.stdout.read()  # what readline() buffered too (communicate() would skip it)
+    assert resumer.wait(timeout=120) == 0, errors.read_text()[-2000:]
     lines = [first, *out.strip().splitlines()]
     [result] = json.loads(lines[-2])
     assert result["task_id"] == task.id
