@@ -30,7 +30,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .auth import Credentials, get_logger, redact
+from .auth import Credentials
+from .backoff import READ_RETRY, RetryPolicy, backoff_delay
 from .errors import (
     ApiError,
     BudgetExceeded,
@@ -48,18 +49,25 @@ from .errors import (
 from .images import IMAGE_TYPES, sniff_image_type
 from .inputs import Reference, RequestBody, build_body, is_reference_like, normalize_references
 from .ledger import Ledger, OutputCache
-from .live import FollowConfig, FollowStopped, UnknownStatus, emit, follow, is_loopback_url
-from .results import STATUS_ORDER, TERMINAL_STATUSES, Output, Result, Task, TaskUpdate
+from .live import FollowConfig, FollowStopped, UnknownStatus, emit, follow
+from .protocol import (
+    CANCELLABLE_STATUSES,
+    TERMINAL_STATUSES,
+    cancel_body,
+    detail_key,
+    is_loopback_url,
+    kill_body,
+    outcome_of,
+    parse_number,
+    parse_seed,
+    succeeded,
+    timeline_of,
+)
+from .redaction import get_logger, redact
+from .results import Output, Result, Task, TaskUpdate
 from .schema import ModelSpec
 from .specs import get_spec
-from .transport import (
-    DEFAULT_TIMEOUT,
-    READ_RETRY,
-    RetryPolicy,
-    Transient,
-    Transport,
-    backoff_delay,
-)
+from .transport import DEFAULT_TIMEOUT, Transient, Transport
 
 if TYPE_CHECKING:
     from .sweep import Sweep
@@ -74,25 +82,14 @@ DEFAULT_SOCKET_URL = "wss://socket.wiro.ai/v1"
 UpdateCallback = Callable[[TaskUpdate], None]
 
 _MODEL = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
-_QUEUED = frozenset(STATUS_ORDER[: STATUS_ORDER.index("task_assign")])
-_TIMESTAMPS = (
-    ("createtime", "task_queue"),
-    ("accepttime", "task_accept"),
-    ("preprocessstarttime", "task_preprocess_start"),
-    ("preprocessendtime", "task_preprocess_end"),
-    ("assigntime", "task_assign"),
-    ("starttime", "task_start"),
-    ("endtime", "task_end"),
-    ("postprocessstarttime", "task_postprocess_start"),
-    ("postprocessendtime", "task_postprocess_end"),
-    ("canceltime", "task_cancel"),
-)
 #: Run is re-sent after a connection that was refused before anything was sent, at most
 #: this many times.
 _REFUSED_RESENDS = 3
 #: After an ambiguous Run failure that reconciliation proved harmless, at most this many
 #: more Runs are sent.
 _AMBIGUOUS_RESENDS = 2
+#: How often Task/Detail is read while a Cancel or Kill takes effect.
+_CONFIRM_POLLS = RetryPolicy(base=0.1, growth=1.5, cap=1.0, jitter=False)
 #: Server clocks may differ from ours; tasks created this long before the submit still match.
 _CLOCK_SKEW = 2.0
 
@@ -529,7 +526,7 @@ class WiroClient:
         owner, project = record.get("modelslugowner"), record.get("modelslugproject")
         if owner and project and f"{owner}/{project}" != prepared.model:
             return False
-        created = _float(record.get("createtime"))
+        created = parse_number(record.get("createtime"))
         if created is None or created < math.floor(started) - _CLOCK_SKEW:
             return False
         with self._lock:
@@ -621,7 +618,7 @@ class WiroClient:
                  on_update: UpdateCallback | None) -> Result:
         if stop.reason == "cancel":
             record = self._cancel_remote(task)
-            if _succeeded(record):
+            if succeeded(record):
                 self._conclude(task, record, on_update)
                 raise TaskCancelled("the task had already finished when the cancel arrived; "
                                     "its outputs are kept in the history",
@@ -639,7 +636,7 @@ class WiroClient:
                 f"client.wait({task.token!r})", detached=True, task_id=task.id,
                 token=task.token)
         record = self._cancel_remote(task)
-        if _succeeded(record):
+        if succeeded(record):
             # It finished in the moment between the deadline and the cancel: keep it.
             return self._conclude(task, record, on_update)
         self._finished(task, record, "timeout")
@@ -664,8 +661,8 @@ class WiroClient:
                         task.id, err)
             return
         status = str(record.get("status") or "")
-        cost = _float(record.get("totalcost")) or 0.0
-        if _succeeded(record):
+        cost = parse_number(record.get("totalcost")) or 0.0
+        if succeeded(record):
             # Finished just before the interrupt: leave it unfinished in the ledger so
             # resume() (or wait(token)) still collects its outputs.
             self._release(task.token)
@@ -673,7 +670,7 @@ class WiroClient:
                         "it with client.wait(%r) or client.resume()", task.id, cost,
                         task.token)
             return
-        self._finished(task, record, _outcome(record))
+        self._finished(task, record, outcome_of(record))
         log.warning("Interrupted: task %s stopped on the server (%s); billed $%.4f",
                     task.id, status, cost)
 
@@ -682,7 +679,7 @@ class WiroClient:
         status = str(record.get("status") or "")
         pexit = str(record.get("pexit") if record.get("pexit") is not None else "")
         debugerror = redact(str(record.get("debugerror") or "")).strip()
-        if _succeeded(record):
+        if succeeded(record):
             emit(on_update, _client_update(task, "downloading", "downloading"))
             try:
                 outputs = self._download_outputs(record)
@@ -695,14 +692,14 @@ class WiroClient:
             self._finished(task, record, "succeeded", outputs=outputs)
             result = Result(
                 task=task, outputs=tuple(outputs), params=dict(task.params),
-                seed=_seed(task.params, record), status=status, timeline=_timeline(record),
-                elapsed=_float(record.get("elapsedseconds")) or 0.0,
+                seed=_seed(task.params, record), status=status, timeline=timeline_of(record),
+                elapsed=parse_number(record.get("elapsedseconds")) or 0.0,
                 wall_time=max(0.0, time.time() - task.submitted_at) if task.submitted_at
                 else 0.0,
-                cost=_float(record.get("totalcost")) or 0.0, record=record,
+                cost=parse_number(record.get("totalcost")) or 0.0, record=record,
                 sandbox=self.is_sandbox)
             return result
-        outcome = _outcome(record)
+        outcome = outcome_of(record)
         self._finished(task, record, outcome)
         reason = _first_line(debugerror)
         if outcome == "moderated":
@@ -732,7 +729,7 @@ class WiroClient:
             content_type = str(item.get("contenttype") or "")
             data = self._transport.download(
                 url, retry=self.retry,
-                check=functools.partial(_output_problem, size=_float(item.get("size")),
+                check=functools.partial(_output_problem, size=parse_number(item.get("size")),
                                         content_type=content_type))
             suffix = Path(name).suffix.lower()[:8] if "." in name else ""
             digest, path = self.cache.put(data, suffix)
@@ -743,15 +740,15 @@ class WiroClient:
     def _finished(self, task: Task, record: Mapping[str, Any] | None, outcome: str, *,
                   outputs: list[Output] | None = None, message: str = "") -> None:
         record = record or {}
-        cost = _float(record.get("totalcost")) or 0.0
+        cost = parse_number(record.get("totalcost")) or 0.0
         with self._lock:
             self._running.pop(task.token, None)
             self._spent += cost
         self._write(
             "finished", task_id=task.id, token=task.token, model=task.model, outcome=outcome,
             status=str(record.get("status") or ""), pexit=str(record.get("pexit") or ""),
-            elapsed=_float(record.get("elapsedseconds")), cost=cost,
-            timeline=_timeline(record),
+            elapsed=parse_number(record.get("elapsedseconds")), cost=cost,
+            timeline=timeline_of(record),
             outputs=[{"name": o.name, "content_type": o.content_type, "size": o.size,
                       "url": o.url, "sha256": o.sha256, "path": o.path}
                      for o in outputs] if outputs is not None else _raw_outputs(record),
@@ -774,7 +771,12 @@ class WiroClient:
         return self._detail_record(task, self.retry)
 
     def _detail_record(self, task: Task | str, retry: RetryPolicy) -> dict[str, Any]:
-        envelope = self._transport.post("/Task/Detail", _task_key(task), retry=retry)
+        if isinstance(task, Task):
+            key = detail_key(task.id, task.token)
+        else:
+            text = str(task).strip()
+            key = detail_key(text) if text.isdigit() else detail_key("", text)
+        envelope = self._transport.post("/Task/Detail", key, retry=retry)
         tasks = envelope.get("tasklist")
         if not isinstance(tasks, list) or not tasks or not isinstance(tasks[0], dict):
             raise NotFound("There is no task yet.", code=1, endpoint="/Task/Detail")
@@ -801,7 +803,7 @@ class WiroClient:
         status = str(record.get("status") or "")
         if status in TERMINAL_STATUSES:
             return record
-        if status in _QUEUED and self._send_stop("/Task/Cancel", task):
+        if status in CANCELLABLE_STATUSES and self._send_stop("/Task/Cancel", task):
             confirmed = self._confirm_stop(task, min(2.0, confirm_timeout), resend=False)
             if str(confirmed.get("status")) in TERMINAL_STATUSES:
                 return confirmed
@@ -810,10 +812,9 @@ class WiroClient:
 
     def _send_stop(self, endpoint: str, task: Task) -> bool:
         """Cancel/Kill are safe to repeat; False when the API refused (wrong state)."""
-        key = "tasktoken" if endpoint == "/Task/Cancel" else "socketaccesstoken"
+        body = (cancel_body if endpoint == "/Task/Cancel" else kill_body)(task.id, task.token)
         try:
-            self._transport.post(endpoint, {"taskid": task.id, key: task.token},
-                                 retry=self._short_retry())
+            self._transport.post(endpoint, body, retry=self._short_retry())
         except ApiError as err:
             log.debug("%s for task %s refused: %s", endpoint, task.id, err)
             return False
@@ -825,16 +826,16 @@ class WiroClient:
 
     def _confirm_stop(self, task: Task, timeout: float, *, resend: bool = True) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
-        delay, last_kill = 0.1, time.monotonic()
+        last_kill, poll = time.monotonic(), 0
         while True:
+            poll += 1
             record = self._detail_record(task, self.retry)
             if str(record.get("status")) in TERMINAL_STATUSES or time.monotonic() >= deadline:
                 return record
             if resend and time.monotonic() - last_kill > 3.0:
                 self._send_stop("/Task/Kill", task)
                 last_kill = time.monotonic()
-            time.sleep(delay)
-            delay = min(1.0, delay * 1.5)
+            time.sleep(backoff_delay(poll, _CONFIRM_POLLS))
 
     def _task_for(self, task: Task | str) -> Task:
         """A `Task` for a handle, token or id (reading Task/Detail for the last two)."""
@@ -851,10 +852,11 @@ class WiroClient:
         if entry and entry.get("params") is not None:
             params = dict(entry["params"])
             model = model or str(entry.get("model") or "")
-            submitted = _float(entry.get("submitted_at")) or _float(record.get("createtime"))
+            submitted = (parse_number(entry.get("submitted_at"))
+                         or parse_number(record.get("createtime")))
         else:
             params = _params_from_record(model, record.get("parameters"))
-            submitted = _float(record.get("createtime"))
+            submitted = parse_number(record.get("createtime"))
         with self._lock:
             self._known_ids.add(task_id)
         return Task(id=task_id, token=token, model=model, params=params,
@@ -963,29 +965,6 @@ def _prepare_unknown(model: str, params: Mapping[str, Any]) -> _Prepared:
                      file_fields=frozenset(files))
 
 
-def _task_key(task: Task | str) -> dict[str, str]:
-    if isinstance(task, Task):
-        return {"taskid": task.id} if task.id else {"tasktoken": task.token}
-    text = str(task).strip()
-    return {"taskid": text} if text.isdigit() else {"tasktoken": text}
-
-
-def _succeeded(record: Mapping[str, Any]) -> bool:
-    return (str(record.get("status")) == "task_postprocess_end"
-            and str(record.get("pexit")) == "0")
-
-
-def _outcome(record: Mapping[str, Any]) -> str:
-    status = str(record.get("status") or "")
-    if _succeeded(record):
-        return "succeeded"
-    if status == "task_cancel":
-        return "cancelled"
-    if status == "task_error":
-        return "error"
-    if "moderated" in str(record.get("debugerror") or "").lower():
-        return "moderated"
-    return "failed"
 
 
 def _client_update(task: Task, status: str, label: str) -> TaskUpdate:
@@ -995,31 +974,16 @@ def _client_update(task: Task, status: str, label: str) -> TaskUpdate:
                       task_id=task.id, token=task.token, source="client")
 
 
-def _float(value: Any) -> float | None:
-    if value is None or isinstance(value, bool) or value == "":
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
-def _timeline(record: Mapping[str, Any]) -> dict[str, float]:
-    timeline: dict[str, float] = {}
-    for key, status in _TIMESTAMPS:
-        when = _float(record.get(key))
-        if when:
-            timeline[status] = when
-    return timeline
 
 
 def _seed(params: Mapping[str, Any], record: Mapping[str, Any]) -> int | None:
     for source in (params, record.get("parameters") or {}):
         if isinstance(source, Mapping) and source.get("seed") not in (None, ""):
-            value = _float(source.get("seed"))
+            value = parse_seed(source.get("seed"))
             if value is not None:
-                return int(value)
+                return value
     return None
 
 
@@ -1040,7 +1004,7 @@ def _first_line(text: str, limit: int = 300) -> str:
 def _raw_outputs(record: Mapping[str, Any]) -> list[dict[str, Any]]:
     items = record.get("outputs")
     return [{"name": i.get("name"), "content_type": i.get("contenttype"),
-             "size": _float(i.get("size")), "url": i.get("url")}
+             "size": parse_number(i.get("size")), "url": i.get("url")}
             for i in (items if isinstance(items, list) else []) if isinstance(i, dict)]
 
 
@@ -1064,7 +1028,7 @@ def _params_from_record(model: str, raw: Any) -> dict[str, Any]:
                 {"name": str(u).rsplit("/", 1)[-1], "sha256": None, "size": None,
                  "source": "url", "url": str(u).strip(), "content_type": None} for u in urls]
         elif param.is_number:
-            number = _float(value)
+            number = parse_number(value)
             if number is None:
                 params[param.py_name] = value
             else:
@@ -1095,7 +1059,7 @@ def _same_value(a: Any, b: Any) -> bool:
         return all(_same_value(x, y) for x, y in zip(a, items, strict=True))
     if isinstance(a, bool) or isinstance(b, bool):
         return str(a).lower() == str(b).lower()
-    x, y = _float(a), _float(b)
+    x, y = parse_number(a), parse_number(b)
     if x is not None and y is not None:
         return math.isclose(x, y, rel_tol=1e-9, abs_tol=1e-9)
     return str(a).strip() == str(b).strip()

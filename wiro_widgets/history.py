@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .auth import get_logger
 from .errors import NotFound, TaskError, TaskTimeout, WiroError
 from .images import IMAGE_TYPES
 from .ledger import Ledger, OutputCache
+from .redaction import get_logger
 from .results import Output, Result, Task, TaskUpdate
 
 __all__ = ["ledger_of", "load_history", "pending", "result_from_entry", "resume"]

@@ -4,7 +4,7 @@ Each entry of ``input_images`` may be a path (``str`` or `pathlib.Path`), ``byte
 image, an http(s) URL, or an entry of an ipywidgets ``FileUpload`` value. `normalize_references`
 turns them into `Reference` objects (name, content type, size, SHA-256, a way to open the bytes)
 and refuses, with a `ValidationError` naming ``input_images[i]``: files that are not images,
-corrupt or truncated images, empty files, files over `MAX_REFERENCE_BYTES`, missing paths and
+corrupt or truncated images, empty files, files over `MAX_UPLOAD_BYTES`, missing paths and
 URLs that are not http(s).
 
 `build_body` makes the Run body: JSON when no bytes travel (URLs as a JSON array), otherwise a
@@ -38,7 +38,7 @@ from requests_toolbelt import MultipartEncoder
 
 from .errors import ValidationError
 from .images import IMAGE_TYPES, MAX_PIXELS, sniff_image_type
-from .specs.flux_2_flex import MAX_REFERENCE_BYTES
+from .protocol import MAX_UPLOAD_BYTES
 
 __all__ = [
     "Reference",
@@ -253,10 +253,10 @@ def _reindex(ref: Reference, index: int) -> Reference:
 def _check_size(size: int, where: str, shown: str) -> None:
     if size == 0:
         raise ValidationError(where, shown, "is empty (0 bytes)")
-    if size > MAX_REFERENCE_BYTES:
+    if size > MAX_UPLOAD_BYTES:
         raise ValidationError(
             where, shown, f"is {size / 1024 / 1024:.1f} MB; each reference image may be at most "
-            f"{MAX_REFERENCE_BYTES // (1024 * 1024)} MB"
+            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
         )
 
 

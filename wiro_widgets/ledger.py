@@ -27,7 +27,7 @@ from typing import Any
 import platformdirs
 from filelock import FileLock
 
-from .auth import redact
+from .redaction import redact
 
 __all__ = ["LEDGER_VERSION", "Ledger", "OutputCache", "home_dir"]
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import ipaddress
 import json
 import queue
 import re
@@ -32,11 +31,19 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from .auth import get_logger
+from .backoff import RetryPolicy, backoff_delay
 from .errors import ApiError, ConcurrencyLimit, NetworkError, NotFound
-from .results import STATUS_ORDER, TERMINAL_STATUSES, TaskUpdate, stage_label
+from .protocol import (
+    FINAL_FRAMES,
+    KNOWN_STATUSES,
+    STATUS_RANK,
+    TERMINAL_STATUSES,
+    is_loopback_url,
+    parse_number,
+)
+from .redaction import get_logger
+from .results import TaskUpdate, stage_label
 
 __all__ = [
     "FollowConfig",
@@ -44,21 +51,12 @@ __all__ = [
     "Progress",
     "UnknownStatus",
     "follow",
-    "is_loopback_url",
     "parse_frame",
     "parse_progress",
 ]
 
 log = get_logger("wiro_widgets")
 
-#: Statuses the client understands; anything else seen in Task/Detail is "unknown".
-KNOWN_STATUSES = frozenset(STATUS_ORDER) | TERMINAL_STATUSES | {
-    "task_error_full", "task_stream_ready", "task_stream_end", "task_cost",
-}
-#: Socket frames after which Task/Detail should be read at once for the final word.
-_FINAL_FRAMES = frozenset({"task_postprocess_end", "task_cancel", "task_end", "task_error_full"})
-_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
-_RANK.update({"task_cancel": len(STATUS_ORDER), "task_error": len(STATUS_ORDER)})
 _TQDM = re.compile(r"(\d{1,3})%\|[^|]*\|\s*(\d+)/(\d+)")
 
 
@@ -176,28 +174,16 @@ def parse_frame(raw: str | bytes) -> dict[str, Any] | None:
     return frame
 
 
-def is_loopback_url(url: str) -> bool:
-    """True when the URL's host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _number(value: Any, kind: type[int] | type[float]) -> Any:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return kind(number) if number == number else None
+    number = parse_number(value)
+    return None if number is None else kind(number)
 
 
 # -- the two helper threads ---------------------------------------------------------------------
+
+
+#: Waits between socket reconnections: 1, 2, then 4 s.
+_RECONNECT = RetryPolicy(base=1.0, cap=4.0, jitter=False)
 
 
 class _Socket(threading.Thread):
@@ -239,7 +225,7 @@ class _Socket(threading.Thread):
             if self.stopped.is_set():
                 return
             self.events.put(("socket_down", reason))
-            if self.stopped.wait(min(4.0, 0.5 * 2 ** attempt)):
+            if self.stopped.wait(backoff_delay(attempt, _RECONNECT)):
                 return
 
     def stop(self) -> None:
@@ -316,7 +302,7 @@ class _State:
 
     def report(self, status: str, source: str, progress: Progress | None = None,
                message: str = "") -> None:
-        rank = _RANK.get(status)
+        rank = STATUS_RANK.get(status)
         if rank is not None and rank < self.rank:
             return  # a stale poll after the socket already showed a later stage
         if rank is not None:
@@ -418,9 +404,9 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
                 status = frame["type"]
                 if status == "task_output":
                     state.report(status, "socket", parse_progress(frame.get("message")))
-                elif status in _RANK:
+                elif status in STATUS_RANK:
                     state.report(status, "socket")
-                if status in _FINAL_FRAMES:
+                if status in FINAL_FRAMES:
                     final_frame = True
                     poller.poke(cfg.final_interval)
                 elif status == "task_error":

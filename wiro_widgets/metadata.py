@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from PIL import Image, PngImagePlugin
 
-from .auth import get_logger, redact
 from .errors import WiroError
 from .images import sniff_image_type
+from .redaction import get_logger, redact
 
 if TYPE_CHECKING:
     from .results import Output, Result

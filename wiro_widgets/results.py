@@ -22,31 +22,12 @@ from PIL import Image
 from .images import thumbnail_data_uri
 
 __all__ = [
-    "STATUS_ORDER",
-    "TERMINAL_STATUSES",
     "Output",
     "Result",
     "Task",
     "TaskUpdate",
     "stage_label",
 ]
-
-#: Wiro's documented status order (tasks.md).
-STATUS_ORDER = (
-    "task_queue",
-    "task_accept",
-    "task_preprocess_start",
-    "task_preprocess_end",
-    "task_assign",
-    "task_start",
-    "task_output",
-    "task_output_full",
-    "task_end",
-    "task_postprocess_start",
-    "task_postprocess_end",
-)
-#: Statuses after which a task never changes (``task_error`` only as a Task/Detail status).
-TERMINAL_STATUSES = frozenset({"task_postprocess_end", "task_cancel", "task_error"})
 
 _LABELS = {
     "submitting": "submitting",

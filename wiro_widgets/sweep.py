@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import json
 import queue
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -34,9 +33,11 @@ from typing import Any
 from PIL import Image
 
 from . import sweep_grid
-from .auth import get_logger
+from .backoff import RetryPolicy, backoff_delay
 from .errors import BudgetExceeded, ConcurrencyLimit, TaskCancelled, TaskError
 from .history import ledger_of
+from .protocol import parse_number
+from .redaction import get_logger
 from .results import Result, Task
 from .sweep_grid import value_label
 
@@ -44,9 +45,9 @@ __all__ = ["Cell", "Sweep", "SweepOver", "SweepProgress", "run_sweep", "sweep_ov
 
 log = get_logger(__name__)
 
-#: First and largest wait after a code-96 answer, in seconds (jittered).
-BACKOFF_BASE = 0.25
-BACKOFF_CAP = 8.0
+#: How a cell waits after a code-96 answer before submitting again (full jitter spreads the
+#: retries of several waiting cells apart; a ``Retry-After`` wins).
+BUSY_RETRY = RetryPolicy(base=0.25, cap=8.0)
 
 _FILE_PARAM = "input_images"
 
@@ -294,7 +295,7 @@ class Sweep:
             total = sum(r.cost for r in self._by_cell.values())
             for err in self.errors.values():
                 if isinstance(err, TaskError):
-                    total += _float(err.record.get("totalcost"))
+                    total += parse_number(err.record.get("totalcost")) or 0.0
         return round(total, 6)
 
     def get(self, **values: Any) -> Result | None:
@@ -456,8 +457,8 @@ class Sweep:
                 task = self._client.submit(self.model, busy_timeout=0, **params)
             except ConcurrencyLimit as err:
                 window = self._governor.busy()
-                delay = _backoff(attempt, err.retry_after)
                 attempt += 1
+                delay = backoff_delay(attempt, BUSY_RETRY, err.retry_after)
                 self._emit("busy", cell, f"server busy (code 96): {cell.label} retries in "
                            f"{delay:.1f}s; running {window} at a time")
                 if self._cancel.wait(delay):
@@ -611,14 +612,6 @@ def _check_budget(client: Any, sweep: Sweep) -> None:
         )
 
 
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    # Full jitter spreads the retries of several waiting cells apart.
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempt, 10)) * random.uniform(0.5, 1.0)
-    if retry_after:
-        delay = max(delay, float(retry_after))
-    return delay
-
-
 def _notebook_progress() -> Callable[[SweepProgress], None] | None:
     """A one-line display updated in place when running in a Jupyter kernel, else None."""
     try:
@@ -652,9 +645,3 @@ def _notebook_progress() -> Callable[[SweepProgress], None] | None:
 
     return show
 
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0

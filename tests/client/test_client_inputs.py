@@ -112,7 +112,7 @@ def test_oversized_reference_is_refused_locally(sandbox: Any, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     import wiro_widgets.inputs as inputs
 
-    monkeypatch.setattr(inputs, "MAX_REFERENCE_BYTES", 1000)
+    monkeypatch.setattr(inputs, "MAX_UPLOAD_BYTES", 1000)
     big = tmp_path / "big.png"
     Image.effect_noise((64, 64), 50).save(big)
     assert big.stat().st_size > 1000

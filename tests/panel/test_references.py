@@ -10,7 +10,7 @@ import pytest
 
 from wiro_widgets.panel.references import ReferenceList, format_bytes
 from wiro_widgets.panel.request import Reference
-from wiro_widgets.specs.flux_2_flex import MAX_REFERENCE_BYTES
+from wiro_widgets.protocol import MAX_UPLOAD_BYTES
 
 Entry = Callable[..., dict[str, Any]]
 
@@ -87,7 +87,7 @@ def test_non_images_and_corrupt_files_are_refused_with_a_message(
 
 def test_files_over_the_limit_are_refused(entry: Entry) -> None:
     refs = ReferenceList()
-    big = b"\x89PNG\r\n\x1a\n" + bytes(MAX_REFERENCE_BYTES)
+    big = b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES)
     pick(refs, entry("huge.png", big))
     assert len(refs) == 0
     assert f"huge.png is {format_bytes(len(big))}" in refs.message.value

@@ -23,7 +23,7 @@ from wiro_widgets.inputs import (
     normalize_reference,
     normalize_references,
 )
-from wiro_widgets.specs.flux_2_flex import MAX_REFERENCE_BYTES
+from wiro_widgets.protocol import MAX_UPLOAD_BYTES
 
 
 def encoded(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -156,7 +156,7 @@ def test_empty_file_and_bytes(tmp_path: pathlib.Path) -> None:
 def test_over_the_limit_is_refused_before_reading(tmp_path: pathlib.Path) -> None:
     big = tmp_path / "huge.png"
     with open(big, "wb") as handle:  # sparse: costs no disk
-        handle.truncate(MAX_REFERENCE_BYTES + 1)
+        handle.truncate(MAX_UPLOAD_BYTES + 1)
     err = refused(big)
     assert "at most 100 MB" in err.rule
 

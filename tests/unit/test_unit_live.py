@@ -17,10 +17,10 @@ from wiro_widgets.live import (
     Progress,
     UnknownStatus,
     follow,
-    is_loopback_url,
     parse_frame,
     parse_progress,
 )
+from wiro_widgets.protocol import is_loopback_url
 from wiro_widgets.results import TaskUpdate
 
 FAST = FollowConfig(first_interval=0.02, max_interval=0.05, final_interval=0.02,

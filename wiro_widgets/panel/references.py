@@ -21,7 +21,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..specs.flux_2_flex import MAX_REFERENCE_BYTES
+from ..protocol import MAX_UPLOAD_BYTES
 from .request import Reference
 from .theme import esc
 
@@ -59,7 +59,7 @@ class ReferenceList:
         strip: the box of thumbnails (CSS class ``wiro-references``).
     """
 
-    def __init__(self, limit: int = MAX_REFERENCES, max_bytes: int = MAX_REFERENCE_BYTES) -> None:
+    def __init__(self, limit: int = MAX_REFERENCES, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
         self.limit = limit
         self.max_bytes = max_bytes
         self._items: list[tuple[int, Reference]] = []

@@ -18,7 +18,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import ipaddress
 import secrets
 import threading
 import time
@@ -32,15 +31,21 @@ from urllib.parse import urlsplit
 import requests
 from PIL import Image
 
-from ..auth import get_logger
 from ..images import decode_image
+from ..protocol import (
+    CANCELLABLE_STATUSES,
+    KILLABLE_STATUSES,
+    TERMINAL_STATUSES,
+    TIMESTAMP_FIELDS,
+    is_loopback_url,
+    succeeded,
+)
+from ..redaction import get_logger
 from ..schema import ModelSpec
 from .files import FileStore, random_token
 from .render import RenderSpec, output_size, render
 
 __all__ = [
-    "CANCELLABLE",
-    "KILLABLE",
     "ConcurrencyRefused",
     "Engine",
     "RenderInput",
@@ -50,13 +55,6 @@ __all__ = [
 
 _log = get_logger("wiro_widgets.sandbox")
 
-#: Statuses in which Task/Cancel works: still queued, no worker assigned.
-CANCELLABLE = frozenset(
-    {"task_queue", "task_accept", "task_preprocess_start", "task_preprocess_end"}
-)
-#: Statuses in which Task/Kill works: a worker is assigned and the model has not ended.
-KILLABLE = frozenset({"task_assign", "task_start", "task_output", "task_output_full"})
-_TERMINAL = frozenset({"task_postprocess_end", "task_cancel", "task_error"})
 
 # Seconds at speed 1.0, chosen so a default 50-step run shows each stage for a moment.
 _DELAYS = {
@@ -73,18 +71,6 @@ _DELAYS = {
 }
 _PER_REFERENCE = 0.05
 
-_TIME_FIELDS = {
-    "task_queue": "createtime",
-    "task_accept": "accepttime",
-    "task_preprocess_start": "preprocessstarttime",
-    "task_preprocess_end": "preprocessendtime",
-    "task_assign": "assigntime",
-    "task_start": "starttime",
-    "task_end": "endtime",
-    "task_postprocess_start": "postprocessstarttime",
-    "task_postprocess_end": "postprocessendtime",
-    "task_cancel": "canceltime",
-}
 _MODEL_IDS = {"black-forest-labs/flux-2-flex": "598"}
 
 Listener = Callable[[dict[str, Any]], None]
@@ -149,7 +135,7 @@ class SandboxTask:
 
     @property
     def terminal(self) -> bool:
-        return self.status in _TERMINAL
+        return self.status in TERMINAL_STATUSES
 
 
 @dataclass(frozen=True)
@@ -190,22 +176,6 @@ def _triggers(params: Mapping[str, Any]) -> str | None:
     if "fail-me" in prompt:
         return "fail"
     return None
-
-
-def _is_loopback(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Engine:
@@ -319,7 +289,7 @@ class Engine:
         """
         with self._lock:
             job = self._jobs[task_id]
-            if job.task.status not in CANCELLABLE:
+            if job.task.status not in CANCELLABLE_STATUSES:
                 raise TaskStateError("Task is not in a cancellable state.")
             self._finish_cancel(job)
             return self._record(job)
@@ -333,10 +303,10 @@ class Engine:
         with self._lock:
             job = self._jobs[task_id]
             status = job.task.status
-            if status not in KILLABLE:
-                if status in CANCELLABLE:
+            if status not in KILLABLE_STATUSES:
+                if status in CANCELLABLE_STATUSES:
                     reason = "the task is not running yet (use Task/Cancel while it is queued)"
-                elif status in _TERMINAL:
+                elif status in TERMINAL_STATUSES:
                     reason = f"the task has already ended ({status})"
                 else:
                     reason = f"the model has already finished ({status})"
@@ -572,7 +542,7 @@ class Engine:
         now = time.time()
         job.task.status = status
         job.task.history.append((status, now))
-        time_field = _TIME_FIELDS.get(status)
+        time_field = TIMESTAMP_FIELDS.get(status)
         if time_field and time_field not in job.times:
             job.times[time_field] = now
         job.last_message = message
@@ -599,7 +569,7 @@ class Engine:
     def _post_callback(self, job: _Job, record: dict[str, Any]) -> None:
         url = job.task.callback_url
         entry: dict[str, Any] = {"url": url, "status": None, "error": None, "skipped": None}
-        if not _is_loopback(url):
+        if urlsplit(url).scheme not in ("http", "https") or not is_loopback_url(url):
             entry["skipped"] = "only loopback callback URLs are contacted by the sandbox"
         else:
             try:
@@ -617,7 +587,7 @@ class Engine:
         def stamp(name: str) -> str:
             return str(int(times[name])) if name in times else "0"
 
-        done = task.status == "task_postprocess_end" and task.pexit == "0"
+        done = succeeded({"status": task.status, "pexit": task.pexit})
         cost = job.cost if done else 0.0
         elapsed = round(job.elapsed, 4)  # cps agrees with the elapsedseconds shown
         size = sum(int(o["size"]) for o in task.outputs)

@@ -11,10 +11,8 @@ from typing import Any
 from ..errors import ValidationError
 from ..schema import Kind, ModelSpec, Option, ParamSpec
 
-__all__ = ["FLUX_2_FLEX", "MAX_REFERENCE_BYTES", "SEED_MAX"]
+__all__ = ["FLUX_2_FLEX", "SEED_MAX"]
 
-#: Wiro's documented upload limit per file.
-MAX_REFERENCE_BYTES = 100 * 1024 * 1024
 #: The seed range from Wiro's generated OpenAPI for this model.
 SEED_MAX = 9_999_999
 
