@@ -48,11 +48,21 @@ from .errors import (
 )
 from .images import IMAGE_TYPES, sniff_image_type
 from .inputs import Reference, RequestBody, build_body, is_reference_like, normalize_references
-from .ledger import Ledger, OutputCache
+from .ledger import (
+    ClientInfo,
+    Detached,
+    Finished,
+    Ledger,
+    OutputCache,
+    OutputFile,
+    RunUnknown,
+    Submitted,
+)
 from .live import FollowConfig, FollowStopped, UnknownStatus, emit, follow
 from .protocol import (
     CANCELLABLE_STATUSES,
     TERMINAL_STATUSES,
+    Outcome,
     cancel_body,
     detail_key,
     is_loopback_url,
@@ -88,6 +98,8 @@ _REFUSED_RESENDS = 3
 #: After an ambiguous Run failure that reconciliation proved harmless, at most this many
 #: more Runs are sent.
 _AMBIGUOUS_RESENDS = 2
+#: How much of a task's ``debugoutput`` log the ledger keeps (its end).
+_KEPT_LOG_CHARS = 2000
 #: How often Task/Detail is read while a Cancel or Kill takes effect.
 _CONFIRM_POLLS = RetryPolicy(base=0.1, growth=1.5, cap=1.0, jitter=False)
 #: Server clocks may differ from ours; tasks created this long before the submit still match.
@@ -380,9 +392,10 @@ class WiroClient:
             self._running[token] = self._running.pop(reservation, 0.0)
         task = Task(id=task_id, token=token, model=prepared.model, params=prepared.params,
                     submitted_at=started)
-        self._write("submitted", task_id=task_id, token=token, model=prepared.model,
-                    params=prepared.params, estimate=prepared.estimate, adopted=adopted,
-                    submitted_at=started, client=self._client_info())
+        self._write(Submitted(task_id=task_id, token=token, model=prepared.model,
+                              params=prepared.params, estimate=prepared.estimate,
+                              adopted=adopted, submitted_at=started,
+                              client=self._client_info()))
         log.debug("submitted task %s (%s)%s", task_id, prepared.model,
                   " (adopted after a lost answer)" if adopted else "")
         return task
@@ -422,8 +435,8 @@ class WiroClient:
         try:
             return self._run_attempts(prepared, endpoint, started, busy_timeout, timeout)
         except KeyboardInterrupt:
-            self._write("run_unknown", model=prepared.model, params=prepared.params,
-                        message="interrupted while the Run was being sent")
+            self._write(RunUnknown(model=prepared.model, params=prepared.params,
+                                   message="interrupted while the Run was being sent"))
             log.warning("Interrupted while submitting to %s: a task may have been "
                         "created; check client.history() before running again",
                         prepared.model)
@@ -491,8 +504,8 @@ class WiroClient:
                 message = (f"the Run's answer was lost ({reason}) and the task list could "
                            f"not be read ({err}); a task may exist: check client.history() "
                            "or the Wiro dashboard before running again")
-                self._write("run_unknown", model=prepared.model, params=prepared.params,
-                            message=message)
+                self._write(RunUnknown(model=prepared.model, params=prepared.params,
+                                       message=message))
                 raise RunOutcomeUnknown(message) from None
             tasks = envelope.get("tasklist")
             uncertain = False
@@ -509,8 +522,8 @@ class WiroClient:
                 message = (f"the Run's answer was lost ({reason}) and a recent task could "
                            "not be told apart from it; check client.history() or the Wiro "
                            "dashboard before running again")
-                self._write("run_unknown", model=prepared.model, params=prepared.params,
-                            message=message)
+                self._write(RunUnknown(model=prepared.model, params=prepared.params,
+                                       message=message))
                 raise RunOutcomeUnknown(message)
             if checks >= 2 and time.monotonic() >= deadline:
                 return None
@@ -628,8 +641,8 @@ class WiroClient:
             raise TaskCancelled(f"cancelled while {stop.status or 'starting'}",
                                 task_id=task.id, token=task.token, record=record)
         if policy == "detach":
-            self._write("detached", task_id=task.id, token=task.token, reason="timeout",
-                        status=stop.status)
+            self._write(Detached(task_id=task.id, token=task.token, reason="timeout",
+                                 status=stop.status))
             self._release(task.token)
             raise TaskTimeout(
                 f"no result after {limit:g}s; the task is still running: resume with "
@@ -645,7 +658,7 @@ class WiroClient:
 
     def _interrupted(self, task: Task, detach: bool) -> None:
         if detach:
-            self._write("detached", task_id=task.id, token=task.token, reason="interrupt")
+            self._write(Detached(task_id=task.id, token=task.token, reason="interrupt"))
             self._release(task.token)
             log.warning("Interrupted: task %s keeps running; resume with client.wait(%r)",
                         task.id, task.token)
@@ -689,15 +702,14 @@ class WiroClient:
                     f"task {task.id} succeeded but its outputs could not be downloaded "
                     f"({err}); try client.wait({task.token!r}) again soon (output URLs "
                     "expire)", task_id=task.id) from None
-            self._finished(task, record, "succeeded", outputs=outputs)
+            wall_time = max(0.0, time.time() - task.submitted_at) if task.submitted_at else 0.0
+            self._finished(task, record, "succeeded", outputs=outputs, wall_time=wall_time)
             result = Result(
                 task=task, outputs=tuple(outputs), params=dict(task.params),
                 seed=_seed(task.params, record), status=status, timeline=timeline_of(record),
                 elapsed=parse_number(record.get("elapsedseconds")) or 0.0,
-                wall_time=max(0.0, time.time() - task.submitted_at) if task.submitted_at
-                else 0.0,
-                cost=parse_number(record.get("totalcost")) or 0.0, record=record,
-                sandbox=self.is_sandbox)
+                wall_time=wall_time, cost=parse_number(record.get("totalcost")) or 0.0,
+                record=record, sandbox=self.is_sandbox)
             return result
         outcome = outcome_of(record)
         self._finished(task, record, outcome)
@@ -737,22 +749,24 @@ class WiroClient:
                                   size=len(data), url=url, sha256=digest, path=str(path)))
         return outputs
 
-    def _finished(self, task: Task, record: Mapping[str, Any] | None, outcome: str, *,
-                  outputs: list[Output] | None = None, message: str = "") -> None:
+    def _finished(self, task: Task, record: Mapping[str, Any] | None, outcome: Outcome, *,
+                  outputs: list[Output] | None = None, message: str = "",
+                  wall_time: float | None = None) -> None:
         record = record or {}
         cost = parse_number(record.get("totalcost")) or 0.0
         with self._lock:
             self._running.pop(task.token, None)
             self._spent += cost
-        self._write(
-            "finished", task_id=task.id, token=task.token, model=task.model, outcome=outcome,
+        files = (tuple(OutputFile(name=o.name, content_type=o.content_type, size=o.size,
+                                  url=o.url, sha256=o.sha256, path=o.path) for o in outputs)
+                 if outputs is not None else _raw_outputs(record))
+        self._write(Finished(
+            task_id=task.id, token=task.token, model=task.model, outcome=outcome,
             status=str(record.get("status") or ""), pexit=str(record.get("pexit") or ""),
-            elapsed=parse_number(record.get("elapsedseconds")), cost=cost,
-            timeline=timeline_of(record),
-            outputs=[{"name": o.name, "content_type": o.content_type, "size": o.size,
-                      "url": o.url, "sha256": o.sha256, "path": o.path}
-                     for o in outputs] if outputs is not None else _raw_outputs(record),
-            debugerror=redact(str(record.get("debugerror") or "")), message=message)
+            elapsed=parse_number(record.get("elapsedseconds")), wall_time=wall_time,
+            cost=cost, timeline=timeline_of(record), outputs=files,
+            debugerror=redact(str(record.get("debugerror") or "")), message=message,
+            sandbox=self.is_sandbox, record=_kept_record(record)))
 
     # -- reading, cancelling -------------------------------------------------------------
     def detail(self, task: Task | str) -> dict[str, Any]:
@@ -849,11 +863,11 @@ class WiroClient:
         owner, project = record.get("modelslugowner"), record.get("modelslugproject")
         model = f"{owner}/{project}" if owner and project else ""
         entry = self._ledger.tasks().get(token) if self._ledger and token else None
-        if entry and entry.get("params") is not None:
-            params = dict(entry["params"])
-            model = model or str(entry.get("model") or "")
-            submitted = (parse_number(entry.get("submitted_at"))
-                         or parse_number(record.get("createtime")))
+        sent = entry.submitted if entry is not None else None
+        if sent is not None:
+            params = dict(sent.params)
+            model = model or sent.model
+            submitted = sent.submitted_at or parse_number(record.get("createtime"))
         else:
             params = _params_from_record(model, record.get("parameters"))
             submitted = parse_number(record.get("createtime"))
@@ -891,18 +905,19 @@ class WiroClient:
         reported to the follower (which polls again) rather than retried for long."""
         return dataclasses.replace(self.retry, budget=min(self.retry.budget, 10.0))
 
-    def _write(self, event: str, **fields: Any) -> None:
+    def _write(self, event: Submitted | Finished | RunUnknown | Detached) -> None:
         if self._ledger is None:
             return
         try:
-            self._ledger.append(event, **fields)
+            self._ledger.write(event)
         except OSError as err:
             log.warning("could not write the ledger (%s): %s", self._ledger.path, err)
 
-    def _client_info(self) -> dict[str, str]:
-        return {"version": __version__, "base_url": self._base_url,
-                "key": self._credentials.fingerprint(),
-                "python": platform.python_version(), "platform": platform.system()}
+    def _client_info(self) -> ClientInfo:
+        return ClientInfo(version=__version__, base_url=self._base_url,
+                          key=self._credentials.fingerprint(),
+                          python=platform.python_version(), platform=platform.system(),
+                          sandbox=self.is_sandbox)
 
 
 # -- module helpers --------------------------------------------------------------------------
@@ -1001,11 +1016,19 @@ def _first_line(text: str, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def _raw_outputs(record: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _raw_outputs(record: Mapping[str, Any]) -> tuple[OutputFile, ...]:
     items = record.get("outputs")
-    return [{"name": i.get("name"), "content_type": i.get("contenttype"),
-             "size": parse_number(i.get("size")), "url": i.get("url")}
-            for i in (items if isinstance(items, list) else []) if isinstance(i, dict)]
+    return tuple(OutputFile.from_fields(i) for i in (items if isinstance(items, list) else [])
+                 if isinstance(i, dict))
+
+
+def _kept_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The final record as the ledger keeps it: whole, but the model's log cut to its end."""
+    kept = dict(record)
+    log_text = kept.get("debugoutput")
+    if isinstance(log_text, str) and len(log_text) > _KEPT_LOG_CHARS:
+        kept["debugoutput"] = "..." + log_text[-_KEPT_LOG_CHARS:]
+    return kept
 
 
 def _params_from_record(model: str, raw: Any) -> dict[str, Any]:

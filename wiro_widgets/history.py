@@ -15,22 +15,28 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import NotFound, TaskError, TaskTimeout, WiroError
+from .errors import (
+    Moderated,
+    NotFound,
+    TaskCancelled,
+    TaskError,
+    TaskFailed,
+    TaskTimeout,
+    WiroError,
+)
 from .images import IMAGE_TYPES
-from .ledger import Ledger, OutputCache
+from .ledger import Finished, Ledger, OutputCache, OutputFile, TaskEntry
+from .protocol import Outcome, parse_seed
 from .redaction import get_logger
 from .results import Output, Result, Task, TaskUpdate
 
 __all__ = ["ledger_of", "load_history", "pending", "result_from_entry", "resume"]
 
 log = get_logger(__name__)
-
-_LOOPBACK = ("127.0.0.1", "localhost", "[::1]", "::1")
-
 
 def load_history(client: Any, *, limit: int | None = None, model: str | None = None,
                  since: dt.datetime | float | None = None) -> list[Result]:
@@ -51,14 +57,14 @@ def load_history(client: Any, *, limit: int | None = None, model: str | None = N
     start = _unix(since)
     chosen = []
     for entry in ledger.tasks().values():
-        if not entry.get("finished") or not _succeeded(entry):
+        if entry.outcome != "succeeded":
             continue
-        if model and not _same_model(str(entry.get("model", "")), model):
+        if model and not _same_model(entry.model, model):
             continue
-        if start is not None and _submitted(entry) < start:
+        if start is not None and entry.submitted_at < start:
             continue
         chosen.append(entry)
-    chosen.sort(key=_submitted, reverse=True)
+    chosen.sort(key=lambda e: e.submitted_at, reverse=True)
     if limit is not None:
         chosen = chosen[: max(0, limit)]
     return [result_from_entry(entry, cache) for entry in chosen]
@@ -98,34 +104,42 @@ def resume(client: Any, *, on_update: Callable[[TaskUpdate], None] | None = None
     deadline = None if timeout is None else time.monotonic() + timeout
     results: list[Result] = []
     for entry in _pending_entries(client):
-        token = str(entry["token"])
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
         if remaining is not None and remaining <= 0:
-            log.info("resume: out of time; task %s stays pending", entry.get("task_id"))
+            log.info("resume: out of time; task %s stays pending", entry.task_id)
             continue
-        try:
-            result = client.wait(token, on_update=on_update, timeout=remaining,
-                                 on_timeout="detach")
-        except TaskTimeout:
-            log.info("resume: task %s still running; resume again later", entry.get("task_id"))
-            continue
-        except TaskError as err:
-            log.warning("resume: task %s did not succeed: %s", entry.get("task_id"), err)
-            _ensure_finished(ledger, entry, outcome=_outcome(err), message=str(err))
-            continue
-        except NotFound as err:
-            # The server has no such task (a sandbox restarted, a deleted task): stop asking.
-            log.warning("resume: task %s is unknown to the server: %s", entry.get("task_id"), err)
-            _ensure_finished(ledger, entry, outcome="error", message=str(err))
-            continue
-        except WiroError as err:
-            log.warning("resume: could not reach task %s (%s); it stays pending",
-                        entry.get("task_id"), err)
-            continue
-        result = _with_ledger_facts(result, entry)
-        _ensure_finished(ledger, entry, outcome="succeeded", result=result)
-        results.append(result)
+        result = _collect(client, ledger, entry, on_update, remaining)
+        if result is not None:
+            results.append(result)
     return results
+
+
+def _collect(client: Any, ledger: Ledger, entry: TaskEntry,
+             on_update: Callable[[TaskUpdate], None] | None,
+             remaining: float | None) -> Result | None:
+    """Wait for one pending task; record how it ended unless it is still running."""
+    try:
+        result: Result = client.wait(entry.token, on_update=on_update, timeout=remaining,
+                                     on_timeout="detach")
+    except TaskTimeout:
+        log.info("resume: task %s still running; resume again later", entry.task_id)
+        return None
+    except TaskError as err:
+        log.warning("resume: task %s did not succeed: %s", entry.task_id, err)
+        _ensure_finished(ledger, entry, outcome=_outcome(err), message=str(err))
+        return None
+    except NotFound as err:
+        # The server has no such task (a sandbox restarted, a deleted task): stop asking.
+        log.warning("resume: task %s is unknown to the server: %s", entry.task_id, err)
+        _ensure_finished(ledger, entry, outcome="error", message=str(err))
+        return None
+    except WiroError as err:
+        log.warning("resume: could not reach task %s (%s); it stays pending", entry.task_id,
+                    err)
+        return None
+    result = _with_ledger_facts(result, entry)
+    _ensure_finished(ledger, entry, outcome="succeeded", result=result)
+    return result
 
 
 def ledger_of(client: Any) -> Ledger:
@@ -146,86 +160,84 @@ def ledger_of(client: Any) -> Ledger:
     return Ledger()
 
 
-def result_from_entry(entry: Mapping[str, Any], cache: OutputCache | None = None) -> Result:
-    """A `Result` from a merged ledger entry (see `Ledger.tasks`); images load lazily.
+def result_from_entry(entry: TaskEntry, cache: OutputCache | None = None) -> Result:
+    """A `Result` from a task's merged ledger events (see `Ledger.tasks`); images load
+    lazily from the output cache.
 
     Example:
         >>> entry = Ledger().tasks()["<token>"]
         >>> result_from_entry(entry).images
     """
     cache = cache or OutputCache()
-    params = dict(entry.get("params") or {})
-    outputs = tuple(_output(o, cache) for o in entry.get("outputs") or ()
-                    if isinstance(o, Mapping))
-    seed = entry.get("seed", params.get("seed"))
+    params = entry.params
+    end = entry.finished or Finished(task_id=entry.task_id, token=entry.token, outcome="")
     return Result(
         task=_task(entry),
-        outputs=outputs,
+        outputs=tuple(_output(o, cache) for o in end.outputs),
         params=params,
-        seed=_seed(seed),
-        status=str(entry.get("status") or "task_postprocess_end"),
-        timeline=_timeline(entry.get("timeline")),
-        elapsed=_float(entry.get("elapsed")),
-        wall_time=_float(entry.get("wall_time")),
-        cost=_float(entry.get("cost")),
-        record=dict(entry.get("record") or {}),
-        sandbox=_is_sandbox(entry),
+        seed=parse_seed(params.get("seed")),
+        status=end.status or "task_postprocess_end",
+        timeline=dict(end.timeline),
+        elapsed=end.elapsed or 0.0,
+        wall_time=end.wall_time or 0.0,
+        cost=end.cost,
+        record=dict(end.record),
+        sandbox=entry.sandbox,
     )
 
 
-def _pending_entries(client: Any) -> list[dict[str, Any]]:
+def _pending_entries(client: Any) -> list[TaskEntry]:
     ledger = ledger_of(client)
     here = _norm_url(getattr(client, "base_url", None))
     entries = []
-    for token, entry in ledger.tasks().items():
-        if entry.get("finished") or not token or not entry.get("task_id"):
+    for entry in ledger.tasks().values():
+        if entry.is_finished or not entry.task_id:
             continue
-        there = _norm_url(_base_url(entry))
+        there = _norm_url(entry.base_url)
         # A task lives on the server it was sent to; another server would not know it.
         if here and there and here != there:
             continue
         entries.append(entry)
-    entries.sort(key=_submitted)
+    entries.sort(key=lambda e: e.submitted_at)
     return entries
 
 
-def _ensure_finished(ledger: Ledger, entry: Mapping[str, Any], *, outcome: str,
+def _ensure_finished(ledger: Ledger, entry: TaskEntry, *, outcome: Outcome,
                      message: str = "", result: Result | None = None) -> None:
     """Record the end unless the client already did, so the task is not resumed again."""
-    token = str(entry["token"])
-    if ledger.tasks().get(token, {}).get("finished"):
+    current = ledger.tasks().get(entry.token)
+    if current is not None and current.is_finished:
         return
-    fields: dict[str, Any] = {"task_id": entry.get("task_id"), "token": token,
-                              "outcome": outcome, "resumed": True}
+    event = Finished(task_id=entry.task_id, token=entry.token, outcome=outcome, resumed=True,
+                     debugerror=message)
     if result is not None:
-        fields.update(status=result.status, elapsed=result.elapsed, cost=result.cost,
-                      timeline=result.timeline,
-                      outputs=[{"name": o.name, "content_type": o.content_type, "size": o.size,
-                                "url": o.url, "sha256": o.sha256, "path": o.path}
-                               for o in result.outputs])
-    if message:
-        fields["debugerror"] = message
-    ledger.append("finished", **fields)
+        event = Finished(
+            task_id=entry.task_id, token=entry.token, outcome=outcome, resumed=True,
+            debugerror=message, status=result.status, elapsed=result.elapsed,
+            wall_time=result.wall_time or None, cost=result.cost, timeline=result.timeline,
+            outputs=tuple(OutputFile(name=o.name, content_type=o.content_type, size=o.size,
+                                     url=o.url, sha256=o.sha256, path=o.path)
+                          for o in result.outputs),
+            sandbox=result.sandbox, record=result.record)
+    ledger.write(event)
 
 
-def _with_ledger_facts(result: Result, entry: Mapping[str, Any]) -> Result:
+def _with_ledger_facts(result: Result, entry: TaskEntry) -> Result:
     """Fill what a wait by token cannot know (model, params) from the submitted event."""
     if result.params and result.model:
         return result
-    params = dict(result.params or entry.get("params") or {})
-    task = Task(id=result.task.id or str(entry.get("task_id", "")), token=result.task.token,
-                model=result.model or str(entry.get("model", "")), params=params,
-                submitted_at=result.task.submitted_at or _submitted(entry))
-    seed = result.seed if result.seed is not None else _seed(params.get("seed"))
+    params = dict(result.params or entry.params)
+    task = Task(id=result.task.id or entry.task_id, token=result.task.token,
+                model=result.model or entry.model, params=params,
+                submitted_at=result.task.submitted_at or entry.submitted_at)
+    seed = result.seed if result.seed is not None else parse_seed(params.get("seed"))
     return Result(task=task, outputs=result.outputs, params=params, seed=seed,
                   status=result.status,
                   timeline=result.timeline, elapsed=result.elapsed, wall_time=result.wall_time,
                   cost=result.cost, record=result.record, sandbox=result.sandbox)
 
 
-def _outcome(err: TaskError) -> str:
-    from .errors import Moderated, TaskCancelled, TaskFailed
-
+def _outcome(err: TaskError) -> Outcome:
     if isinstance(err, Moderated):
         return "moderated"
     if isinstance(err, TaskFailed):
@@ -235,19 +247,15 @@ def _outcome(err: TaskError) -> str:
     return "error"
 
 
-def _task(entry: Mapping[str, Any]) -> Task:
-    return Task(id=str(entry.get("task_id", "")), token=str(entry.get("token", "")),
-                model=str(entry.get("model", "")), params=dict(entry.get("params") or {}),
-                submitted_at=_submitted(entry))
+def _task(entry: TaskEntry) -> Task:
+    return Task(id=entry.task_id, token=entry.token, model=entry.model, params=entry.params,
+                submitted_at=entry.submitted_at)
 
 
-def _output(raw: Mapping[str, Any], cache: OutputCache) -> Output:
-    name = str(raw.get("name", ""))
-    content_type = str(raw.get("content_type") or raw.get("contenttype") or "")
-    digest = str(raw.get("sha256") or "")
-    return Output(name=name, content_type=content_type, size=int(_float(raw.get("size"))),
-                  url=str(raw.get("url", "")), sha256=digest,
-                  path=_local_path(str(raw.get("path") or ""), digest, name, content_type, cache))
+def _output(raw: OutputFile, cache: OutputCache) -> Output:
+    return Output(name=raw.name, content_type=raw.content_type, size=int(raw.size or 0),
+                  url=raw.url, sha256=raw.sha256,
+                  path=_local_path(raw.path, raw.sha256, raw.name, raw.content_type, cache))
 
 
 def _local_path(path: str, digest: str, name: str, content_type: str,
@@ -265,19 +273,8 @@ def _local_path(path: str, digest: str, name: str, content_type: str,
     return ""
 
 
-def _succeeded(entry: Mapping[str, Any]) -> bool:
-    outcome = entry.get("outcome")
-    if outcome is not None:
-        return bool(outcome == "succeeded")
-    return entry.get("status") == "task_postprocess_end" and str(entry.get("pexit")) == "0"
-
-
 def _same_model(slug: str, wanted: str) -> bool:
     return slug == wanted or slug.rsplit("/", 1)[-1] == wanted
-
-
-def _submitted(entry: Mapping[str, Any]) -> float:
-    return _float(entry.get("submitted_at") or entry.get("submitted_time") or entry.get("time"))
 
 
 def _unix(since: dt.datetime | float | None) -> float | None:
@@ -288,51 +285,5 @@ def _unix(since: dt.datetime | float | None) -> float | None:
     return float(since)
 
 
-def _timeline(raw: Any) -> dict[str, float]:
-    if isinstance(raw, Mapping):
-        return {str(k): _float(v) for k, v in raw.items()}
-    if isinstance(raw, Iterable) and not isinstance(raw, (str, bytes)):
-        out = {}
-        for item in raw:
-            if isinstance(item, (list, tuple)) and len(item) == 2:
-                out[str(item[0])] = _float(item[1])
-        return out
-    return {}
-
-
-def _base_url(entry: Mapping[str, Any]) -> str | None:
-    info = entry.get("client")
-    if isinstance(info, Mapping) and info.get("base_url"):
-        return str(info["base_url"])
-    value = entry.get("base_url")
-    return str(value) if value else None
-
-
 def _norm_url(url: Any) -> str:
     return str(url).rstrip("/") if url else ""
-
-
-def _is_sandbox(entry: Mapping[str, Any]) -> bool:
-    if entry.get("sandbox") is not None:
-        return bool(entry["sandbox"])
-    info = entry.get("client")
-    if isinstance(info, Mapping) and info.get("sandbox") is not None:
-        return bool(info["sandbox"])
-    url = _base_url(entry) or ""
-    return any(f"//{host}" in url for host in _LOOPBACK)
-
-
-def _seed(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    try:
-        return int(str(value)) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0
