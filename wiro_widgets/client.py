@@ -47,7 +47,6 @@ from .errors import (
     ValidationError,
 )
 from .images import IMAGE_TYPES, sniff_image_type
-from .inputs import Reference, RequestBody, build_body, is_reference_like, normalize_references
 from .ledger import (
     ClientInfo,
     Detached,
@@ -74,6 +73,8 @@ from .protocol import (
     timeline_of,
 )
 from .redaction import get_logger, redact
+from .references import Reference, is_reference_like, normalize_references
+from .request_body import RequestBody, build_body
 from .results import Output, Result, Task, TaskUpdate
 from .schema import ModelSpec
 from .specs import get_spec

@@ -65,8 +65,8 @@ def request_code(request: GenerationRequest, *, client_name: str = "client") -> 
                 lines.append(f"        {_literal(ref.url)},  # image {index}")
             else:
                 lines.append(
-                    f"        {_literal(ref.name)},  # image {index}, sha256 {ref.sha256[:12]}, "
-                    f"{ref.size:,} bytes"
+                    f"        {_literal(ref.name)},  # image {index}, sha256 "
+                    f"{(ref.sha256 or '')[:12]}, {ref.size or 0:,} bytes"
                 )
         lines.append("    ],")
     lines.append(")")

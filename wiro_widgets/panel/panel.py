@@ -22,6 +22,7 @@ import ipywidgets as w
 from PIL import Image
 
 from ..errors import ConfigError, TaskCancelled, ValidationError
+from ..references import Reference
 from ..results import Result, Task, TaskUpdate
 from ..specs import FLUX_2_FLEX, get_spec
 from .codegen import request_code
@@ -30,7 +31,7 @@ from .gallery import Gallery
 from .messages import CONFIG_HINT, explain
 from .present import PresentView
 from .references import ReferenceList
-from .request import GenerationRequest, Reference
+from .request import GenerationRequest
 from .status import StatusBar
 from .theme import CSS, badge, esc
 from .worker import Job, generate

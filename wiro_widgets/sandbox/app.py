@@ -41,7 +41,7 @@ from .engine import ConcurrencyRefused, Engine, TaskStateError
 from .faults import FaultDice
 from .files import FileStore, random_token
 from .forms import Body, BodyError, FilePart, parse_body
-from .intake import InputError, collect, resolve
+from .intake import InputError, collect, input_record, resolve
 
 __all__ = ["ApiFailure", "AppSettings", "RequestRecord", "SandboxApp"]
 
@@ -342,19 +342,20 @@ class SandboxApp:
                     raise ApiFailure(_INVALID, str(err)) from None
             parameters: dict[str, Any] = {}
             if file_param and refs:
-                parameters[file_param.name] = ",".join(r.record["url"] for r in refs)
+                parameters[file_param.name] = ",".join(str(r.url) for r in refs)
             for key, value in wire.items():
                 if key != "callbackUrl" and value is not None and value != "":
                     parameters[key] = value
             try:
                 task = self.engine.create(
-                    spec, params, parameters=parameters, inputs=[r.record for r in refs],
-                    refs=tuple(r.render for r in refs),
+                    spec, params, parameters=parameters,
+                    inputs=[input_record(r, file_param.name) for r in refs if file_param],
+                    refs=tuple(refs),
                     callback_url=str(callback) if callback else "",
                     key_fingerprint=self._fingerprint(),
                 )
             except ConcurrencyRefused as err:
-                self.store.remove(r.stored_path for r in refs if r.stored_path)
+                self.store.remove_files(r.path for r in refs if r.path is not None)
                 raise ApiFailure(_BUSY, str(err)) from None
         finally:
             body.close()

@@ -24,12 +24,10 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from PIL import Image
 
 from ..images import decode_image
 from ..protocol import (
@@ -41,6 +39,7 @@ from ..protocol import (
     succeeded,
 )
 from ..redaction import get_logger
+from ..references import Reference
 from ..schema import ModelSpec
 from .files import FileStore, random_token
 from .render import RenderSpec, output_size, render
@@ -48,7 +47,6 @@ from .render import RenderSpec, output_size, render
 __all__ = [
     "ConcurrencyRefused",
     "Engine",
-    "RenderInput",
     "SandboxTask",
     "TaskStateError",
 ]
@@ -138,25 +136,12 @@ class SandboxTask:
         return self.status in TERMINAL_STATUSES
 
 
-@dataclass(frozen=True)
-class RenderInput:
-    """A reference image for the renderer: read from ``path`` or held as ``data``."""
-
-    sha256: str
-    path: Path | None = None
-    data: bytes | None = None
-
-    def load(self) -> Image.Image:
-        data = self.data if self.data is not None else self.path.read_bytes()  # type: ignore[union-attr]
-        return decode_image(data)
-
-
 @dataclass
 class _Job:
     task: SandboxTask
     spec: ModelSpec
     parameters: dict[str, Any]
-    refs: tuple[RenderInput, ...]
+    refs: tuple[Reference, ...]
     times: dict[str, float] = field(default_factory=dict)
     elapsed: float = 0.0
     cost: float = 0.0
@@ -201,7 +186,7 @@ class Engine:
 
     # -- creating ---------------------------------------------------------------------------
     def create(self, spec: ModelSpec, params: dict[str, Any], *, parameters: dict[str, Any],
-               inputs: list[dict[str, Any]], refs: tuple[RenderInput, ...],
+               inputs: list[dict[str, Any]], refs: tuple[Reference, ...],
                callback_url: str, key_fingerprint: str) -> SandboxTask:
         """Accept a Run: check the concurrency limit, store the task and start it.
 
@@ -495,7 +480,7 @@ class Engine:
 
     def _make_outputs(self, job: _Job) -> list[dict[str, Any]]:
         params = job.task.params
-        images = [ref.load() for ref in job.refs]
+        images = [decode_image(ref.read_bytes()) for ref in job.refs]
         width, height = output_size(int(params.get("width") or 0), int(params.get("height") or 0),
                                     images[0].size if images else None)
         fmt = str(params.get("outputFormat") or "png")
@@ -504,7 +489,7 @@ class Engine:
             width=width, height=height, steps=int(params.get("steps") or 50),
             guidance=float(params.get("guidance") or 4.5),
             safety_tolerance=int(params.get("safetyTolerance") or 0), output_format=fmt,
-            references=tuple(images), reference_ids=tuple(r.sha256 for r in job.refs),
+            references=tuple(images), reference_ids=tuple(r.sha256 or "" for r in job.refs),
         ))
         for image in images:
             image.close()
