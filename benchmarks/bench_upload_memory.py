@@ -140,8 +140,8 @@ for about {max(0.0, ours.median - none.median):.1f} MB of ours."""
 
 def _encoder_read_seconds(paths: list[Path]) -> dict[int, float]:
     """Seconds to read our streamed multipart body of ``paths`` in blocks of each size."""
+    from wiro_widgets.client._body import build_body
     from wiro_widgets.references import normalize_references
-    from wiro_widgets.request_body import build_body
 
     body = build_body({"prompt": "ten references"},
                       {"inputImage": normalize_references(paths, "input_images")})

@@ -11,7 +11,7 @@ import pytest
 from client_helpers import MODEL, closed_port
 
 from wiro_widgets import WiroClient
-from wiro_widgets.live import FollowConfig
+from wiro_widgets.client import FollowConfig
 from wiro_widgets.protocol import STATUS_ORDER
 from wiro_widgets.results import TaskUpdate
 

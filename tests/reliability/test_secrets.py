@@ -27,6 +27,7 @@ import pytest
 from nbclient import NotebookClient
 
 from wiro_widgets import WiroClient, errors
+from wiro_widgets.client._transport import Transient, check_envelope, error_for
 from wiro_widgets.errors import (
     ApiError,
     BudgetExceeded,
@@ -41,7 +42,6 @@ from wiro_widgets.errors import (
 from wiro_widgets.panel import FluxPanel
 from wiro_widgets.panel.messages import explain
 from wiro_widgets.sandbox import Sandbox
-from wiro_widgets.transport import Transient, check_envelope, error_for
 
 from . import tally
 from .helpers import MODEL, SMALL, widgets_of

@@ -15,6 +15,7 @@ import pytest
 from PIL import Image
 from requests_toolbelt.multipart.decoder import MultipartDecoder
 
+from wiro_widgets.client._body import build_body
 from wiro_widgets.errors import ValidationError
 from wiro_widgets.protocol import MAX_UPLOAD_BYTES
 from wiro_widgets.references import (
@@ -23,7 +24,6 @@ from wiro_widgets.references import (
     normalize_reference,
     normalize_references,
 )
-from wiro_widgets.request_body import build_body
 
 FIELD = "input_images"
 

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from wiro_widgets.errors import AuthError, NetworkError, NotFound
-from wiro_widgets.live import (
+from wiro_widgets.client._follow import (
     FollowConfig,
     FollowStopped,
     Progress,
@@ -20,6 +19,7 @@ from wiro_widgets.live import (
     parse_frame,
     parse_progress,
 )
+from wiro_widgets.errors import AuthError, NetworkError, NotFound
 from wiro_widgets.protocol import is_loopback_url
 from wiro_widgets.results import TaskUpdate
 

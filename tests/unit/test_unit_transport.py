@@ -9,6 +9,7 @@ import time
 import pytest
 
 from wiro_widgets.backoff import RetryPolicy, backoff_delay
+from wiro_widgets.client._transport import Transient, check_envelope, parse_retry_after
 from wiro_widgets.errors import (
     ApiError,
     AuthError,
@@ -16,7 +17,6 @@ from wiro_widgets.errors import (
     InsufficientBalance,
     NotFound,
 )
-from wiro_widgets.transport import Transient, check_envelope, parse_retry_after
 
 
 def body(result: bool, code: int | str | None = None, message: str = "") -> bytes:

@@ -31,10 +31,10 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from . import __version__
-from .auth import Credentials
-from .backoff import READ_RETRY, RetryPolicy, backoff_delay
-from .errors import (
+from .. import __version__
+from ..auth import Credentials
+from ..backoff import READ_RETRY, RetryPolicy, backoff_delay
+from ..errors import (
     ApiError,
     AuthError,
     ConcurrencyLimit,
@@ -42,8 +42,8 @@ from .errors import (
     NetworkError,
     NotFound,
 )
-from .protocol import ErrorCode
-from .redaction import get_logger, redact
+from ..protocol import ErrorCode
+from ..redaction import get_logger, redact
 
 __all__ = [
     "DEFAULT_TIMEOUT",

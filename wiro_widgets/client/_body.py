@@ -21,7 +21,7 @@ from typing import Any
 
 from requests_toolbelt import MultipartEncoder
 
-from .references import Reference
+from ..references import Reference
 
 __all__ = ["RequestBody", "build_body"]
 
