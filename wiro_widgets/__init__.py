@@ -27,8 +27,8 @@ _EXPORTS = {
     "Task": "results",
     "TaskUpdate": "results",
     "Output": "results",
-    "Sweep": "sweep",
-    "compare": "comparison",
+    "Sweep": "research",
+    "compare": "research",
     "read_params": "metadata",
     "ModelSpec": "schema",
     "ParamSpec": "schema",
@@ -56,7 +56,6 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from .client import WiroClient
-    from .comparison import compare
     from .errors import (
         ApiError,
         AuthError,
@@ -77,10 +76,10 @@ if TYPE_CHECKING:
     )
     from .metadata import read_params
     from .panel import FluxPanel
+    from .research import Sweep, compare
     from .results import Output, Result, Task, TaskUpdate
     from .schema import ModelSpec, ParamSpec
     from .specs import FLUX_2_FLEX, get_spec
-    from .sweep import Sweep
 
 
 def __getattr__(name: str) -> Any:

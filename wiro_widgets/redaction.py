@@ -84,18 +84,25 @@ class RedactingFilter(logging.Filter):
 
 
 def get_logger(name: str = "wiro_widgets") -> logging.Logger:
-    """The package logger ``name`` with the redacting filter on it.
+    """The package logger ``name`` with the redacting filter on it, and on each of its
+    parents inside the package.
 
     A logger's filters do not apply to records of its child loggers, so each module's
-    logger (``wiro_widgets.history``, ``wiro_widgets.sandbox``, ...) needs its own.
+    logger (``wiro_widgets.research.history``, ``wiro_widgets.sandbox``, ...) needs its own,
+    and so do the parents between it and ``wiro_widgets`` (``wiro_widgets.research``),
+    which would otherwise be created later without one.
 
     Example:
-        >>> get_logger("wiro_widgets.sweep").info("sweep: %s", message)
+        >>> get_logger("wiro_widgets.research.sweep").info("sweep: %s", message)
     """
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
-    return logger
+    parts = name.split(".")
+    for depth in range(1, len(parts) + 1):
+        each = ".".join(parts[:depth])
+        if each == name or parts[0] == "wiro_widgets":
+            logger = logging.getLogger(each)
+            if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+                logger.addFilter(RedactingFilter())
+    return logging.getLogger(name)
 
 
 get_logger()

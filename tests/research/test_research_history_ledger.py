@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from wiro_widgets.history import load_history, pending
 from wiro_widgets.ledger import (
     ClientInfo,
     Finished,
@@ -16,6 +15,7 @@ from wiro_widgets.ledger import (
     OutputFile,
     Submitted,
 )
+from wiro_widgets.research import load_history, pending
 
 from .conftest import MODEL, encode, noisy_image
 

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from wiro_widgets.history import load_history, pending
 from wiro_widgets.ledger import (
     Detached,
     Finished,
@@ -25,6 +24,7 @@ from wiro_widgets.ledger import (
     Submitted,
     parse_event,
 )
+from wiro_widgets.research import load_history, pending
 
 FIXTURE = Path(__file__).parent / "fixtures" / "ledger_v1"
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from wiro_widgets.history import pending
 from wiro_widgets.ledger import ClientInfo, Ledger, Submitted
+from wiro_widgets.research import pending
 
 from .conftest import MODEL
 

@@ -16,7 +16,7 @@ from PIL import Image
 
 from wiro_widgets import BudgetExceeded, TaskFailed, ValidationError, compare, read_params
 from wiro_widgets.ledger import Ledger
-from wiro_widgets.sweep import Sweep, SweepProgress, sweep_over
+from wiro_widgets.research import Sweep, SweepProgress, sweep_over
 
 from .conftest import MODEL
 

@@ -27,13 +27,12 @@ from typing import Any
 
 from ..backoff import READ_RETRY, RetryPolicy
 from ..errors import NotFound
-from ..history import load_history, resume
 from ..ledger import Ledger, OutputCache, home_dir
 from ..protocol import is_loopback_url
+from ..research import Sweep, SweepProgress, load_history, resume, run_sweep
 from ..results import Result, Task, TaskUpdate
 from ..schema import ModelSpec
 from ..specs import get_spec
-from ..sweep import Sweep, SweepProgress, run_sweep
 from ._budget import Budget
 from ._conclude import Concluder
 from ._config import (

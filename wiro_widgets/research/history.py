@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import (
+from ..errors import (
     Moderated,
     NotFound,
     TaskCancelled,
@@ -28,22 +28,23 @@ from .errors import (
     TaskTimeout,
     WiroError,
 )
-from .images import IMAGE_TYPES
-from .ledger import Finished, Ledger, OutputCache, OutputFile, TaskEntry
-from .protocol import Outcome, parse_seed
-from .redaction import get_logger
-from .results import Output, Result, Task, TaskUpdate
+from ..images import IMAGE_TYPES
+from ..ledger import Finished, Ledger, OutputCache, OutputFile, TaskEntry
+from ..protocol import Outcome, parse_seed
+from ..redaction import get_logger
+from ..results import Output, Result, Task, TaskUpdate
+from .client_like import ClientLike, ledger_of
 
-__all__ = ["ledger_of", "load_history", "pending", "result_from_entry", "resume"]
+__all__ = ["load_history", "pending", "result_from_entry", "resume"]
 
 log = get_logger(__name__)
 
-def load_history(client: Any, *, limit: int | None = None, model: str | None = None,
+def load_history(client: ClientLike | None, *, limit: int | None = None, model: str | None = None,
                  since: dt.datetime | float | None = None) -> list[Result]:
     """Past successful runs, newest first, rebuilt from the ledger.
 
     Args:
-        client: the `WiroClient` whose ledger is read.
+        client: the client whose ledger is read (None: the default ledger).
         limit: at most this many results.
         model: only this model (``owner/model``, or just ``model``).
         since: only runs submitted at or after this time (a datetime or Unix time).
@@ -70,7 +71,7 @@ def load_history(client: Any, *, limit: int | None = None, model: str | None = N
     return [result_from_entry(entry, cache) for entry in chosen]
 
 
-def pending(client: Any) -> list[Task]:
+def pending(client: ClientLike | None) -> list[Task]:
     """Tasks submitted to this client's server but not recorded as finished, oldest first.
 
     Example:
@@ -80,7 +81,7 @@ def pending(client: Any) -> list[Task]:
     return [_task(entry) for entry in _pending_entries(client)]
 
 
-def resume(client: Any, *, on_update: Callable[[TaskUpdate], None] | None = None,
+def resume(client: ClientLike, *, on_update: Callable[[TaskUpdate], None] | None = None,
            timeout: float | None = None) -> list[Result]:
     """Wait for every unfinished task in the ledger and download its outputs.
 
@@ -114,12 +115,12 @@ def resume(client: Any, *, on_update: Callable[[TaskUpdate], None] | None = None
     return results
 
 
-def _collect(client: Any, ledger: Ledger, entry: TaskEntry,
+def _collect(client: ClientLike, ledger: Ledger, entry: TaskEntry,
              on_update: Callable[[TaskUpdate], None] | None,
              remaining: float | None) -> Result | None:
     """Wait for one pending task; record how it ended unless it is still running."""
     try:
-        result: Result = client.wait(entry.token, on_update=on_update, timeout=remaining,
+        result = client.wait(entry.token, on_update=on_update, timeout=remaining,
                                      on_timeout="detach")
     except TaskTimeout:
         log.info("resume: task %s still running; resume again later", entry.task_id)
@@ -140,24 +141,6 @@ def _collect(client: Any, ledger: Ledger, entry: TaskEntry,
     result = _with_ledger_facts(result, entry)
     _ensure_finished(ledger, entry, outcome="succeeded", result=result)
     return result
-
-
-def ledger_of(client: Any) -> Ledger:
-    """The ledger a client writes to (its ``ledger`` or ``home``), else the default one.
-
-    Example:
-        >>> ledger_of(client).path
-        PosixPath('/home/me/.cache/wiro-widgets/ledger.jsonl')
-    """
-    for name in ("ledger", "_ledger"):
-        candidate = getattr(client, name, None)
-        if isinstance(candidate, Ledger):
-            return candidate
-    for name in ("home", "_home"):
-        home = getattr(client, name, None)
-        if isinstance(home, (str, Path)):
-            return Ledger(home)
-    return Ledger()
 
 
 def result_from_entry(entry: TaskEntry, cache: OutputCache | None = None) -> Result:
@@ -186,9 +169,9 @@ def result_from_entry(entry: TaskEntry, cache: OutputCache | None = None) -> Res
     )
 
 
-def _pending_entries(client: Any) -> list[TaskEntry]:
+def _pending_entries(client: ClientLike | None) -> list[TaskEntry]:
     ledger = ledger_of(client)
-    here = _norm_url(getattr(client, "base_url", None))
+    here = _norm_url(client.base_url if client is not None else None)
     entries = []
     for entry in ledger.tasks().values():
         if entry.is_finished or not entry.task_id:
