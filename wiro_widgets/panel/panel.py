@@ -229,7 +229,8 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             for ref in refs:
                 self.references.add(ref)
         note = f"Loaded the settings of seed {result.seed}"
-        if self.form.lock.value and self.form.seed is not None and "seed" in result.params:
+        seed_name = self.form.hints.seed
+        if self.form.lock.value and self.form.seed is not None and seed_name in result.params:
             note += f" (the seed is locked: kept {self.form.seed.value})"
         if refs:
             note += f", with {len(refs)} reference image{'s' if len(refs) != 1 else ''}"
@@ -365,7 +366,8 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.status.finish("failed", "failed")
         self.status.error(message, hint)
         if isinstance(err, ValidationError):
-            if err.field.startswith("input_images"):
+            files = self.spec.file_param
+            if files is not None and err.field.startswith(files.py_name):
                 self.references.say([f"{err.rule}"])
             else:
                 self.form.show_error(err.field, f"{err.rule}.")

@@ -519,8 +519,9 @@ class Engine:
     def _cost(self, job: _Job) -> float:
         width = int(job.times.get("outputwidth", 1024))
         height = int(job.times.get("outputheight", 1024))
-        refs = [None] * len(job.refs)
-        return job.spec.estimate_cost({"width": width, "height": height, "input_images": refs})
+        files = job.spec.file_param
+        refs = {files.py_name: [None] * len(job.refs)} if files else {}
+        return job.spec.estimate_cost({"width": width, "height": height, **refs})
 
     # -- state changes (caller holds the lock) ---------------------------------------------
     def _set_status(self, job: _Job, status: str, message: Any) -> None:
