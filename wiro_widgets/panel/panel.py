@@ -21,6 +21,7 @@ from typing import Any
 import ipywidgets as w
 from PIL import Image
 
+from ..client import WiroClient
 from ..errors import ConfigError, TaskCancelled, ValidationError
 from ..references import Reference
 from ..results import Result, Task, TaskUpdate
@@ -60,7 +61,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         True
     """
 
-    def __init__(self, client: Any = None, *, model: str = FLUX_2_FLEX.slug,
+    def __init__(self, client: WiroClient | None = None, *, model: str = FLUX_2_FLEX.slug,
                  save_dir: str | Path = "wiro-images") -> None:
         super().__init__()
         spec = get_spec(model)
@@ -149,7 +150,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _badge_html(self) -> str:
         if self._client is None:
             return badge("NOT CONNECTED", "sandbox")
-        if getattr(self._client, "is_sandbox", False):
+        if self._client.is_sandbox:
             return ('<span title="A local sandbox made these images, not the model">'
                     f'{badge("SANDBOX", "sandbox")}</span>')
         return badge("LIVE", "live")
@@ -381,10 +382,9 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         return f"FluxPanel(model={self.model_slug!r}, runs={len(self._history)})"
 
 
-def _resolve_client(client: Any) -> tuple[Any, ConfigError | None]:
+def _resolve_client(client: WiroClient | None) -> tuple[WiroClient | None, ConfigError | None]:
     if client is not None:
         return client, None
-    from ..client import WiroClient
 
     try:
         return WiroClient(), None
