@@ -37,11 +37,12 @@ from ..protocol import ErrorCode
 from ..redaction import get_logger
 from ..schema import WireValidationError
 from ..specs import SPECS, get_spec
-from .engine import ConcurrencyRefused, Engine, TaskStateError
+from .engine import Engine
 from .faults import FaultDice
 from .files import FileStore, random_token
 from .forms import Body, BodyError, FilePart, parse_body
 from .intake import InputError, collect, input_record, resolve
+from .tasks import ConcurrencyRefused, TaskStateError
 
 __all__ = ["ApiFailure", "AppSettings", "RequestRecord", "SandboxApp"]
 

@@ -23,9 +23,10 @@ from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from ..auth import Credentials
 from ..protocol import MAX_UPLOAD_BYTES
 from .app import AppSettings, RequestRecord, SandboxApp
-from .engine import Engine, SandboxTask
+from .engine import Engine
 from .faults import FaultDice, Faults
 from .files import FileStore
+from .tasks import SandboxTask
 from .ws import SocketServer
 
 if TYPE_CHECKING:
