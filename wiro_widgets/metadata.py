@@ -27,7 +27,7 @@ from typing import Any, Protocol
 
 from PIL import Image, PngImagePlugin
 
-from . import __version__
+from ._version import __version__
 from .errors import WiroError
 from .images import sniff_image_type
 from .protocol import parse_number

@@ -13,7 +13,7 @@ import os
 import platform
 from urllib.parse import urlsplit
 
-from .. import __version__
+from .._version import __version__
 from ..auth import Credentials
 from ..errors import ConfigError
 from ..ledger import ClientInfo

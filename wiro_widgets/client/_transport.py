@@ -31,7 +31,7 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from .. import __version__
+from .._version import __version__
 from ..auth import Credentials
 from ..backoff import READ_RETRY, RetryPolicy, backoff_delay
 from ..errors import (
