@@ -42,7 +42,7 @@ from ..errors import (
     NetworkError,
     NotFound,
 )
-from ..protocol import ErrorCode
+from ..protocol import ErrorCode, parse_number
 from ..redaction import get_logger, redact
 
 __all__ = [
@@ -179,11 +179,8 @@ def _first_error(envelope: dict[str, Any]) -> tuple[int | None, str]:
         code_raw, message = None, first
     else:
         code_raw, message = None, None
-    code: int | None
-    try:
-        code = int(code_raw) if code_raw is not None and code_raw != "" else None
-    except (TypeError, ValueError):
-        code = None
+    number = parse_number(code_raw)
+    code = int(number) if number is not None and number.is_integer() else None
     return code, str(message) if message is not None else ""
 
 
