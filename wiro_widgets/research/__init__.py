@@ -14,7 +14,8 @@ from .cells import Cell, SweepOver, split_axes, sweep_over
 from .client_like import ClientLike, ledger_of
 from .comparison import Comparison, compare
 from .history import load_history, pending, result_from_entry, resume
-from .sweep import Sweep, SweepProgress, run_sweep
+from .plan import run_sweep
+from .sweep import Sweep, SweepProgress
 
 __all__ = [
     "Cell",
