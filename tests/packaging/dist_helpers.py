@@ -15,12 +15,12 @@ CORE_ONLY = ("jupyterlab", "ipykernel", "nbclient", "nbformat", "notebook", "pyt
              "playwright", "pyarrow")
 
 
-def build(outdir: Path, *, isolated: bool = True) -> tuple[Path, Path]:
-    """``python -m build`` of the checkout into ``outdir``; returns (wheel, sdist).
+def build(outdir: Path, *, isolated: bool = True, project: Path = REPO) -> tuple[Path, Path]:
+    """``python -m build`` of ``project`` (the checkout) into ``outdir``; returns (wheel, sdist).
 
     ``isolated=False`` builds with the hatchling of this environment (no download).
     """
-    cmd = [sys.executable, "-m", "build", "--outdir", str(outdir), str(REPO)]
+    cmd = [sys.executable, "-m", "build", "--outdir", str(outdir), str(project)]
     if not isolated:
         cmd.insert(3, "--no-isolation")
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -61,3 +61,10 @@ def sdist_names(sdist: Path) -> set[str]:
 
 def repo_notebooks() -> list[Path]:
     return sorted((REPO / "notebooks").glob("*.ipynb"))
+
+
+def tracked_files() -> list[str]:
+    """The checkout's files under version control, relative to it."""
+    done = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60, check=True)
+    return [line for line in done.stdout.splitlines() if (REPO / line).is_file()]

@@ -4,6 +4,7 @@ core. Built once per run with this environment's hatchling (no download); the fr
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dist_helpers import (
     build,
     repo_notebooks,
     sdist_names,
+    tracked_files,
     twine_check,
     wheel_bytes,
     wheel_metadata,
@@ -115,3 +117,22 @@ def test_sdist_holds_what_the_wheel_is_built_from(dists: tuple[Path, Path]) -> N
         assert needed in names
     assert {f"notebooks/{path.name}" for path in repo_notebooks()} <= names
     assert not [name for name in names if name.startswith((".venv/", "demo-output/", "dist/"))]
+
+
+def test_a_dotenv_file_is_never_packed(tmp_path: Path) -> None:
+    # A copy of the checkout's files with .env files where users keep them, and a .gitignore
+    # that does not list them: pyproject.toml alone must keep them out.
+    tree = tmp_path / "tree"
+    for relative in tracked_files():
+        (tree / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / relative, tree / relative)
+    ignore = tree / ".gitignore"
+    ignore.write_text("\n".join(line for line in ignore.read_text().splitlines()
+                                if not line.startswith(".env")))
+    for where in (tree, tree / "notebooks"):
+        (where / ".env").write_text("WIRO_API_KEY=never-packed-key\n")
+        (where / ".env.local").write_text("WIRO_API_SECRET=never-packed-secret\n")
+    wheel, sdist = build(tmp_path / "dist", isolated=False, project=tree)
+    packed = wheel_names(wheel) | sdist_names(sdist)
+    assert "notebooks/quickstart.ipynb" in packed  # the copy did build
+    assert not [name for name in packed if Path(name).name.startswith(".env")]
