@@ -65,9 +65,10 @@ class FreshVenv:
 
 def clean_env(venv_root: Path, scratch: Path) -> dict[str, str]:
     """This process's environment without anything pointing into the checkout or its .venv,
-    and with Jupyter's and IPython's per-user folders in ``scratch``."""
+    and with Jupyter's and IPython's per-user folders in ``scratch``. pip's settings stay: an
+    index or proxy the machine needs is needed here too."""
     env = {name: value for name, value in os.environ.items()
-           if not name.startswith(("WIRO_", "PYTHON", "VIRTUAL_ENV", "JUPYTER", "PIP_"))
+           if not name.startswith(("WIRO_", "PYTHON", "VIRTUAL_ENV", "JUPYTER"))
            and name not in ("IPYTHONDIR", "MPLBACKEND")}
     path = [part for part in env.get("PATH", "").split(os.pathsep)
             if part and not Path(part).resolve().is_relative_to(REPO)]
