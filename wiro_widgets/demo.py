@@ -372,7 +372,14 @@ def run_interactive(output: Path, *, port: int = 0, open_browser: bool = True,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the demo's options to ``parser`` (this module's and ``wiro-widgets demo``'s)."""
+    """Add the demo's options to ``parser`` (this module's and ``wiro-widgets demo``'s).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["--headless"]).headless
+        True
+    """
     parser.add_argument("--headless", action="store_true",
                         help="execute the quickstart notebook without a browser and write the "
                              "executed notebook and its PNG images to the output folder")
@@ -407,7 +414,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the demo with parsed options (see `add_arguments`); returns the exit code."""
+    """Run the demo with parsed options (see `add_arguments`); returns the exit code.
+
+    Example:
+        >>> run(argparse.Namespace(headless=True, port=0, no_browser=True, output=Path("out"),
+        ...                        sandbox=True, notebooks=None, timeout=600.0))
+        0
+    """
     if args.port < 0 or args.port > 65535:
         print(f"--port must be 0..65535, not {args.port}", file=sys.stderr)
         return 2

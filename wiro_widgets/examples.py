@@ -45,7 +45,12 @@ def notebooks_folder(folder: str | Path | None = None) -> Path:
 
 
 def notebook_files(source: Path) -> list[Path]:
-    """The files to copy from ``source``, relative to it: each notebook, and ``assets/``."""
+    """The files to copy from ``source``, relative to it: each notebook, and ``assets/``.
+
+    Example:
+        >>> [str(path) for path in notebook_files(notebooks_folder())][:1]
+        ['client.ipynb']
+    """
     files = [path.relative_to(source) for path in sorted(source.glob("*.ipynb"))]
     assets = source / "assets"
     if assets.is_dir():
