@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from . import __version__
-from .auth import Credentials, get_logger, redact
+from .auth import get_logger, load_credentials, redact
 from .errors import (
     ApiError,
     BudgetExceeded,
@@ -157,7 +157,7 @@ class WiroClient:
         retry: RetryPolicy | None = None,
         follow_config: FollowConfig | None = None,
     ) -> None:
-        self._credentials = _credentials(api_key, api_secret)
+        self._credentials = load_credentials(api_key, api_secret)
         self._base_url = _check_url(base_url or os.environ.get("WIRO_BASE_URL")
                                     or DEFAULT_BASE_URL, ("http", "https"), "base_url")
         self._socket_url = _check_url(socket_url or os.environ.get("WIRO_SOCKET_URL")
@@ -904,19 +904,6 @@ class WiroClient:
 
 
 # -- module helpers --------------------------------------------------------------------------
-
-
-def _credentials(api_key: str | None, api_secret: str | None) -> Credentials:
-    env_key = os.environ.get("WIRO_API_KEY")
-    key = api_key if api_key is not None else env_key
-    if api_secret is not None:
-        secret: str | None = api_secret
-    elif api_key is None or (env_key and api_key.strip() == env_key.strip()):
-        # The environment's secret belongs to the environment's key only.
-        secret = os.environ.get("WIRO_API_SECRET")
-    else:
-        secret = None
-    return Credentials(key, secret)
 
 
 def _check_url(url: str, schemes: tuple[str, ...], name: str) -> str:
