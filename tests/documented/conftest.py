@@ -3,6 +3,7 @@ and clients pointed at the first."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -37,10 +38,13 @@ def other_host() -> Iterator[DocumentedServer]:
 @pytest.fixture
 def make_client(documented: DocumentedServer) -> Iterator[Callable[..., WiroClient]]:
     """Build a `WiroClient` for ``documented`` with a dummy key and secret; keyword arguments
-    go to the constructor. ``WIRO_WIDGETS_HOME`` is a fresh folder (the root conftest)."""
+    go to the constructor. Its home is this test's own folder (``WIRO_WIDGETS_HOME``, set by
+    the root conftest), pinned at construction so that a client a failing test left running
+    never writes into a later test's folder."""
     clients: list[WiroClient] = []
 
     def factory(**kwargs: Any) -> WiroClient:
+        kwargs.setdefault("home", os.environ["WIRO_WIDGETS_HOME"])
         client = WiroClient(api_key=KEY, api_secret=SECRET, base_url=documented.base_url,
                             socket_url=documented.socket_url, **kwargs)
         clients.append(client)

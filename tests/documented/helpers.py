@@ -38,6 +38,7 @@ FULL_RUN_FRAMES = (
     "frame-task-assign.json",
     "frame-task-start.json",
     "frame-task-output-progress.json",
+    "frame-task-output-text.json",
     "frame-task-output-full.json",
     "frame-task-end.json",
     "frame-task-postprocess-end.json",

@@ -67,6 +67,18 @@ def test_documented_cancelled_record_raises_task_cancelled(
         make_client(use_socket=False).run(MODEL, prompt="Hello, world!", timeout=30)
 
 
+def test_a_task_cancel_frame_ends_in_task_cancelled(documented: DocumentedServer,
+                                                    make_client: ClientFactory) -> None:
+    script_run(documented, ["frame-task-queue.json", "frame-task-cancel.json"],
+               final="task-detail-cancelled.json")
+    updates = Updates()
+    with pytest.raises(TaskCancelled):
+        make_client().run(MODEL, prompt="Hello, world!", on_update=updates, timeout=30)
+    assert updates.labels[-1] == "cancelled"
+    # nothing to stop: the task had ended
+    assert documented.requests_to("/Task/Kill") == documented.requests_to("/Task/Cancel") == []
+
+
 @pytest.mark.parametrize("frame", [
     "frame-task-output-progress.json",
     "frame-task-output-progress-string.json",
