@@ -8,8 +8,9 @@ set: then the real API is used, and billed) and JupyterLab on 127.0.0.1 opened o
 presses Generate as a person would, and writes the executed notebook and the PNG images to the
 output folder (``demo-output/`` by default).
 
-The notebooks are copied into ``<output>/notebooks`` first, so the demo never writes outputs
-into the repository's clean copies.
+The notebooks (shipped in the package, or the checkout's ``notebooks/``) are copied into
+``<output>/notebooks`` first, so the demo never writes outputs into the clean copies. Without
+the ``demo`` extra (JupyterLab, ipykernel, nbclient, nbformat) it says how to install it.
 
 Example:
     $ python -m wiro_widgets.demo --no-browser --port 8899
@@ -21,8 +22,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import importlib.util
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -33,59 +34,54 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from .examples import QUICKSTART, copy_notebooks
+from .examples import notebooks_folder as find_notebooks
 from .lab import Lab
 
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 __all__ = [
+    "DEMO_EXTRA_INSTALL",
     "HEADLESS_TAG",
     "Lab",
+    "add_arguments",
     "add_headless_cell",
     "backend",
     "find_notebooks",
     "headless_generate",
     "main",
+    "missing_demo_packages",
+    "run",
 ]
 
-QUICKSTART = "quickstart.ipynb"
 DEFAULT_OUTPUT = "demo-output"
 #: Tag of the cell the headless run appends; it presses Generate and saves the images.
 HEADLESS_TAG = "wiro-demo-headless"
+#: The command that installs what the demo needs beyond the core package.
+DEMO_EXTRA_INSTALL = 'pip install "wiro-widgets[demo]"'
+# The `demo` extra's packages, by import name: JupyterLab, the kernel, the notebook runner.
+_DEMO_MODULES = ("jupyterlab", "ipykernel", "nbclient", "nbformat")
 _WIRO_VARS = ("WIRO_API_KEY", "WIRO_API_SECRET", "WIRO_BASE_URL", "WIRO_SOCKET_URL")
 
 
 # --------------------------------------------------------------------------------------------
-# Where things are
+# Where things are, and what is installed
 
 
-def find_notebooks(folder: Path | None = None) -> Path:
-    """The folder holding ``quickstart.ipynb``: ``folder`` when given, else the checkout's
-    ``notebooks/`` beside the package, else ``./notebooks``.
+def missing_demo_packages() -> list[str]:
+    """The packages of the ``demo`` extra that cannot be imported here (found, not imported).
 
-    Raises:
-        FileNotFoundError: when no candidate has the quickstart notebook.
+    Example:
+        >>> missing_demo_packages()        # in a core-only install
+        ['jupyterlab', 'ipykernel', 'nbclient', 'nbformat']
     """
-    candidates = [folder] if folder is not None else [
-        Path(__file__).resolve().parent.parent / "notebooks",
-        Path.cwd() / "notebooks",
-    ]
-    for folder in candidates:
-        if (folder / QUICKSTART).is_file():
-            return folder
-    where = folder if folder is not None else "notebooks/"
-    raise FileNotFoundError(
-        f"{QUICKSTART} was not found in {where}; run the demo from a checkout of wiro_widgets"
-    )
+    return [name for name in _DEMO_MODULES if importlib.util.find_spec(name) is None]
 
 
 def _copy_notebooks(source: Path, target: Path) -> Path:
     # Fresh copies each run: the demo's scratch notebooks, never the committed ones.
-    target.mkdir(parents=True, exist_ok=True)
-    for notebook in source.glob("*.ipynb"):
-        shutil.copy2(notebook, target / notebook.name)
-    if (source / "assets").is_dir():
-        shutil.copytree(source / "assets", target / "assets", dirs_exist_ok=True)
+    copy_notebooks(target, force=True, source=source)
     return target
 
 
@@ -375,14 +371,17 @@ def run_interactive(output: Path, *, port: int = 0, open_browser: bool = True,
 # --------------------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m wiro_widgets.demo",
-        description="The wiro_widgets panel in JupyterLab, on the local sandbox "
-                    "(or the real API when WIRO_API_KEY is set).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the demo's options to ``parser`` (this module's and ``wiro-widgets demo``'s).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["--headless"]).headless
+        True
+    """
     parser.add_argument("--headless", action="store_true",
-                        help="execute notebooks/quickstart.ipynb without a browser and write the "
+                        help="execute the quickstart notebook without a browser and write the "
                              "executed notebook and its PNG images to the output folder")
     parser.add_argument("--port", type=int, default=0,
                         help="JupyterLab's port on 127.0.0.1 (default: a free one)")
@@ -393,18 +392,44 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sandbox", action="store_true",
                         help="use the local sandbox even when WIRO_API_KEY is set")
     parser.add_argument("--notebooks", type=Path, default=None,
-                        help="the folder of notebooks to copy and open (default: the checkout's)")
+                        help="the folder of notebooks to copy and open (default: the package's)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="headless: seconds to wait for the images (default: 600)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    """Run the demo with command-line options; returns the process exit code.
+
+    Example:
+        >>> main(["--headless", "--output", "/tmp/demo"])
+        0
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m wiro_widgets.demo",
+        description="The wiro_widgets panel in JupyterLab, on the local sandbox "
+                    "(or the real API when WIRO_API_KEY is set).",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo with parsed options (see `add_arguments`); returns the exit code.
+
+    Example:
+        >>> run(argparse.Namespace(headless=True, port=0, no_browser=True, output=Path("out"),
+        ...                        sandbox=True, notebooks=None, timeout=600.0))
+        0
+    """
     if args.port < 0 or args.port > 65535:
         print(f"--port must be 0..65535, not {args.port}", file=sys.stderr)
         return 2
+    missing = missing_demo_packages()
+    if missing:
+        print(f"The demo needs the package's `demo` extra (JupyterLab and a notebook runner); "
+              f"missing here: {', '.join(missing)}.\nInstall it with:  {DEMO_EXTRA_INSTALL}",
+              file=sys.stderr)
+        return 1
     try:
         if args.headless:
             return run_headless(args.output, force_sandbox=args.sandbox, timeout=args.timeout,

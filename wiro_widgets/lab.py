@@ -1,9 +1,10 @@
-"""The demo's JupyterLab: a ``jupyter lab`` subprocess on 127.0.0.1 with its own settings,
-runtime and config, started and stopped cleanly.
+"""JupyterLab as a subprocess for the demo: loopback only, its own settings, a clean stop.
 
 Example:
-    >>> lab = Lab(Path("demo-output/notebooks"), Path("demo-output/.jupyter"), env)
-    >>> lab.start(); print(lab.url()); lab.stop()
+    >>> lab = Lab(Path("demo-output/notebooks"), Path("demo-output/.jupyter"), dict(os.environ))
+    >>> lab.start()                       # waits until /api/status answers
+    >>> print(lab.url("quickstart.ipynb"))
+    >>> lab.stop()
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
 """The client's configuration: where credentials and URLs come from, and their checks.
 
 Example:
-    >>> credentials = credentials_from(None, None)        # WIRO_API_KEY / WIRO_API_SECRET
     >>> base_url_from(None)
     'https://api.wiro.ai/v1'
 """
@@ -26,36 +25,11 @@ __all__ = [
     "check_budget",
     "check_on_timeout",
     "client_info",
-    "credentials_from",
     "socket_url_from",
 ]
 
 DEFAULT_BASE_URL = "https://api.wiro.ai/v1"
 DEFAULT_SOCKET_URL = "wss://socket.wiro.ai/v1"
-
-
-def credentials_from(api_key: str | None, api_secret: str | None) -> Credentials:
-    """The client's credentials: the arguments, else ``WIRO_API_KEY`` / ``WIRO_API_SECRET``.
-
-    The environment's secret is used only with the environment's key.
-
-    Raises:
-        ConfigError: no key anywhere, or a malformed one.
-
-    Example:
-        >>> credentials_from("my-key", None).signed
-        False
-    """
-    env_key = os.environ.get("WIRO_API_KEY")
-    key = api_key if api_key is not None else env_key
-    if api_secret is not None:
-        secret: str | None = api_secret
-    elif api_key is None or (env_key and api_key.strip() == env_key.strip()):
-        # The environment's secret belongs to the environment's key only.
-        secret = os.environ.get("WIRO_API_SECRET")
-    else:
-        secret = None
-    return Credentials(key, secret)
 
 
 def base_url_from(base_url: str | None) -> str:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..backoff import READ_RETRY, RetryPolicy
+from ..credentials import load_credentials
 from ..errors import NotFound
 from ..ledger import Ledger, OutputCache, home_dir
 from ..protocol import is_loopback_url
@@ -39,7 +40,6 @@ from ._config import (
     base_url_from,
     check_on_timeout,
     client_info,
-    credentials_from,
     socket_url_from,
 )
 from ._follow import FollowConfig, emit
@@ -106,7 +106,7 @@ class WiroClient:
         retry: RetryPolicy | None = None,
         follow_config: FollowConfig | None = None,
     ) -> None:
-        self._credentials = credentials_from(api_key, api_secret)
+        self._credentials = load_credentials(api_key, api_secret)
         self._base_url = base_url_from(base_url)
         self._socket_url = socket_url_from(socket_url)
         self.on_timeout = check_on_timeout(on_timeout)
