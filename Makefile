@@ -30,6 +30,7 @@ chromium:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -58,4 +59,4 @@ wheel-test: $(STAMP)  ## build the wheel, install it in a fresh venv in a temp d
 	WIRO_FRESH_VENV=1 $(PY) -m pytest tests/packaging/test_packaging_fresh_venv.py $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output dist
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache demo-output dist

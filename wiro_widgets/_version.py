@@ -1,4 +1,7 @@
-"""The package's version, in one place: hatch reads it for the wheel, `wiro_widgets` exports it."""
+"""The package version, in a leaf module so any module can name it without importing the
+package's public namespace (which, for type checkers, imports everything)."""
+
+from __future__ import annotations
 
 __all__ = ["__version__"]
 

@@ -178,7 +178,7 @@ COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox, _add_demo, _add_no
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="wiro-widgets",

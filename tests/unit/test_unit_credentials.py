@@ -16,8 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from wiro_widgets.auth import Credentials, load_credentials, redact, sign
+from wiro_widgets.auth import Credentials, sign
+from wiro_widgets.credentials import load_credentials
 from wiro_widgets.errors import ConfigError
+from wiro_widgets.redaction import redact
 
 KEY, SECRET = "WIRO_API_KEY", "WIRO_API_SECRET"
 

@@ -1,7 +1,8 @@
 """How a `Sweep` looks: an HTML grid of thumbnails for notebooks, a PIL contact sheet for papers.
 
 Columns are the last axis; rows are the product of the other axes, so any number of axes fits
-one table.
+one table. This module draws anything shaped like a sweep (`GridSource`); it does not import
+the runner, which calls it.
 
 Example:
     >>> grid_image(sweep, cell_size=320).save("grid.png")
@@ -11,36 +12,79 @@ from __future__ import annotations
 
 import html
 import itertools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
 from PIL import Image, ImageDraw, ImageFont
 
-from .images import thumbnail_data_uri
+from ..images import thumbnail_data_uri
+from ..results import Result
 
-if TYPE_CHECKING:
-    from .results import Result
-    from .sweep import Cell, Sweep
-
-__all__ = ["grid_html", "grid_image", "value_label"]
+__all__ = ["GridCell", "GridSource", "grid_html", "grid_image", "value_label"]
 
 _THUMB = 128
-_FILE_PARAM = "input_images"
 _SANDBOX_BADGE = (' <span style="background:#b45309;color:#fff;padding:0 4px;'
                   'border-radius:3px">SANDBOX</span>')
 
 Font: TypeAlias = "ImageFont.ImageFont | ImageFont.FreeTypeFont"
 
 
-def value_label(name: str, value: Any, limit: int = 40) -> str:
-    """A short label for an axis value: numbers as they are, references by file name.
+class GridCell(Protocol):
+    """One point of a sweep, as the grid reads it (`cells.Cell`)."""
+
+    @property
+    def index(self) -> tuple[int, ...]: ...
+
+    @property
+    def label(self) -> str: ...
+
+
+class GridSource(Protocol):
+    """A sweep, as the grid reads it (`sweep.Sweep`)."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def axes(self) -> Mapping[str, list[Any]]: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+    @property
+    def file_param(self) -> str | None: ...
+
+    @property
+    def errors(self) -> Mapping[Any, BaseException]: ...
+
+    @property
+    def not_run(self) -> Sequence[Any]: ...
+
+    @property
+    def cells(self) -> Sequence[GridCell]: ...
+
+    @property
+    def by_cell(self) -> Mapping[Any, Result]: ...
+
+    @property
+    def results(self) -> list[Result]: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def caption(self) -> str: ...
+
+
+def value_label(name: str, value: Any, limit: int = 40, *, files: bool = False) -> str:
+    """A short label for an axis value: numbers as they are, references by file name
+    (``files``: the value is a list of images for a file input).
 
     Example:
-        >>> value_label("input_images", ["a/cat.png", "dog.png"])
+        >>> value_label("input_images", ["a/cat.png", "dog.png"], files=True)
         '2 refs: cat.png, dog.png'
     """
-    if name == _FILE_PARAM and isinstance(value, (list, tuple)):
+    if files and isinstance(value, (list, tuple)):
         names = [_ref_label(v) for v in value]
         text = names[0] if len(names) == 1 else f"{len(names)} refs: {', '.join(names)}"
     elif isinstance(value, (Path, bytes, Image.Image, Mapping)):
@@ -50,7 +94,7 @@ def value_label(name: str, value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def grid_html(sweep: Sweep) -> str:
+def grid_html(sweep: GridSource) -> str:
     """The sweep as a labelled HTML table of small JPEG thumbnails.
 
     Example:
@@ -61,7 +105,7 @@ def grid_html(sweep: Sweep) -> str:
     col_name = names[-1] if names else ""
     corner = " · ".join(names[:-1])
     corner = f"{corner} \\ {col_name}" if corner else col_name
-    head = "".join(f'<th style="padding:2px 4px">{html.escape(_col_label(col_name, v))}</th>'
+    head = "".join(f'<th style="padding:2px 4px">{html.escape(_col_label(sweep, col_name, v))}</th>'
                    for v in columns) or "<th></th>"
     by_cell = sweep.by_cell
     body = []
@@ -80,7 +124,7 @@ def grid_html(sweep: Sweep) -> str:
             f'{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
-def grid_image(sweep: Sweep, *, cell_size: int = 256, font_size: int = 14,
+def grid_image(sweep: GridSource, *, cell_size: int = 256, font_size: int = 14,
                title: str | None = None) -> Image.Image:
     """One contact sheet with axis labels (see `Sweep.grid_image`).
 
@@ -106,7 +150,7 @@ def grid_image(sweep: Sweep, *, cell_size: int = 256, font_size: int = 14,
         draw.text((pad, pad // 2), _fit(font, title, sheet.width - 2 * pad), fill="black",
                   font=font)
     for c, value in enumerate(columns):
-        text = _fit(font, _col_label(col_name, value), cell_size)
+        text = _fit(font, _col_label(sweep, col_name, value), cell_size)
         x = left + c * (cell_size + pad) + (cell_size - _text_width(font, text)) // 2
         draw.text((x, (line if title else 0) + pad // 2), text, fill="#333", font=font)
     by_cell = sweep.by_cell
@@ -121,7 +165,7 @@ def grid_image(sweep: Sweep, *, cell_size: int = 256, font_size: int = 14,
     return sheet
 
 
-def _layout(sweep: Sweep) -> tuple[list[tuple[int, ...]], list[Any]]:
+def _layout(sweep: GridSource) -> tuple[list[tuple[int, ...]], list[Any]]:
     names = list(sweep.axes)
     if not names:
         return [()], []
@@ -129,25 +173,25 @@ def _layout(sweep: Sweep) -> tuple[list[tuple[int, ...]], list[Any]]:
     return rows, sweep.axes[names[-1]]
 
 
-def _row_cells(sweep: Sweep, row: tuple[int, ...]) -> list[Cell]:
+def _row_cells(sweep: GridSource, row: tuple[int, ...]) -> list[GridCell]:
     if not sweep.axes:
-        return sweep.cells[:1]
+        return list(sweep.cells[:1])
     at = {cell.index: cell for cell in sweep.cells}
     last = list(sweep.axes.values())[-1]
     return [at[key] for key in [(*row, c) for c in range(len(last))]]
 
 
-def _row_label(sweep: Sweep, row: tuple[int, ...]) -> str:
+def _row_label(sweep: GridSource, row: tuple[int, ...]) -> str:
     names = list(sweep.axes)[:-1]
-    return " · ".join(f"{k}={value_label(k, sweep.axes[k][i])}"
+    return " · ".join(f"{k}={value_label(k, sweep.axes[k][i], files=k == sweep.file_param)}"
                       for k, i in zip(names, row, strict=True))
 
 
-def _col_label(name: str, value: Any) -> str:
-    return f"{name}={value_label(name, value)}"
+def _col_label(sweep: GridSource, name: str, value: Any) -> str:
+    return f"{name}={value_label(name, value, files=name == sweep.file_param)}"
 
 
-def _title(sweep: Sweep) -> str:
+def _title(sweep: GridSource) -> str:
     parts = [sweep.model.rsplit("/", 1)[-1]]
     prompt = sweep.params.get("prompt")
     if isinstance(prompt, str):
@@ -157,13 +201,13 @@ def _title(sweep: Sweep) -> str:
     return " · ".join(parts)
 
 
-def _cell_state(sweep: Sweep, cell: Cell) -> str:
+def _cell_state(sweep: GridSource, cell: GridCell) -> str:
     if cell in sweep.not_run:
         return "not run"
     return "—" if sweep.done else "running…"
 
 
-def _cell_html(sweep: Sweep, cell: Cell, by_cell: Mapping[Cell, Result]) -> str:
+def _cell_html(sweep: GridSource, cell: GridCell, by_cell: Mapping[Any, Result]) -> str:
     if cell in by_cell:
         try:
             uri = thumbnail_data_uri(by_cell[cell].image, _THUMB)
@@ -180,8 +224,8 @@ def _cell_html(sweep: Sweep, cell: Cell, by_cell: Mapping[Cell, Result]) -> str:
             f"{_cell_state(sweep, cell)}</div>")
 
 
-def _draw_cell(sweep: Sweep, sheet: Image.Image, draw: ImageDraw.ImageDraw, font: Font,
-               cell: Cell, by_cell: Mapping[Cell, Result], origin: tuple[int, int],
+def _draw_cell(sweep: GridSource, sheet: Image.Image, draw: ImageDraw.ImageDraw, font: Font,
+               cell: GridCell, by_cell: Mapping[Any, Result], origin: tuple[int, int],
                size: int) -> None:
     x, y = origin
     image = None

@@ -16,8 +16,9 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
-from .images import thumbnail_data_uri
-from .results import Result
+from ..images import thumbnail_data_uri
+from ..results import Result
+from ..specs import get_spec
 
 __all__ = ["Comparison", "Row", "compare"]
 
@@ -109,7 +110,10 @@ def _value(result: Result, name: str) -> Any:
     if name == "model":
         return result.model
     value = result.params.get(name)
-    if name == "input_images" and isinstance(value, list):
+    spec = get_spec(result.model)
+    is_files = spec is not None and spec.file_param is not None and \
+        name == spec.file_param.py_name
+    if is_files and isinstance(value, list):
         return [_ref_name(v) for v in value]
     return value
 

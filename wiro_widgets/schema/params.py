@@ -1,10 +1,9 @@
-"""Model input specs: one description of each parameter drives validation, defaults, the
-panel's controls, the sandbox's own checks and the Tool/Detail document.
+"""One model input: `ParamSpec`, its kind, its rules, and its checks on both sides of the wire.
 
 A `ParamSpec` is one input of a model as the Wiro model page lists it (API name, kind, label,
-help, default, range). `ModelSpec.validate` checks Python-side (snake_case) parameters before
-anything is sent; `ModelSpec.validate_wire` checks what arrives at a server (API names, values
-that may be strings from a multipart body) and words its errors the way Wiro does.
+help, default, range), with the form hints the panel needs. `ParamSpec.check` checks a value
+from a Python caller; `ParamSpec.check_wire` checks what arrives at a server (values that may
+be strings from a multipart body) and words its errors the way Wiro does.
 
 Example:
     >>> from wiro_widgets.specs import get_spec
@@ -23,14 +22,14 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from .errors import ValidationError
+from ..errors import ValidationError
 
 __all__ = [
     "Kind",
-    "ModelSpec",
     "Option",
     "ParamSpec",
     "WireValidationError",
+    "fmt_number",
     "snake_case",
 ]
 
@@ -95,6 +94,9 @@ class ParamSpec:
         aliases: extra spellings accepted for select values (``jpg`` -> ``jpeg``).
         max_files: how many entries a file input takes.
         py_name: the Python keyword (derived from ``name`` unless given).
+        css_class: form hint: the CSS hook class on this input's control in the panel.
+        zero_label: form hint: how a caption shows the value 0 when it has a meaning
+            (``zero_means``), e.g. ``as image 1``.
     """
 
     name: str
@@ -112,6 +114,8 @@ class ParamSpec:
     aliases: Mapping[str, str] = field(default_factory=dict)
     max_files: int | None = None
     py_name: str = ""
+    css_class: str = ""
+    zero_label: str = ""
 
     def __post_init__(self) -> None:
         if not self.py_name:
@@ -136,11 +140,11 @@ class ParamSpec:
             noun = "an integer" if self.kind is Kind.NUMBER else "a number"
             text = noun
             if self.minimum is not None and self.maximum is not None:
-                text += f" from {_fmt(self.minimum)} to {_fmt(self.maximum)}"
+                text += f" from {fmt_number(self.minimum)} to {fmt_number(self.maximum)}"
             elif self.minimum is not None:
-                text += f" of at least {_fmt(self.minimum)}"
+                text += f" of at least {fmt_number(self.minimum)}"
             elif self.maximum is not None:
-                text += f" of at most {_fmt(self.maximum)}"
+                text += f" of at most {fmt_number(self.maximum)}"
             if self.multiple_of:
                 text += f" and a multiple of {self.multiple_of}"
             if self.zero_means:
@@ -258,7 +262,7 @@ class ParamSpec:
                 number = int(number)
 
             def fail(_rule: str) -> Exception:
-                low, high = _fmt(self.minimum or 0), _fmt(self.maximum or 0)
+                low, high = fmt_number(self.minimum or 0), fmt_number(self.maximum or 0)
                 if self.multiple_of and (self.minimum or 0) <= number <= (self.maximum or 0):
                     return WireValidationError(
                         f"Request parameter [{self.name}] must be multiple of {self.multiple_of}",
@@ -286,213 +290,6 @@ class ParamSpec:
         return text
 
 
-Check = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """A model's inputs and the rules that join them.
-
-    Attributes:
-        slug: ``owner/model`` as in the Run URL.
-        title: a display name.
-        description: one line.
-        params: the inputs in form order.
-        checks: rules across several inputs; each takes the normalized Python params and
-            raises `ValidationError`.
-        price_per_megapixel: the USD estimate per output megapixel (an estimate: the task
-            record's ``totalcost`` is the real figure).
-        price_per_reference: the USD estimate added per reference image.
-        estimated_seconds: typical processing time, for progress estimates.
-    """
-
-    slug: str
-    title: str
-    description: str
-    params: tuple[ParamSpec, ...]
-    checks: tuple[Check, ...] = ()
-    price_per_megapixel: float = 0.0
-    price_per_reference: float = 0.0
-    estimated_seconds: float = 10.0
-
-    @property
-    def owner(self) -> str:
-        return self.slug.split("/", 1)[0]
-
-    @property
-    def project(self) -> str:
-        return self.slug.split("/", 1)[1]
-
-    def param(self, name: str) -> ParamSpec:
-        """The input with this Python or API name.
-
-        Example:
-            >>> spec.param("safety_tolerance").name
-            'safetyTolerance'
-        """
-        for p in self.params:
-            if name in (p.py_name, p.name):
-                return p
-        raise KeyError(name)
-
-    @property
-    def file_param(self) -> ParamSpec | None:
-        return next((p for p in self.params if p.is_files), None)
-
-    def defaults(self) -> dict[str, Any]:
-        """Python-named defaults, file inputs excluded (their defaults are sample files)."""
-        return {
-            p.py_name: p.default for p in self.params if p.default is not None and not p.is_files
-        }
-
-    def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Check Python-named params against every rule; return them with defaults filled.
-
-        Raises:
-            ValidationError: naming the first field that breaks a rule, its value and the rule.
-
-        Example:
-            >>> spec.validate({"prompt": "a fox", "width": 1000})
-            Traceback (most recent call last):
-            ...
-            ValidationError: width=1000: must be an integer from 64 to 2048 and a multiple ...
-        """
-        known = {p.py_name for p in self.params}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            allowed = ", ".join(sorted(known))
-            raise ValidationError(unknown[0], params[unknown[0]], f"is not a parameter of "
-                                  f"{self.slug}; the parameters are: {allowed}")
-        out: dict[str, Any] = {}
-        for p in self.params:
-            if p.py_name in params and params[p.py_name] is not None:
-                out[p.py_name] = p.check(params[p.py_name])
-            elif p.required:
-                raise ValidationError(p.py_name, None, "is required")
-            elif p.is_files:
-                out[p.py_name] = []
-            elif p.default is not None:
-                out[p.py_name] = p.default
-        for check in self.checks:
-            check(out)
-        return out
-
-    def to_wire(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Rename validated Python params to API names (file inputs left as given)."""
-        return {self.param(k).name: v for k, v in params.items()}
-
-    def from_wire(self, wire: Mapping[str, Any]) -> dict[str, Any]:
-        """Rename API-named params to Python names; unknown keys are dropped."""
-        out: dict[str, Any] = {}
-        for key, value in wire.items():
-            try:
-                out[self.param(key).py_name] = value
-            except KeyError:
-                continue
-        return out
-
-    def validate_wire(self, wire: Mapping[str, Any], *, file_count: int) -> dict[str, Any]:
-        """Server-side check of API-named values (strings allowed for numbers).
-
-        Args:
-            wire: the request's non-file parameters by API name.
-            file_count: how many entries arrived for the file input.
-
-        Returns:
-            API-named values, parsed, with defaults filled.
-
-        Raises:
-            WireValidationError: with Wiro's message, e.g.
-                ``Request parameter [steps] must be between 1 and 50``.
-        """
-        out: dict[str, Any] = {}
-        for p in self.params:
-            if p.is_files:
-                if p.max_files is not None and file_count > p.max_files:
-                    raise WireValidationError(
-                        f"Request files [{p.name}] must be at most {p.max_files} files",
-                        param=p.name,
-                    )
-                if p.required and file_count == 0:
-                    raise WireValidationError(f"Request files [{p.name}] required", param=p.name)
-                continue
-            raw = wire.get(p.name)
-            if raw is None or (isinstance(raw, str) and raw == "" and not p.required):
-                if p.required:
-                    raise WireValidationError(
-                        f"Request parameter [{p.name}] required", param=p.name
-                    )
-                if p.default is not None:
-                    out[p.name] = p.default
-                continue
-            out[p.name] = p.check_wire(raw)
-        py = {self.param(k).py_name: v for k, v in out.items()}
-        if self.file_param is not None:
-            py[self.file_param.py_name] = [None] * file_count
-        for check in self.checks:
-            try:
-                check(py)
-            except ValidationError as err:
-                name = self.param(err.field).name
-                raise WireValidationError(
-                    f"Request parameter [{name}] {err.rule}", param=name
-                ) from None
-        return out
-
-    def estimate_cost(self, params: Mapping[str, Any]) -> float:
-        """A USD estimate for one run with these (Python-named, validated) params.
-
-        Example:
-            >>> round(spec.estimate_cost({"width": 1024, "height": 1024}), 4)
-            0.0629
-        """
-        width = int(params.get("width") or 1024)
-        height = int(params.get("height") or 1024)
-        refs = params.get(self.file_param.py_name, []) if self.file_param else []
-        megapixels = width * height / 1_000_000
-        return round(megapixels * self.price_per_megapixel + len(refs) * self.price_per_reference,
-                     6)
-
-    def tool_detail(self) -> dict[str, Any]:
-        """This spec as a Tool/Detail ``tool`` entry; item keys in both spellings seen in
-        Wiro's clients (``default``/``defaultvalue``, ``min``/``minvalue``, ...)."""
-        items = []
-        for p in self.params:
-            item: dict[str, Any] = {
-                "id": p.name,
-                "type": p.kind.value,
-                "label": p.label,
-                "note": p.help,
-                "help": p.help,
-                "required": p.required,
-                "default": p.default,
-                "defaultvalue": p.default,
-            }
-            if p.minimum is not None:
-                item["min"] = item["minvalue"] = p.minimum
-            if p.maximum is not None:
-                item["max"] = item["maxvalue"] = p.maximum
-            if p.step is not None:
-                item["step"] = item["incrementby"] = p.step
-            if p.options:
-                item["options"] = [
-                    {"value": o.value, "label": o.label, "text": o.label} for o in p.options
-                ]
-            if p.max_files is not None:
-                item["maxinputlenght"] = p.max_files
-            items.append(item)
-        return {
-            "slugowner": self.owner,
-            "slugproject": self.project,
-            "title": self.title,
-            "description": self.description,
-            "parameters": [{"title": "Inputs", "items": items}],
-            "dynamicprice": (
-                f'{{"per_megapixel": {self.price_per_megapixel}, '
-                f'"per_reference": {self.price_per_reference}}}'
-            ),
-        }
-
-
-def _fmt(number: float) -> str:
+def fmt_number(number: float) -> str:
+    """``64`` for 64.0, ``4.5`` for 4.5: numbers as a person writes them."""
     return str(int(number)) if float(number).is_integer() else str(number)

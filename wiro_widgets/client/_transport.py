@@ -21,21 +21,20 @@ from __future__ import annotations
 import contextlib
 import email.utils
 import json
-import random
 import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
-from . import __version__
-from .auth import Credentials, get_logger, redact
-from .errors import (
+from .._version import __version__
+from ..auth import Credentials
+from ..backoff import READ_RETRY, RetryPolicy, backoff_delay
+from ..errors import (
     ApiError,
     AuthError,
     ConcurrencyLimit,
@@ -43,14 +42,13 @@ from .errors import (
     NetworkError,
     NotFound,
 )
+from ..protocol import ErrorCode, parse_number
+from ..redaction import get_logger, redact
 
 __all__ = [
     "DEFAULT_TIMEOUT",
-    "READ_RETRY",
-    "RetryPolicy",
     "Transient",
     "Transport",
-    "backoff_delay",
     "check_envelope",
     "error_for",
     "parse_retry_after",
@@ -63,28 +61,6 @@ DEFAULT_TIMEOUT = (5.0, 30.0)
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _MAX_DOWNLOAD = 512 * 1024 * 1024
 _T = TypeVar("_T")
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How reads are retried.
-
-    Attributes:
-        budget: total seconds spent retrying (attempts stop once it is used up).
-        base: the first backoff ceiling in seconds; it doubles per attempt.
-        cap: the largest backoff ceiling.
-        retry_after_cap: the longest ``Retry-After`` honoured.
-        busy: also retry code 96 (concurrency limit).
-    """
-
-    budget: float = 30.0
-    base: float = 0.25
-    cap: float = 8.0
-    retry_after_cap: float = 30.0
-    busy: bool = True
-
-
-READ_RETRY = RetryPolicy()
 
 
 class Transient(Exception):
@@ -106,21 +82,6 @@ class Transient(Exception):
         self.http_status = http_status
         self.error = error
         super().__init__(reason)
-
-
-def backoff_delay(attempt: int, policy: RetryPolicy, retry_after: float | None = None,
-                  rng: Callable[[float, float], float] = random.uniform) -> float:
-    """Seconds to wait before retry number ``attempt`` (1-based): full jitter over an
-    exponential ceiling, or the server's ``Retry-After`` (capped) when it gave one.
-
-    Example:
-        >>> 0 <= backoff_delay(3, RetryPolicy()) <= 1.0
-        True
-    """
-    if retry_after is not None and retry_after >= 0:
-        return min(retry_after, policy.retry_after_cap)
-    ceiling = min(policy.cap, policy.base * (2 ** max(0, attempt - 1)))
-    return rng(0.0, ceiling)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -156,13 +117,13 @@ def error_for(code: int | None, message: str, *, http_status: int | None,
     """
     message = redact(message)
     kind: type[ApiError] = ApiError
-    if http_status == 401 or code == 99:
+    if http_status == 401 or code == ErrorCode.UNAUTHORIZED:
         kind = AuthError
-    elif code == 96:
+    elif code == ErrorCode.CONCURRENCY_LIMIT:
         kind = ConcurrencyLimit
-    elif code == 97:
+    elif code == ErrorCode.INSUFFICIENT_BALANCE:
         kind = InsufficientBalance
-    elif code == 1:
+    elif code == ErrorCode.NOT_FOUND:
         kind = NotFound
     return kind(message, code=code, http_status=http_status, endpoint=endpoint)
 
@@ -218,11 +179,8 @@ def _first_error(envelope: dict[str, Any]) -> tuple[int | None, str]:
         code_raw, message = None, first
     else:
         code_raw, message = None, None
-    code: int | None
-    try:
-        code = int(code_raw) if code_raw is not None and code_raw != "" else None
-    except (TypeError, ValueError):
-        code = None
+    number = parse_number(code_raw)
+    code = int(number) if number is not None and number.is_integer() else None
     return code, str(message) if message is not None else ""
 
 

@@ -1,12 +1,12 @@
 """Parameter sweeps: the product of listed values, run concurrently, shown as a labelled grid.
 
-List-valued parameters are the axes (``seed=[1, 2, 3]``); the others are fixed. References are
-always one list of images, so ``input_images`` is swept only when marked:
+List-valued parameters are the axes (``seed=[1, 2, 3]``); the others are fixed (see `cells`).
+A model's file input is always one list of images, so it is swept only when marked:
 ``input_images=sweep_over([[cat], [cat, dog]])``. The count and, where known, the estimated cost
-are logged and reported before anything runs. Runs go out through a concurrency governor that
-treats Wiro's code 96 (too many active tasks) as back-pressure: the submission is retried after a
-jittered backoff with a smaller window. Code 96 means no task was created, so a retry never
-duplicates a Run.
+are logged and reported before anything runs. Runs go out through a concurrency `Governor`
+that treats Wiro's code 96 (too many active tasks) as back-pressure: the submission is retried
+after a jittered backoff with a smaller window. Code 96 means no task was created, so a retry
+never duplicates a Run. How the sweep looks (HTML grid, contact sheet) is in `sweep_grid`.
 
 Example:
     >>> sweep = client.sweep("black-forest-labs/flux-2-flex", prompt="a lighthouse at dusk",
@@ -21,10 +21,8 @@ from __future__ import annotations
 import itertools
 import json
 import queue
-import random
 import threading
-import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
@@ -33,70 +31,25 @@ from typing import Any
 
 from PIL import Image
 
+from ..backoff import RetryPolicy, backoff_delay
+from ..errors import ConcurrencyLimit, TaskCancelled, TaskError
+from ..protocol import parse_number
+from ..redaction import get_logger
+from ..results import Result, Task
+from ..specs import get_spec
 from . import sweep_grid
-from .auth import get_logger
-from .errors import BudgetExceeded, ConcurrencyLimit, TaskCancelled, TaskError
-from .history import ledger_of
-from .results import Result, Task
-from .sweep_grid import value_label
+from .cells import Cell
+from .client_like import ClientLike, ledger_of
+from .governor import Governor
 
-__all__ = ["Cell", "Sweep", "SweepOver", "SweepProgress", "run_sweep", "sweep_over"]
+__all__ = ["BUSY_RETRY", "Sweep", "SweepProgress"]
 
 log = get_logger(__name__)
 
-#: First and largest wait after a code-96 answer, in seconds (jittered).
-BACKOFF_BASE = 0.25
-BACKOFF_CAP = 8.0
+#: How a cell waits after a code-96 answer before submitting again (full jitter spreads the
+#: retries of several waiting cells apart; a ``Retry-After`` wins).
+BUSY_RETRY = RetryPolicy(base=0.25, cap=8.0)
 
-_FILE_PARAM = "input_images"
-
-
-@dataclass(frozen=True)
-class SweepOver:
-    """Marks a parameter's values as a sweep axis when a list would be one value.
-
-    Use `sweep_over` to build it.
-    """
-
-    values: tuple[Any, ...]
-
-
-def sweep_over(values: Iterable[Any]) -> SweepOver:
-    """Sweep a parameter over ``values`` even where a list is a single value (references).
-
-    Example:
-        >>> client.sweep(MODEL, prompt="image 1 as a watercolour", seed=[1, 2],
-        ...              input_images=sweep_over([["cat.png"], ["cat.png", "dog.png"]]))
-    """
-    return SweepOver(tuple(values))
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One point of the sweep: its position on each axis and the values there.
-
-    Cells compare and hash by position, so they work as dictionary keys even when a value is a
-    list (swept references).
-
-    Attributes:
-        index: the position on each axis, in axis order.
-        values: the axis name -> value at this point.
-    """
-
-    index: tuple[int, ...]
-    values: Mapping[str, Any] = field(compare=False, hash=False)
-
-    @property
-    def label(self) -> str:
-        """``seed=1 · guidance=4.5``."""
-        return " · ".join(f"{k}={value_label(k, v)}" for k, v in self.values.items()) or "run"
-
-    def __getitem__(self, name: str) -> Any:
-        return self.values[name]
-
-    def __repr__(self) -> str:
-        inner = ", ".join(f"{k}={value_label(k, v)}" for k, v in self.values.items())
-        return f"Cell({inner})"
 
 
 @dataclass(frozen=True)
@@ -142,54 +95,6 @@ class SweepProgress:
         return self.done / self.total if self.total else 1.0
 
 
-class _Governor:
-    """How many runs may be in flight; shrinks on code 96, grows back after a run of successes.
-
-    A slot is held from just before a submission until its task ends (or the server answered
-    code 96, which means no task exists).
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = max(1, limit)
-        self.window = self.limit
-        self.active = 0
-        self._streak = 0
-        self._cond = threading.Condition()
-
-    def acquire(self, cancel: threading.Event) -> bool:
-        with self._cond:
-            while self.active >= self.window and not cancel.is_set():
-                # Woken by a release; the timeout only lets a cancel be seen promptly.
-                self._cond.wait(0.05)
-            if cancel.is_set():
-                return False
-            self.active += 1
-            return True
-
-    def accepted(self) -> None:
-        with self._cond:
-            self._streak += 1
-            # Probe for a larger limit (the balance may have grown) after a clean run of submits.
-            if self.window < self.limit and self._streak >= 2 * self.window:
-                self.window += 1
-                self._streak = 0
-                self._cond.notify_all()
-
-    def busy(self) -> int:
-        """The server refused (code 96): give the slot back and fit the window to what runs."""
-        with self._cond:
-            self.active -= 1
-            self._streak = 0
-            self.window = max(1, min(self.window - 1, self.active))
-            self._cond.notify_all()
-            return self.window
-
-    def release(self) -> None:
-        with self._cond:
-            self.active -= 1
-            self._cond.notify_all()
-
-
 class Sweep:
     """The runs of a parameter sweep, laid out on its axes.
 
@@ -204,18 +109,23 @@ class Sweep:
         errors: cell -> the error that ended it (failed, moderated, cancelled, refused).
         not_run: cells never submitted (the sweep was cancelled first).
         estimate: the estimated cost of all cells in USD, or None when unknown.
+        file_param: the model's file input (its swept values are labelled by file name).
     """
 
-    def __init__(self, client: Any, model: str, axes: Mapping[str, list[Any]],
+    def __init__(self, client: ClientLike, model: str, axes: Mapping[str, list[Any]],
                  params: Mapping[str, Any], *, max_concurrency: int = 4,
                  on_progress: Callable[[SweepProgress], None] | None = None,
                  cancel_event: threading.Event | None = None,
                  estimate: float | None = None) -> None:
         self.model = model
+        spec = get_spec(model)
+        self.file_param = spec.file_param.py_name if spec and spec.file_param else None
         self.axes: dict[str, list[Any]] = {k: list(v) for k, v in axes.items()}
         self.params: dict[str, Any] = dict(params)
+        files = frozenset({self.file_param} & set(self.axes) if self.file_param else ())
         self.cells: list[Cell] = [
-            Cell(index, {k: self.axes[k][i] for k, i in zip(self.axes, index, strict=True)})
+            Cell(index, {k: self.axes[k][i] for k, i in zip(self.axes, index, strict=True)},
+                 files)
             for index in itertools.product(*(range(len(v)) for v in self.axes.values()))
         ]
         self.errors: dict[Cell, BaseException] = {}
@@ -229,7 +139,7 @@ class Sweep:
         self._running: dict[Cell, Task] = {}
         self._lock = threading.Lock()
         self._events: queue.SimpleQueue[SweepProgress] = queue.SimpleQueue()
-        self._governor = _Governor(self.max_concurrency)
+        self._governor = Governor(self.max_concurrency)
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._started = False
@@ -294,7 +204,7 @@ class Sweep:
             total = sum(r.cost for r in self._by_cell.values())
             for err in self.errors.values():
                 if isinstance(err, TaskError):
-                    total += _float(err.record.get("totalcost"))
+                    total += parse_number(err.record.get("totalcost")) or 0.0
         return round(total, 6)
 
     def get(self, **values: Any) -> Result | None:
@@ -456,8 +366,8 @@ class Sweep:
                 task = self._client.submit(self.model, busy_timeout=0, **params)
             except ConcurrencyLimit as err:
                 window = self._governor.busy()
-                delay = _backoff(attempt, err.retry_after)
                 attempt += 1
+                delay = backoff_delay(attempt, BUSY_RETRY, err.retry_after)
                 self._emit("busy", cell, f"server busy (code 96): {cell.label} retries in "
                            f"{delay:.1f}s; running {window} at a time")
                 if self._cancel.wait(delay):
@@ -525,136 +435,3 @@ class Sweep:
         cost = f", estimated ${self.estimate:.4f}" if self.estimate is not None else \
             ", cost unknown"
         return f"{len(self.cells)} runs of {self.model} over {axes}{cost}"
-
-
-def run_sweep(client: Any, model: str, *, max_concurrency: int = 4,
-              on_progress: Callable[[SweepProgress], None] | None = None,
-              cancel_event: threading.Event | None = None, **params: Any) -> Sweep:
-    """Run the product of the list-valued parameters and return the `Sweep`.
-
-    Every cell is checked locally first (nothing is sent when one is invalid), and the count and
-    estimated cost are reported before the first Run. When the client has a budget that the
-    estimate would pass, `BudgetExceeded` is raised and nothing is sent.
-
-    Args:
-        client: the `WiroClient` to run with.
-        model: ``owner/model``.
-        max_concurrency: the most runs in flight at once; fewer while the server answers
-            code 96.
-        on_progress: called with a `SweepProgress` after each change, on this thread.
-            Without it, a notebook shows a one-line progress display.
-        cancel_event: set it (from another thread) to cancel the whole sweep.
-        **params: fixed values, or lists (tuples, ranges) of values to sweep;
-            ``input_images`` is swept only through `sweep_over`.
-
-    Example:
-        >>> sweep = run_sweep(client, "black-forest-labs/flux-2-flex", prompt="a fox",
-        ...                   seed=[1, 2, 3], guidance=[2.5, 4.5, 7.0], max_concurrency=4)
-        >>> len(sweep.results), sweep.cost
-        (9, 0.5661)
-    """
-    axes, fixed = split_axes(params)
-    sweep = Sweep(client, model, axes, fixed, max_concurrency=max_concurrency,
-                  on_progress=on_progress, cancel_event=cancel_event)
-    for cell in sweep.cells:
-        client.validate(model, **{**fixed, **cell.values})
-    sweep.estimate = _estimate(client, model, fixed, sweep.cells)
-    _check_budget(client, sweep)
-    if on_progress is None:
-        sweep._on_progress = _notebook_progress()
-    return sweep.run()
-
-
-def split_axes(params: Mapping[str, Any]) -> tuple[dict[str, list[Any]], dict[str, Any]]:
-    """Split parameters into the swept ones (name -> values) and the fixed ones.
-
-    Example:
-        >>> split_axes({"prompt": "a fox", "seed": [1, 2]})
-        ({'seed': [1, 2]}, {'prompt': 'a fox'})
-    """
-    axes: dict[str, list[Any]] = {}
-    fixed: dict[str, Any] = {}
-    for name, value in params.items():
-        if isinstance(value, SweepOver):
-            axes[name] = list(value.values)
-        elif name != _FILE_PARAM and isinstance(value, (list, tuple, range)):
-            axes[name] = list(value)
-        else:
-            fixed[name] = value
-        if name in axes and not axes[name]:
-            raise ValueError(f"{name} has no values to sweep over")
-    return axes, fixed
-
-
-def _estimate(client: Any, model: str, fixed: Mapping[str, Any],
-              cells: list[Cell]) -> float | None:
-    total = 0.0
-    for cell in cells:
-        one = client.estimate_cost(model, **{**fixed, **cell.values})
-        if one is None:
-            return None
-        total += float(one)
-    return round(total, 6)
-
-
-def _check_budget(client: Any, sweep: Sweep) -> None:
-    budget = getattr(client, "budget", None)
-    if budget is None or sweep.estimate is None:
-        return
-    spent = float(getattr(client, "spent", 0.0) or 0.0)
-    if spent + sweep.estimate > float(budget) + 1e-9:
-        raise BudgetExceeded(
-            f"this sweep of {len(sweep.cells)} runs is estimated at ${sweep.estimate:.4f}; with "
-            f"${spent:.4f} already spent it would pass the budget of ${float(budget):.4f}. "
-            "Nothing was sent.",
-            spent=spent, estimate=sweep.estimate, budget=float(budget),
-        )
-
-
-def _backoff(attempt: int, retry_after: float | None) -> float:
-    # Full jitter spreads the retries of several waiting cells apart.
-    delay = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(attempt, 10)) * random.uniform(0.5, 1.0)
-    if retry_after:
-        delay = max(delay, float(retry_after))
-    return delay
-
-
-def _notebook_progress() -> Callable[[SweepProgress], None] | None:
-    """A one-line display updated in place when running in a Jupyter kernel, else None."""
-    try:
-        from IPython import get_ipython
-        from IPython.display import display
-    except ImportError:  # pragma: no cover - IPython is a dependency
-        return None
-    shell = get_ipython()
-    if shell is None or not hasattr(shell, "kernel"):
-        return None
-    handle: Any = None
-    last = 0.0
-
-    def show(progress: SweepProgress) -> None:
-        nonlocal handle, last
-        now = time.monotonic()
-        if progress.event not in ("start", "done") and now - last < 0.2:
-            return  # a busy sweep would otherwise flood the front end
-        last = now
-        cost = f" · est. ${progress.estimate:.4f}" if progress.estimate is not None else ""
-        dropped = f" · {progress.not_run} not run" if progress.not_run else ""
-        text = (f"sweep: {progress.done}/{progress.total} ended · {progress.running} running"
-                f" · {progress.failed} failed{dropped}{cost} · spent ${progress.cost:.4f}")
-        if progress.event == "start":
-            text = f"sweep: {progress.message}"
-        bundle = {"text/plain": text}
-        if handle is None:
-            handle = display(bundle, raw=True, display_id=True)  # type: ignore[no-untyped-call]
-        else:
-            handle.update(bundle, raw=True)
-
-    return show
-
-
-def _float(value: Any) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return 0.0

@@ -1,49 +1,45 @@
-"""Reference images: accept what callers have, refuse bad ones locally, stream them out.
+"""Reference images: one type for the client, the panel and the sandbox, and the checks that
+refuse bad ones locally.
 
-Each entry of ``input_images`` may be a path (``str`` or `pathlib.Path`), ``bytes``, a PIL
-image, an http(s) URL, or an entry of an ipywidgets ``FileUpload`` value. `normalize_references`
-turns them into `Reference` objects (name, content type, size, SHA-256, a way to open the bytes)
-and refuses, with a `ValidationError` naming ``input_images[i]``: files that are not images,
-corrupt or truncated images, empty files, files over `MAX_REFERENCE_BYTES`, missing paths and
-URLs that are not http(s).
+A `Reference` is one reference image: a file on disk, bytes in memory, or an http(s) URL the
+server fetches, with what is known about it (content type, size, SHA-256, pixel size).
 
-`build_body` makes the Run body: JSON when no bytes travel (URLs as a JSON array), otherwise a
-streamed ``multipart/form-data`` body where each reference is one part of the same field, in the
-caller's order. Files on disk are read while sending, never whole into memory.
+The client turns whatever callers pass (a path, ``bytes``, a PIL image, an http(s) URL, an
+ipywidgets ``FileUpload`` entry or a `Reference`) into checked references with
+`normalize_references`, refusing with a `ValidationError` naming ``<param>[i]``: files that
+are not images, corrupt or truncated images, empty files, files over `MAX_UPLOAD_BYTES`,
+missing paths and URLs that are not http(s). The panel builds references from uploads with
+`Reference.from_bytes` and `Reference.from_url`; the sandbox describes what a Run brought.
 
 Example:
-    >>> refs = normalize_references(["photo.jpg", "https://example.com/b.png"])
-    >>> body = build_body({"prompt": "a fox"}, {"inputImage": refs})
-    >>> with body.open() as (data, headers):
-    ...     requests.post(url, data=data, headers=headers)
+    >>> refs = normalize_references(["photo.jpg", "https://example.com/b.png"], "input_images")
+    >>> [r.source for r in refs]
+    ['file', 'url']
+    >>> Reference.from_url("https://example.com/cat.jpg").name
+    'cat.jpg'
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import json
 import os
 import pathlib
 import struct
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import IO, Any
 from urllib.parse import urlsplit
 
 from PIL import Image
-from requests_toolbelt import MultipartEncoder
 
 from .errors import ValidationError
-from .images import IMAGE_TYPES, MAX_PIXELS, sniff_image_type
-from .specs.flux_2_flex import MAX_REFERENCE_BYTES
+from .images import IMAGE_TYPES, MAX_PIXELS, decode_image, sniff_image_type
+from .protocol import MAX_UPLOAD_BYTES
 
 __all__ = [
     "Reference",
-    "RequestBody",
-    "build_body",
     "is_reference_like",
     "normalize_reference",
     "normalize_references",
@@ -56,32 +52,91 @@ _ACCEPTED = "a path, bytes, a PIL image, an http(s) URL or a FileUpload entry"
 
 @dataclass(frozen=True)
 class Reference:
-    """One reference image, checked and ready to send.
+    """One reference image: bytes (in memory or in a file) or an http(s) URL.
 
     Attributes:
-        index: its position in ``input_images`` (the prompt's "image 1" is index 0).
-        name: a file name for the multipart part (or the URL's last segment).
-        source: ``file``, ``bytes``, ``pil``, ``upload`` or ``url``.
-        content_type: the sniffed type (``image/png``); None for URLs (not fetched).
-        size: bytes; None for URLs.
-        sha256: hex digest of the bytes; None for URLs.
-        url: the URL for ``url`` references.
-        path: the file for ``file`` references (opened only while sending).
+        name: a file name (for a multipart part, the panel, generated code) or the URL's
+            last segment.
+        index: its position in the request ("image 1" is index 0).
+        source: ``file``, ``bytes``, ``pil``, ``upload`` or ``url`` (derived when empty).
+        content_type: the sniffed type (``image/png``); None when not known (URLs).
+        size: bytes; None when not known (URLs).
+        sha256: hex digest of the bytes; None when not known (URLs).
+        url: the http(s) URL (for a server-side copy: the URL it was stored under).
+        path: the file holding the bytes (opened only when read).
+        data: the bytes, for in-memory references.
+        width, height: pixel size when known.
+        placeholder: the bytes stand in for a URL that was not fetched (the sandbox).
+        checked: it came out of `normalize_references`; any other reference (built by
+            hand, by the panel) is checked again before it is sent.
     """
 
-    index: int
     name: str
-    source: str
+    index: int = 0
+    source: str = ""
     content_type: str | None = None
     size: int | None = None
     sha256: str | None = None
     url: str | None = None
     path: pathlib.Path | None = None
     data: bytes | None = field(default=None, repr=False, compare=False)
+    width: int | None = None
+    height: int | None = None
+    placeholder: bool = False
+    checked: bool = field(default=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if not self.source:
+            source = ("file" if self.path is not None else "bytes" if self.data is not None
+                      else "url" if self.url is not None else "")
+            object.__setattr__(self, "source", source)
+
+    @classmethod
+    def from_bytes(cls, name: str, data: bytes) -> Reference:
+        """Check that ``data`` is a complete image and describe it (decoded once).
+
+        Raises:
+            ValueError: when the bytes are not a PNG, JPEG, WebP or GIF image, or are corrupt.
+
+        Example:
+            >>> Reference.from_bytes("a.png", png_bytes).content_type
+            'image/png'
+        """
+        kind = sniff_image_type(data[:16])
+        if kind is None:
+            raise ValueError(f"{name} is not an image (PNG, JPEG, WebP or GIF)")
+        try:
+            image = decode_image(data)
+        except ValueError as err:
+            raise ValueError(f"{name} could not be read as an image: {err}") from None
+        with image:
+            width, height = image.size
+        return cls(name=name or "image", source="upload", content_type=kind, size=len(data),
+                   sha256=hashlib.sha256(data).hexdigest(), data=bytes(data), width=width,
+                   height=height)
+
+    @classmethod
+    def from_url(cls, url: str) -> Reference:
+        """A reference the server fetches itself.
+
+        Raises:
+            ValueError: unless ``url`` is an http(s) URL with a host.
+
+        Example:
+            >>> Reference.from_url("https://example.com/cat.jpg").name
+            'cat.jpg'
+        """
+        text = url.strip()
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.netloc or " " in text:
+            raise ValueError(f"{text!r} is not an http(s) URL")
+        name = parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.netloc
+        return cls(name=name, url=text)
 
     @property
     def is_url(self) -> bool:
-        return self.url is not None
+        """True when the server fetches it (no bytes travel)."""
+        return self.data is None and self.path is None and self.url is not None
 
     def open(self) -> IO[bytes]:
         """A fresh binary stream of the bytes (a file handle for paths: nothing is preloaded)."""
@@ -90,6 +145,11 @@ class Reference:
         if self.data is not None:
             return io.BytesIO(self.data)
         raise ValueError(f"reference {self.index} is a URL and has no bytes")
+
+    def read_bytes(self) -> bytes:
+        """All the bytes (read from the file for paths)."""
+        with self.open() as handle:
+            return handle.read()
 
     def descriptor(self) -> dict[str, Any]:
         """What the ledger and ``Result.params`` keep: never the bytes.
@@ -110,20 +170,25 @@ class Reference:
 
 def is_reference_like(value: Any) -> bool:
     """True for values that must travel as file bytes (not text): bytes, paths, PIL images,
-    FileUpload entries. Used to pass unknown models' file inputs through."""
+    FileUpload entries and references with bytes. Used to pass unknown models' file inputs
+    through."""
+    if isinstance(value, Reference):
+        return not value.is_url
     return isinstance(value, (bytes, bytearray, memoryview, pathlib.PurePath, Image.Image)) or (
         _upload_content(value) is not None
     )
 
 
-def normalize_references(values: Any, field_name: str = "input_images") -> list[Reference]:
-    """Check every entry and return them as `Reference` objects, in order.
+def normalize_references(values: Any, field_name: str) -> list[Reference]:
+    """Check every entry of the file input ``field_name`` and return them as `Reference`
+    objects, in order.
 
     Raises:
-        ValidationError: naming ``input_images[i]``, the value and what is wrong.
+        ValidationError: naming ``<field_name>[i]``, the value and what is wrong.
 
     Example:
-        >>> [r.source for r in normalize_references([b"\\x89PNG...", "https://x/y.png"])]
+        >>> refs = normalize_references([b"\\x89PNG...", "https://x/y.png"], "input_images")
+        >>> [r.source for r in refs]
         ['bytes', 'url']
     """
     if values is None:
@@ -136,11 +201,11 @@ def normalize_references(values: Any, field_name: str = "input_images") -> list[
     return [normalize_reference(v, i, field_name) for i, v in enumerate(values)]
 
 
-def normalize_reference(value: Any, index: int, field_name: str = "input_images") -> Reference:
+def normalize_reference(value: Any, index: int, field_name: str) -> Reference:
     """Check one entry; see `normalize_references`."""
     where = f"{field_name}[{index}]"
     if isinstance(value, Reference):
-        return value if value.index == index else _reindex(value, index)
+        return _recheck(value, index, where)
     if isinstance(value, str):
         text = value.strip()
         scheme = urlsplit(text).scheme.lower()
@@ -184,7 +249,7 @@ def _from_url(url: str, index: int, where: str) -> Reference:
     if any(c.isspace() for c in url):
         raise ValidationError(where, url, "is not a valid URL (contains spaces)")
     name = parts.path.rsplit("/", 1)[-1] or parts.hostname
-    return Reference(index=index, name=name, source="url", url=url)
+    return Reference(index=index, name=name, source="url", url=url, checked=True)
 
 
 def _from_path(path: pathlib.Path, index: int, where: str) -> Reference:
@@ -207,7 +272,8 @@ def _from_path(path: pathlib.Path, index: int, where: str) -> Reference:
         handle.seek(0)
         _check_decodes(handle, content_type, stat.st_size, where, str(path))
     return Reference(index=index, name=path.name, source="file", content_type=content_type,
-                     size=stat.st_size, sha256=digest.hexdigest(), path=path.resolve())
+                     size=stat.st_size, sha256=digest.hexdigest(), path=path.resolve(),
+                     checked=True)
 
 
 def _from_bytes(data: bytes, index: int, where: str, *, source: str,
@@ -219,7 +285,8 @@ def _from_bytes(data: bytes, index: int, where: str, *, source: str,
     if not name:
         name = f"image-{index + 1}.{IMAGE_TYPES[content_type]}"
     return Reference(index=index, name=name, source=source, content_type=content_type,
-                     size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data)
+                     size=len(data), sha256=hashlib.sha256(data).hexdigest(), data=data,
+                     checked=True)
 
 
 def _from_pil(image: Image.Image, index: int, where: str) -> Reference:
@@ -238,13 +305,23 @@ def _from_pil(image: Image.Image, index: int, where: str) -> Reference:
     _check_size(len(data), where, repr(image))
     return Reference(index=index, name=f"image-{index + 1}.png", source="pil",
                      content_type="image/png", size=len(data),
-                     sha256=hashlib.sha256(data).hexdigest(), data=data)
+                     sha256=hashlib.sha256(data).hexdigest(), data=data, checked=True)
 
 
-def _reindex(ref: Reference, index: int) -> Reference:
-    return Reference(index=index, name=ref.name, source=ref.source,
-                     content_type=ref.content_type, size=ref.size, sha256=ref.sha256,
-                     url=ref.url, path=ref.path, data=ref.data)
+def _recheck(ref: Reference, index: int, where: str) -> Reference:
+    """A reference made elsewhere (the panel, a caller) is checked like any other input."""
+    if ref.checked:
+        return ref if ref.index == index else replace(ref, index=index)
+    if ref.path is not None:
+        checked = _from_path(ref.path, index, where)
+    elif ref.data is not None:
+        checked = _from_bytes(ref.data, index, where, source=ref.source, name=ref.name)
+    elif ref.url is not None:
+        checked = _from_url(ref.url, index, where)
+    else:
+        raise ValidationError(where, ref, "has neither bytes nor a URL")
+    return replace(checked, name=ref.name or checked.name, width=ref.width,
+                   height=ref.height)
 
 
 # -- checks ---------------------------------------------------------------------------------------
@@ -253,10 +330,10 @@ def _reindex(ref: Reference, index: int) -> Reference:
 def _check_size(size: int, where: str, shown: str) -> None:
     if size == 0:
         raise ValidationError(where, shown, "is empty (0 bytes)")
-    if size > MAX_REFERENCE_BYTES:
+    if size > MAX_UPLOAD_BYTES:
         raise ValidationError(
             where, shown, f"is {size / 1024 / 1024:.1f} MB; each reference image may be at most "
-            f"{MAX_REFERENCE_BYTES // (1024 * 1024)} MB"
+            f"{MAX_UPLOAD_BYTES // (1024 * 1024)} MB"
         )
 
 
@@ -341,75 +418,3 @@ def _upload_field(value: Any, name: str) -> Any:
     if isinstance(value, (str, bytes, bytearray, memoryview, pathlib.PurePath)):
         return None
     return getattr(value, name, None)
-
-
-# -- request bodies -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RequestBody:
-    """A Run body that can be opened (and so sent) more than once.
-
-    Attributes:
-        fields: the non-file fields by API name.
-        files: file inputs by API name, each a list of references in order.
-        multipart: True when any reference carries bytes.
-    """
-
-    fields: Mapping[str, Any]
-    files: Mapping[str, Sequence[Reference]] = field(default_factory=dict)
-
-    @property
-    def multipart(self) -> bool:
-        return any(not r.is_url for refs in self.files.values() for r in refs)
-
-    @contextlib.contextmanager
-    def open(self) -> Iterator[tuple[Any, dict[str, str]]]:
-        """Yield ``(data, headers)`` for one request; file handles close afterwards."""
-        if not self.multipart:
-            payload = dict(self.fields)
-            for name, refs in self.files.items():
-                if refs:
-                    payload[name] = [r.url for r in refs]
-            yield json.dumps(payload).encode(), {"Content-Type": "application/json"}
-            return
-        with contextlib.ExitStack() as stack:
-            parts: list[tuple[str, Any]] = []
-            for name, value in self.fields.items():
-                parts.extend((name, text) for text in _form_values(value))
-            for name, refs in self.files.items():
-                for ref in refs:
-                    if ref.is_url:
-                        parts.append((name, str(ref.url)))
-                    else:
-                        stream = stack.enter_context(ref.open())
-                        parts.append((name, (ref.name, stream, ref.content_type)))
-            encoder = MultipartEncoder(fields=parts)
-            yield encoder, {"Content-Type": encoder.content_type}
-
-    def size_hint(self) -> int:
-        """Bytes of file data in the body (for choosing an upload timeout)."""
-        return sum(r.size or 0 for refs in self.files.values() for r in refs)
-
-
-def build_body(fields: Mapping[str, Any],
-               files: Mapping[str, Sequence[Reference]] | None = None) -> RequestBody:
-    """The Run body for API-named ``fields`` and file inputs ``files``.
-
-    Example:
-        >>> build_body({"prompt": "a fox", "steps": 20}).multipart
-        False
-    """
-    clean = {k: v for k, v in fields.items() if v is not None}
-    return RequestBody(fields=clean, files=dict(files or {}))
-
-
-def _form_values(value: Any) -> list[str]:
-    """Text values of one multipart field; lists become repeated parts."""
-    if isinstance(value, (list, tuple)):
-        return [t for item in value for t in _form_values(item)]
-    if isinstance(value, bool):
-        return ["true" if value else "false"]
-    if isinstance(value, (dict,)):
-        return [json.dumps(value)]
-    return [str(value)]

@@ -22,8 +22,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import inspect
-import ipaddress
 import json
 import queue
 import re
@@ -32,11 +30,18 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
-from .auth import get_logger
-from .errors import ApiError, ConcurrencyLimit, NetworkError, NotFound
-from .results import STATUS_ORDER, TERMINAL_STATUSES, TaskUpdate, stage_label
+from ..errors import ApiError, ConcurrencyLimit, NetworkError, NotFound
+from ..protocol import (
+    FINAL_FRAMES,
+    KNOWN_STATUSES,
+    STATUS_RANK,
+    TERMINAL_STATUSES,
+    parse_number,
+)
+from ..redaction import get_logger
+from ..results import TaskUpdate, stage_label
+from ._channels import Poller, SocketReader
 
 __all__ = [
     "FollowConfig",
@@ -44,21 +49,12 @@ __all__ = [
     "Progress",
     "UnknownStatus",
     "follow",
-    "is_loopback_url",
     "parse_frame",
     "parse_progress",
 ]
 
 log = get_logger("wiro_widgets")
 
-#: Statuses the client understands; anything else seen in Task/Detail is "unknown".
-KNOWN_STATUSES = frozenset(STATUS_ORDER) | TERMINAL_STATUSES | {
-    "task_error_full", "task_stream_ready", "task_stream_end", "task_cost",
-}
-#: Socket frames after which Task/Detail should be read at once for the final word.
-_FINAL_FRAMES = frozenset({"task_postprocess_end", "task_cancel", "task_end", "task_error_full"})
-_RANK = {status: i for i, status in enumerate(STATUS_ORDER)}
-_RANK.update({"task_cancel": len(STATUS_ORDER), "task_error": len(STATUS_ORDER)})
 _TQDM = re.compile(r"(\d{1,3})%\|[^|]*\|\s*(\d+)/(\d+)")
 
 
@@ -176,127 +172,9 @@ def parse_frame(raw: str | bytes) -> dict[str, Any] | None:
     return frame
 
 
-def is_loopback_url(url: str) -> bool:
-    """True when the URL's host is this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _number(value: Any, kind: type[int] | type[float]) -> Any:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return kind(number) if number == number else None
-
-
-# -- the two helper threads ---------------------------------------------------------------------
-
-
-class _Socket(threading.Thread):
-    """Reads the task's frames and puts them on the queue; reconnects after a drop."""
-
-    def __init__(self, url: str, token: str, events: queue.Queue[tuple[str, Any]],
-                 config: FollowConfig) -> None:
-        super().__init__(name="wiro-socket", daemon=True)
-        self.url, self.token, self.events, self.config = url, token, events, config
-        self.stopped = threading.Event()
-        self._conn: Any = None
-        self._lock = threading.Lock()
-
-    def run(self) -> None:
-        from websockets.exceptions import ConnectionClosed
-        from websockets.sync.client import connect
-
-        for attempt in range(1, self.config.socket_connects + 1):
-            if self.stopped.is_set():
-                return
-            try:
-                opened = connect(self.url, **_connect_options(self.url, self.config))
-            except Exception as err:  # refused, DNS, TLS, handshake: all mean "no socket"
-                self.events.put(("socket_down", f"cannot connect: {type(err).__name__}"))
-                return
-            reason = "closed by the server"
-            with opened as conn:
-                with self._lock:
-                    self._conn = conn
-                if self.stopped.is_set():
-                    return
-                try:
-                    conn.send(json.dumps({"type": "task_info", "tasktoken": self.token}))
-                    self.events.put(("socket_up", attempt))
-                    for message in conn:
-                        self.events.put(("frame", message))
-                except (ConnectionClosed, OSError) as err:
-                    reason = f"dropped ({type(err).__name__})"
-            if self.stopped.is_set():
-                return
-            self.events.put(("socket_down", reason))
-            if self.stopped.wait(min(4.0, 0.5 * 2 ** attempt)):
-                return
-
-    def stop(self) -> None:
-        self.stopped.set()
-        with self._lock:
-            conn = self._conn
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
-
-
-def _connect_options(url: str, config: FollowConfig) -> dict[str, Any]:
-    """Keyword arguments for ``websockets.sync.client.connect`` on the installed version."""
-    from websockets.sync.client import connect
-
-    options: dict[str, Any] = {"open_timeout": config.socket_open_timeout,
-                               "max_size": 16 * 1024 * 1024, "close_timeout": 2}
-    # websockets >= 15 honours proxy settings from the environment; a local sandbox must
-    # never be reached through a proxy. Older versions have no such parameter.
-    if "proxy" in inspect.signature(connect).parameters and is_loopback_url(url):
-        options["proxy"] = None
-    return options
-
-
-class _Poller(threading.Thread):
-    """Reads Task/Detail every ``interval`` seconds (or at once after `poke`)."""
-
-    def __init__(self, detail: Callable[[], dict[str, Any]],
-                 events: queue.Queue[tuple[str, Any]], interval: float,
-                 cleanup: Callable[[], None] | None = None) -> None:
-        super().__init__(name="wiro-poller", daemon=True)
-        self.detail, self.events, self.cleanup = detail, events, cleanup
-        self.interval = interval
-        self.stopped = threading.Event()
-        self._wake = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while not self.stopped.is_set():
-                try:
-                    self.events.put(("detail", self.detail()))
-                except Exception as err:  # reported to the caller's thread, which decides
-                    self.events.put(("poll_error", err))
-                self._wake.wait(self.interval)
-                self._wake.clear()
-        finally:
-            if self.cleanup is not None:
-                self.cleanup()
-
-    def poke(self, interval: float | None = None) -> None:
-        if interval is not None:
-            self.interval = interval
-        self._wake.set()
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self._wake.set()
+    number = parse_number(value)
+    return None if number is None else kind(number)
 
 
 # -- the caller's side --------------------------------------------------------------------------
@@ -316,7 +194,7 @@ class _State:
 
     def report(self, status: str, source: str, progress: Progress | None = None,
                message: str = "") -> None:
-        rank = _RANK.get(status)
+        rank = STATUS_RANK.get(status)
         if rank is not None and rank < self.rank:
             return  # a stale poll after the socket already showed a later stage
         if rank is not None:
@@ -387,15 +265,9 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
     """
     cfg = config or FollowConfig()
     events: queue.Queue[tuple[str, Any]] = queue.Queue()
-    state = _State(task_id, token, started_at, on_update)
-    poller = _Poller(detail, events, cfg.first_interval, thread_cleanup)
-    socket = _Socket(socket_url, token, events, cfg) if socket_url else None
-    began = time.monotonic()
-    interval = cfg.first_interval
-    socket_live = False
-    final_frame = False
-    unknown_since: float | None = None
-    pexit_wait_since: float | None = None
+    poller = Poller(detail, events, cfg.first_interval, thread_cleanup)
+    socket = SocketReader(socket_url, token, events, cfg) if socket_url else None
+    follower = _Follower(_State(task_id, token, started_at, on_update), poller, cfg)
     poller.start()
     if socket is not None:
         socket.start()
@@ -403,82 +275,115 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
         while True:
             now = time.monotonic()
             if cancel_event is not None and cancel_event.is_set():
-                raise FollowStopped("cancel", state.status)
+                raise FollowStopped("cancel", follower.state.status)
             if deadline is not None and now >= deadline:
-                raise FollowStopped("timeout", state.status)
+                raise FollowStopped("timeout", follower.state.status)
             wait = cfg.tick if deadline is None else max(0.0, min(cfg.tick, deadline - now))
             try:
                 kind, payload = events.get(timeout=wait)
             except queue.Empty:
                 continue
-            if kind == "frame":
-                frame = parse_frame(payload)
-                if frame is None or frame.get("tasktoken") not in (None, "", token):
-                    continue
-                status = frame["type"]
-                if status == "task_output":
-                    state.report(status, "socket", parse_progress(frame.get("message")))
-                elif status in _RANK:
-                    state.report(status, "socket")
-                if status in _FINAL_FRAMES:
-                    final_frame = True
-                    poller.poke(cfg.final_interval)
-                elif status == "task_error":
-                    # Usually a stderr line, but it may be the fatal DB status: ask Detail.
-                    poller.poke()
-            elif kind == "socket_up":
-                socket_live = True
-                log.debug("task %s: following on the socket", task_id)
-                poller.interval = cfg.final_interval if final_frame else cfg.safety_interval
-            elif kind == "socket_down":
-                socket_live = False
-                log.debug("task %s: socket %s; polling", task_id, payload)
-                interval = cfg.first_interval
-                poller.poke(cfg.final_interval if final_frame else interval)
-            elif kind == "poll_error":
-                err = payload
-                if isinstance(err, NotFound) and time.monotonic() - began < cfg.not_found_grace:
-                    continue
-                if _fatal(err):
-                    raise err
-                log.debug("task %s: poll failed (%s); trying again", task_id, err)
-                poller.interval = max(poller.interval, 2.0)
-            elif kind == "detail":
-                record: dict[str, Any] = payload
-                status = str(record.get("status") or "")
-                now = time.monotonic()
-                if status in TERMINAL_STATUSES:
-                    if status == "task_postprocess_end" and str(record.get("pexit", "")) == "":
-                        # Detail can lag the end by a moment; give it a short while.
-                        pexit_wait_since = pexit_wait_since or now
-                        if now - pexit_wait_since < cfg.pexit_grace:
-                            poller.poke(cfg.final_interval)
-                            continue
-                    state.report(status, "poll")
-                    return record
-                if status not in KNOWN_STATUSES:
-                    state.report(status or "(empty status)", "poll")
-                    unknown_since = unknown_since or now
-                    if now - unknown_since >= cfg.unknown_grace:
-                        raise UnknownStatus(
-                            f"task {task_id} is in an unknown status {status!r}; stopped "
-                            "waiting (the task may still be running: check it later with "
-                            f"client.detail({task_id!r}))", status=status)
-                    poller.interval = min(poller.interval, 1.0)
-                    continue
-                unknown_since = None
-                before = state.status
-                state.report(status, "poll")
-                if final_frame:
-                    poller.interval = cfg.final_interval
-                elif socket_live:
-                    poller.interval = cfg.safety_interval
-                else:
-                    changed = state.status != before
-                    interval = (cfg.first_interval if changed
-                                else min(cfg.max_interval, interval * cfg.growth))
-                    poller.interval = interval
+            record = follower.handle(kind, payload)
+            if record is not None:
+                return record
     finally:
         poller.stop()
         if socket is not None:
             socket.stop()
+
+
+class _Follower:
+    """The caller's side of `follow`: what each event from the two threads means."""
+
+    def __init__(self, state: _State, poller: Poller, config: FollowConfig) -> None:
+        self.state, self.poller, self.cfg = state, poller, config
+        self.began = time.monotonic()
+        self.interval = config.first_interval
+        self.socket_live = False
+        self.final_frame = False
+        self.unknown_since: float | None = None
+        self.pexit_wait_since: float | None = None
+
+    def handle(self, kind: str, payload: Any) -> dict[str, Any] | None:
+        """React to one event; the terminal Task/Detail record once there is one."""
+        if kind == "frame":
+            self._frame(payload)
+        elif kind == "socket_up":
+            self.socket_live = True
+            log.debug("task %s: following on the socket", self.state.task_id)
+            self.poller.interval = (self.cfg.final_interval if self.final_frame
+                                    else self.cfg.safety_interval)
+        elif kind == "socket_down":
+            self.socket_live = False
+            log.debug("task %s: socket %s; polling", self.state.task_id, payload)
+            self.interval = self.cfg.first_interval
+            self.poller.poke(self.cfg.final_interval if self.final_frame else self.interval)
+        elif kind == "poll_error":
+            self._poll_error(payload)
+        elif kind == "detail":
+            return self._detail(payload)
+        return None
+
+    def _frame(self, payload: Any) -> None:
+        frame = parse_frame(payload)
+        if frame is None or frame.get("tasktoken") not in (None, "", self.state.token):
+            return
+        status = frame["type"]
+        if status == "task_output":
+            self.state.report(status, "socket", parse_progress(frame.get("message")))
+        elif status in STATUS_RANK:
+            self.state.report(status, "socket")
+        if status in FINAL_FRAMES:
+            self.final_frame = True
+            self.poller.poke(self.cfg.final_interval)
+        elif status == "task_error":
+            # Usually a stderr line, but it may be the fatal DB status: ask Detail.
+            self.poller.poke()
+
+    def _poll_error(self, err: BaseException) -> None:
+        if isinstance(err, NotFound) and time.monotonic() - self.began < self.cfg.not_found_grace:
+            return
+        if _fatal(err):
+            raise err
+        log.debug("task %s: poll failed (%s); trying again", self.state.task_id, err)
+        self.poller.interval = max(self.poller.interval, 2.0)
+
+    def _detail(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        status = str(record.get("status") or "")
+        now = time.monotonic()
+        if status in TERMINAL_STATUSES:
+            if status == "task_postprocess_end" and str(record.get("pexit", "")) == "":
+                # Detail can lag the end by a moment; give it a short while.
+                self.pexit_wait_since = self.pexit_wait_since or now
+                if now - self.pexit_wait_since < self.cfg.pexit_grace:
+                    self.poller.poke(self.cfg.final_interval)
+                    return None
+            self.state.report(status, "poll")
+            return record
+        if status not in KNOWN_STATUSES:
+            self._unknown(status, now)
+            return None
+        self.unknown_since = None
+        before = self.state.status
+        self.state.report(status, "poll")
+        if self.final_frame:
+            self.poller.interval = self.cfg.final_interval
+        elif self.socket_live:
+            self.poller.interval = self.cfg.safety_interval
+        else:
+            changed = self.state.status != before
+            self.interval = (self.cfg.first_interval if changed
+                             else min(self.cfg.max_interval, self.interval * self.cfg.growth))
+            self.poller.interval = self.interval
+        return None
+
+    def _unknown(self, status: str, now: float) -> None:
+        self.state.report(status or "(empty status)", "poll")
+        self.unknown_since = self.unknown_since or now
+        if now - self.unknown_since >= self.cfg.unknown_grace:
+            task_id = self.state.task_id
+            raise UnknownStatus(
+                f"task {task_id} is in an unknown status {status!r}; stopped waiting (the "
+                "task may still be running: check it later with "
+                f"client.detail({task_id!r}))", status=status)
+        self.poller.interval = min(self.poller.interval, 1.0)
