@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: all demo test lint typecheck unit bench chromium screenshot clean
+.PHONY: all demo test lint typecheck unit bench chromium screenshot dist wheel-test clean
 
 all: test
 
@@ -30,6 +30,7 @@ chromium:
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 typecheck: $(STAMP)
 	$(VENV)/bin/mypy
@@ -49,5 +50,13 @@ screenshot: $(STAMP) chromium  ## refresh docs/panel.png from the JupyterLab bro
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
+dist: $(STAMP)  ## the wheel and the sdist in dist/, checked by twine
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) -m twine check --strict dist/*
+
+wheel-test: $(STAMP)  ## build the wheel, install it in a fresh venv in a temp dir, run the demo there
+	WIRO_FRESH_VENV=1 $(PY) -m pytest tests/packaging/test_packaging_fresh_venv.py $(PYTEST_ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache demo-output
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache demo-output dist

@@ -140,10 +140,11 @@ for about {max(0.0, ours.median - none.median):.1f} MB of ours."""
 
 def _encoder_read_seconds(paths: list[Path]) -> dict[int, float]:
     """Seconds to read our streamed multipart body of ``paths`` in blocks of each size."""
-    from wiro_widgets.inputs import build_body, normalize_references
+    from wiro_widgets.client._body import build_body
+    from wiro_widgets.references import normalize_references
 
     body = build_body({"prompt": "ten references"},
-                      {"inputImage": normalize_references(paths)})
+                      {"inputImage": normalize_references(paths, "input_images")})
     out = {}
     for size in (16 * 1024, 1 << 20):
         with body.open() as (stream, _headers):

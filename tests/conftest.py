@@ -12,15 +12,20 @@ import pytest
 from PIL import Image
 
 _WIRO_ENV = ("WIRO_API_KEY", "WIRO_API_SECRET", "WIRO_BASE_URL", "WIRO_SOCKET_URL")
+# What makes the credential lookup ask Colab's or Kaggle's secret service.
+_NOTEBOOK_SERVICE_ENV = ("COLAB_RELEASE_TAG", "KAGGLE_KERNEL_RUN_TYPE")
 
 
 @pytest.fixture(autouse=True)
 def wiro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Each test gets its own ledger and cache, and never sees a real key from the shell."""
+    """Each test gets its own ledger and cache, and never sees a real key from the shell, from
+    a ``.env`` file in the checkout (it runs in its own empty folder) or from a notebook
+    service."""
     home = tmp_path / "wiro-home"
     monkeypatch.setenv("WIRO_WIDGETS_HOME", str(home))
-    for name in _WIRO_ENV:
+    for name in (*_WIRO_ENV, *_NOTEBOOK_SERVICE_ENV):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
     return home
 
 

@@ -18,45 +18,66 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
-_EXPORTS = {
+#: The public names, in reading order: the client and what it returns, the panel, research,
+#: model specs, then the errors (their hierarchy in `wiro_widgets.errors`). Not sorted on
+#: purpose; tests/unit/test_unit_public_api.py pins it.
+__all__ = [  # noqa: RUF022
+    "__version__",
+    "WiroClient",
+    "Task",
+    "TaskUpdate",
+    "Result",
+    "Output",
+    "FluxPanel",
+    "Sweep",
+    "sweep_over",
+    "compare",
+    "read_params",
+    "ModelSpec",
+    "ParamSpec",
+    "get_spec",
+    "FLUX_2_FLEX",
+    "WiroError",
+    "ConfigError",
+    "ValidationError",
+    "BudgetExceeded",
+    "ApiError",
+    "AuthError",
+    "ConcurrencyLimit",
+    "InsufficientBalance",
+    "NotFound",
+    "NetworkError",
+    "RunOutcomeUnknown",
+    "TaskError",
+    "TaskFailed",
+    "Moderated",
+    "TaskCancelled",
+    "TaskTimeout",
+]
+
+#: Where each lazily imported name lives.
+_HOMES = {
     "WiroClient": "client",
-    "FluxPanel": "panel",
-    "Result": "results",
     "Task": "results",
     "TaskUpdate": "results",
+    "Result": "results",
     "Output": "results",
-    "Sweep": "sweep",
-    "compare": "comparison",
+    "FluxPanel": "panel",
+    "Sweep": "research",
+    "sweep_over": "research",
+    "compare": "research",
     "read_params": "metadata",
     "ModelSpec": "schema",
     "ParamSpec": "schema",
     "get_spec": "specs",
     "FLUX_2_FLEX": "specs",
-    "WiroError": "errors",
-    "ConfigError": "errors",
-    "ValidationError": "errors",
-    "BudgetExceeded": "errors",
-    "ApiError": "errors",
-    "AuthError": "errors",
-    "ConcurrencyLimit": "errors",
-    "InsufficientBalance": "errors",
-    "NotFound": "errors",
-    "NetworkError": "errors",
-    "RunOutcomeUnknown": "errors",
-    "TaskError": "errors",
-    "TaskFailed": "errors",
-    "Moderated": "errors",
-    "TaskCancelled": "errors",
-    "TaskTimeout": "errors",
+    **{name: "errors" for name in __all__[__all__.index("WiroError"):]},
 }
-
-__all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from .client import WiroClient
-    from .comparison import compare
     from .errors import (
         ApiError,
         AuthError,
@@ -77,14 +98,14 @@ if TYPE_CHECKING:
     )
     from .metadata import read_params
     from .panel import FluxPanel
+    from .research import Sweep, compare, sweep_over
     from .results import Output, Result, Task, TaskUpdate
     from .schema import ModelSpec, ParamSpec
     from .specs import FLUX_2_FLEX, get_spec
-    from .sweep import Sweep
 
 
 def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
+    module = _HOMES.get(name)
     if module is None:
         raise AttributeError(f"module 'wiro_widgets' has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{module}", __name__), name)
@@ -93,4 +114,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return __all__
+    return list(__all__)

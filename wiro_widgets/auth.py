@@ -1,9 +1,9 @@
-"""Credentials, request signing and redaction.
+"""Credentials and request signing.
 
 Wiro signs each request with ``x-signature = hex(HMAC-SHA256(key=api_key, msg=secret + nonce))``.
 A project may instead use the API key alone. Secrets are kept in private attributes, never shown
-by ``repr``, and registered with `redact` so that no message, log line or ledger entry built by
-this package can carry them.
+by ``repr``, and registered as `redaction.Secret` so that no message, log line or ledger entry
+built by this package can carry them.
 
 Example:
     >>> creds = Credentials.from_env()          # WIRO_API_KEY / WIRO_API_SECRET
@@ -14,88 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import os
 import threading
 import time
-import weakref
 
 from .errors import ConfigError
+from .redaction import Secret
 
-__all__ = ["Credentials", "RedactingFilter", "get_logger", "next_nonce", "redact", "sign"]
-
-_SECRETS: weakref.WeakSet[_Secret] = weakref.WeakSet()
-_SECRETS_LOCK = threading.Lock()
-_MASK = "***"
-
-
-class _Secret:
-    """Holds one secret string; registered for redaction while alive."""
-
-    __slots__ = ("__weakref__", "value")
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-        with _SECRETS_LOCK:
-            _SECRETS.add(self)
-
-    def __repr__(self) -> str:
-        return _MASK
-
-
-def redact(text: str) -> str:
-    """Replace every known key and secret in ``text`` with ``***``.
-
-    Example:
-        >>> redact(f"bad key {creds.api_key}")
-        'bad key ***'
-    """
-    if not text:
-        return text
-    with _SECRETS_LOCK:
-        values = sorted({s.value for s in _SECRETS if len(s.value) >= 4}, key=len, reverse=True)
-    for value in values:
-        if value in text:
-            text = text.replace(value, _MASK)
-    return text
-
-
-class RedactingFilter(logging.Filter):
-    """A logging filter that removes keys and secrets from records: the message, and the
-    traceback and stack text (installed on every logger of the package, see `get_logger`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
-        if record.exc_info and not record.exc_text:
-            # Formatters reuse exc_text when set, so the traceback is written redacted.
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        return True
-
-
-def get_logger(name: str = "wiro_widgets") -> logging.Logger:
-    """The package logger ``name`` with the redacting filter on it.
-
-    A logger's filters do not apply to records of its child loggers, so each module's
-    logger (``wiro_widgets.history``, ``wiro_widgets.sandbox``, ...) needs its own.
-    """
-    logger = logging.getLogger(name)
-    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-        logger.addFilter(RedactingFilter())
-    return logger
-
-
-_logger = get_logger()
-
+__all__ = ["Credentials", "next_nonce", "sign"]
 
 class _NonceClock:
-    """Millisecond nonces that strictly increase across every thread of the process."""
+    """Millisecond nonces that strictly increase across every thread of the process.
+
+    Section 9 of the client reference: the docs' samples use seconds, every SDK and
+    Wiro-MCP use milliseconds; we follow milliseconds."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -153,8 +85,8 @@ class Credentials:
         secret = (api_secret or "").strip()
         if secret and (any(c.isspace() for c in secret) or not secret.isprintable()):
             raise ConfigError("The Wiro API secret contains spaces or control characters.")
-        self._key = _Secret(key)
-        self._secret = _Secret(secret) if secret else None
+        self._key = Secret(key)
+        self._secret = Secret(secret) if secret else None
 
     @classmethod
     def from_env(cls, api_key: str | None = None, api_secret: str | None = None) -> Credentials:

@@ -8,6 +8,9 @@ Example:
     $ wiro-widgets sandbox --speed 2
     export WIRO_API_KEY=...
     ...
+    $ wiro-widgets notebooks my-notebooks
+    wrote     my-notebooks/client.ipynb
+    ...
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -112,31 +116,69 @@ def _run_sandbox(args: argparse.Namespace) -> int:
 
 
 def _add_demo(subparsers: Subparsers) -> None:
+    from .demo import add_arguments
+
     parser = subparsers.add_parser(
         "demo",
         help="JupyterLab on the quickstart notebook (the sandbox unless WIRO_API_KEY is set)",
-        description="Start the demo (the same as `make demo`); options after `demo` go to it, "
-        "e.g. `wiro-widgets demo --headless`. See `wiro-widgets demo -- --help`.",
+        description="The demo (the same as `make demo`): the panel in JupyterLab on a local "
+        "sandbox, or --headless to run the quickstart notebook and keep its images. It needs "
+        'the `demo` extra: pip install "wiro-widgets[demo]".',
     )
-    parser.add_argument("demo_args", nargs=argparse.REMAINDER,
-                        help="options for the demo (--headless, --port N, --no-browser, ...)")
+    add_arguments(parser)
     parser.set_defaults(func=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from .demo import main as demo_main
+    from .demo import run
 
-    forwarded = [a for a in args.demo_args if a != "--"]
-    return demo_main(forwarded)
+    return run(args)
+
+
+def _add_notebooks(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "notebooks",
+        help="copy the example notebooks into a folder",
+        description="Copy the example notebooks (quickstart, client, research, presentation) "
+        "into DIR. A file already there with other content is not overwritten, and then "
+        "nothing is written, unless --force.",
+    )
+    parser.add_argument("folder", metavar="DIR", type=Path, help="where to copy them")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite notebooks in DIR that differ from the shipped ones")
+    parser.set_defaults(func=_run_notebooks)
+
+
+def _run_notebooks(args: argparse.Namespace) -> int:
+    from .examples import copy_notebooks
+
+    try:
+        report = copy_notebooks(args.folder, force=args.force)
+    except (FileNotFoundError, OSError) as err:
+        print(f"wiro-widgets notebooks: {err}", file=sys.stderr)
+        return 1
+    if report.refused:
+        print("wiro-widgets notebooks: these differ from the shipped notebooks and were not "
+              "overwritten (nothing was written; --force overwrites them):", file=sys.stderr)
+        for path in report.refused:
+            print(f"  {path}", file=sys.stderr)
+        return 1
+    for path in report.written:
+        print(f"wrote     {path}")
+    for path in report.unchanged:
+        print(f"unchanged {path}")
+    print(f"{len(report.written)} written, {len(report.unchanged)} already up to date, in "
+          f"{args.folder}. Open one with: jupyter lab {args.folder / 'quickstart.ipynb'}")
+    return 0
 
 
 #: Functions adding one subcommand each (see the module docstring).
-COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox, _add_demo]
+COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox, _add_demo, _add_notebooks]
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered subcommand."""
-    from . import __version__
+    from ._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="wiro-widgets",

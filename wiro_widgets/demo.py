@@ -8,8 +8,9 @@ set: then the real API is used, and billed) and JupyterLab on 127.0.0.1 opened o
 presses Generate as a person would, and writes the executed notebook and the PNG images to the
 output folder (``demo-output/`` by default).
 
-The notebooks are copied into ``<output>/notebooks`` first, so the demo never writes outputs
-into the repository's clean copies.
+The notebooks (shipped in the package, or the checkout's ``notebooks/``) are copied into
+``<output>/notebooks`` first, so the demo never writes outputs into the clean copies. Without
+the ``demo`` extra (JupyterLab, ipykernel, nbclient, nbformat) it says how to install it.
 
 Example:
     $ python -m wiro_widgets.demo --no-browser --port 8899
@@ -21,18 +22,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import json
+import importlib.util
 import os
-import secrets
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import threading
-import time
-import urllib.error
-import urllib.request
 import webbrowser
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -40,73 +34,60 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from .examples import QUICKSTART, copy_notebooks
+from .examples import notebooks_folder as find_notebooks
+from .lab import Lab
+
 if TYPE_CHECKING:
     from .sandbox import Sandbox
 
 __all__ = [
+    "DEMO_EXTRA_INSTALL",
     "HEADLESS_TAG",
+    "Lab",
+    "add_arguments",
     "add_headless_cell",
     "backend",
     "find_notebooks",
     "headless_generate",
     "main",
+    "missing_demo_packages",
+    "run",
 ]
 
-QUICKSTART = "quickstart.ipynb"
 DEFAULT_OUTPUT = "demo-output"
 #: Tag of the cell the headless run appends; it presses Generate and saves the images.
 HEADLESS_TAG = "wiro-demo-headless"
+#: The command that installs what the demo needs beyond the core package.
+DEMO_EXTRA_INSTALL = 'pip install "wiro-widgets[demo]"'
+# The `demo` extra's packages, by import name: JupyterLab, the kernel, the notebook runner.
+_DEMO_MODULES = ("jupyterlab", "ipykernel", "nbclient", "nbformat")
 _WIRO_VARS = ("WIRO_API_KEY", "WIRO_API_SECRET", "WIRO_BASE_URL", "WIRO_SOCKET_URL")
-# Uploads of up to 10 large reference images travel in one websocket message; Tornado's
-# default (10 MB) drops bigger ones silently.
-_WEBSOCKET_MAX_MESSAGE = 512 * 1024 * 1024
-_LAB_START_TIMEOUT = 120.0
-_LAB_STOP_TIMEOUT = 20.0
 
 
 # --------------------------------------------------------------------------------------------
-# Where things are
+# Where things are, and what is installed
 
 
-def find_notebooks(folder: Path | None = None) -> Path:
-    """The folder holding ``quickstart.ipynb``: ``folder`` when given, else the checkout's
-    ``notebooks/`` beside the package, else ``./notebooks``.
+def missing_demo_packages() -> list[str]:
+    """The packages of the ``demo`` extra that cannot be imported here (found, not imported).
 
-    Raises:
-        FileNotFoundError: when no candidate has the quickstart notebook.
+    Example:
+        >>> missing_demo_packages()        # in a core-only install
+        ['jupyterlab', 'ipykernel', 'nbclient', 'nbformat']
     """
-    candidates = [folder] if folder is not None else [
-        Path(__file__).resolve().parent.parent / "notebooks",
-        Path.cwd() / "notebooks",
-    ]
-    for folder in candidates:
-        if (folder / QUICKSTART).is_file():
-            return folder
-    where = folder if folder is not None else "notebooks/"
-    raise FileNotFoundError(
-        f"{QUICKSTART} was not found in {where}; run the demo from a checkout of wiro_widgets"
-    )
+    return [name for name in _DEMO_MODULES if importlib.util.find_spec(name) is None]
 
 
 def _copy_notebooks(source: Path, target: Path) -> Path:
     # Fresh copies each run: the demo's scratch notebooks, never the committed ones.
-    target.mkdir(parents=True, exist_ok=True)
-    for notebook in source.glob("*.ipynb"):
-        shutil.copy2(notebook, target / notebook.name)
-    if (source / "assets").is_dir():
-        shutil.copytree(source / "assets", target / "assets", dirs_exist_ok=True)
+    copy_notebooks(target, force=True, source=source)
     return target
 
 
 def _untyped(module: str) -> Any:
     # nbformat and IPython.display have no annotations; go through Any once, here.
     return importlib.import_module(module)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,127 +296,6 @@ def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 
 # Interactive: JupyterLab on the quickstart notebook
 
 
-class Lab:
-    """A ``jupyter lab`` subprocess on 127.0.0.1 with isolated settings, runtime and config.
-
-    Args:
-        root: the folder it serves (the copied notebooks).
-        state: where its config, runtime, settings, workspaces and log go.
-        env: the environment for the server and, through it, the kernels.
-        port: the port (0: a free one).
-    """
-
-    def __init__(self, root: Path, state: Path, env: Mapping[str, str], port: int = 0) -> None:
-        self.root = root
-        self.state = state
-        self.port = port or _free_port()
-        self.token = secrets.token_hex(16)
-        self.log_path = state / "lab.log"
-        self._env = dict(env)
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def url(self, notebook: str = QUICKSTART) -> str:
-        """The URL that opens ``notebook`` and logs in with the token."""
-        return f"{self.base_url}/lab/tree/{notebook}?token={self.token}"
-
-    def _prepare(self) -> dict[str, str]:
-        config = self.state / "config"
-        runtime = self.state / "runtime"
-        settings = self.state / "settings"
-        for folder in (config, runtime, settings, self.state / "workspaces"):
-            folder.mkdir(parents=True, exist_ok=True)
-        (config / "jupyter_server_config.json").write_text(json.dumps({
-            "ServerApp": {"tornado_settings": {
-                "websocket_max_message_size": _WEBSOCKET_MAX_MESSAGE}},
-        }, indent=2))
-        # Otherwise a "get notified about Jupyter news?" toast covers the notebook.
-        news = settings / "@jupyterlab" / "apputils-extension"
-        news.mkdir(parents=True, exist_ok=True)
-        (news / "notification.jupyterlab-settings").write_text(
-            json.dumps({"fetchNews": "false"}))
-        env = dict(self._env)
-        env["JUPYTER_CONFIG_DIR"] = str(config)
-        env["JUPYTER_RUNTIME_DIR"] = str(runtime)
-        return env
-
-    def command(self) -> list[str]:
-        """The ``jupyter lab`` command line."""
-        cmd = [
-            sys.executable, "-m", "jupyter", "lab", "--no-browser",
-            "--ip=127.0.0.1", f"--port={self.port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}",
-            f"--ServerApp.root_dir={self.root}",
-            f"--LabApp.workspaces_dir={self.state / 'workspaces'}",
-            f"--LabApp.user_settings_dir={self.state / 'settings'}",
-            "--LabApp.news_url=None",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-            "--LabApp.expose_app_in_browser=True",
-        ]
-        if hasattr(os, "geteuid") and os.geteuid() == 0:
-            cmd.append("--allow-root")
-        return cmd
-
-    def start(self, timeout: float = _LAB_START_TIMEOUT,
-              cancel: threading.Event | None = None) -> None:
-        """Start the server and wait until ``/api/status`` answers (or ``cancel`` is set).
-
-        Raises:
-            RuntimeError: when it exits or does not answer in time (its log is named).
-        """
-        env = self._prepare()
-        with open(self.log_path, "wb") as log:
-            # Its own session: the terminal's Ctrl-C reaches only us, and we stop lab without
-            # its "Shutdown this Jupyter server (y/[n])?" prompt.
-            self.process = subprocess.Popen(
-                self.command(), cwd=self.root, env=env, stdin=subprocess.DEVNULL,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        status = f"{self.base_url}/api/status?token={self.token}"
-        while time.monotonic() < deadline:
-            if cancel is not None and cancel.is_set():
-                return
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"jupyter lab exited with code {self.process.returncode}; "
-                    f"see {self.log_path}:\n{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(status, timeout=2) as answer:  # noqa: S310
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"jupyter lab did not answer within {timeout:.0f} s; "
-                           f"see {self.log_path}:\n{self.log_tail()}")
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
-
-    def stop(self, timeout: float = _LAB_STOP_TIMEOUT) -> int | None:
-        """Ask the server to shut down (its kernels with it); kill it if it does not."""
-        process = self.process
-        if process is None:
-            return None
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
-        return process.returncode
-
-
 def _can_open_browser() -> bool:
     # On a Linux box with no display, webbrowser may pick a text browser that takes over the
     # terminal; the printed URL is the better answer there.
@@ -511,14 +371,17 @@ def run_interactive(output: Path, *, port: int = 0, open_browser: bool = True,
 # --------------------------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m wiro_widgets.demo",
-        description="The wiro_widgets panel in JupyterLab, on the local sandbox "
-                    "(or the real API when WIRO_API_KEY is set).",
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the demo's options to ``parser`` (this module's and ``wiro-widgets demo``'s).
+
+    Example:
+        >>> parser = argparse.ArgumentParser()
+        >>> add_arguments(parser)
+        >>> parser.parse_args(["--headless"]).headless
+        True
+    """
     parser.add_argument("--headless", action="store_true",
-                        help="execute notebooks/quickstart.ipynb without a browser and write the "
+                        help="execute the quickstart notebook without a browser and write the "
                              "executed notebook and its PNG images to the output folder")
     parser.add_argument("--port", type=int, default=0,
                         help="JupyterLab's port on 127.0.0.1 (default: a free one)")
@@ -529,18 +392,44 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--sandbox", action="store_true",
                         help="use the local sandbox even when WIRO_API_KEY is set")
     parser.add_argument("--notebooks", type=Path, default=None,
-                        help="the folder of notebooks to copy and open (default: the checkout's)")
+                        help="the folder of notebooks to copy and open (default: the package's)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="headless: seconds to wait for the images (default: 600)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the demo; returns the process exit code."""
-    args = _parser().parse_args(argv)
+    """Run the demo with command-line options; returns the process exit code.
+
+    Example:
+        >>> main(["--headless", "--output", "/tmp/demo"])
+        0
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m wiro_widgets.demo",
+        description="The wiro_widgets panel in JupyterLab, on the local sandbox "
+                    "(or the real API when WIRO_API_KEY is set).",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo with parsed options (see `add_arguments`); returns the exit code.
+
+    Example:
+        >>> run(argparse.Namespace(headless=True, port=0, no_browser=True, output=Path("out"),
+        ...                        sandbox=True, notebooks=None, timeout=600.0))
+        0
+    """
     if args.port < 0 or args.port > 65535:
         print(f"--port must be 0..65535, not {args.port}", file=sys.stderr)
         return 2
+    missing = missing_demo_packages()
+    if missing:
+        print(f"The demo needs the package's `demo` extra (JupyterLab and a notebook runner); "
+              f"missing here: {', '.join(missing)}.\nInstall it with:  {DEMO_EXTRA_INSTALL}",
+              file=sys.stderr)
+        return 1
     try:
         if args.headless:
             return run_headless(args.output, force_sandbox=args.sandbox, timeout=args.timeout,

@@ -1,7 +1,7 @@
 """One error hierarchy for the whole package.
 
 Every error's message is safe to show and to log: it never holds a key or a secret
-(`WiroError` applies `auth.redact` to every text argument, whatever built the error).
+(`WiroError` applies `redaction.redact` to every text argument, whatever built the error).
 
 Example:
     >>> try:
@@ -13,6 +13,8 @@ Example:
 from __future__ import annotations
 
 from typing import Any
+
+from .redaction import redact as _redact
 
 __all__ = [
     "ApiError",
@@ -191,12 +193,6 @@ class TaskTimeout(TaskError):
                  token: str | None = None) -> None:
         self.detached = detached
         super().__init__(message, task_id=task_id, token=token)
-
-
-def _redact(text: str) -> str:
-    from .auth import redact  # auth imports this module, so not at the top
-
-    return redact(text)
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

@@ -21,21 +21,20 @@ import json
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from PIL import Image, PngImagePlugin
 
-from .auth import get_logger, redact
+from ._version import __version__
 from .errors import WiroError
 from .images import sniff_image_type
+from .protocol import parse_number
+from .redaction import get_logger, redact
 
-if TYPE_CHECKING:
-    from .results import Output, Result
-
-__all__ = ["FORMAT", "KEY", "NoParamsFound", "embed", "metadata_for", "read_params",
-           "save_result"]
+__all__ = ["FORMAT", "KEY", "NoParamsFound", "SavedOutput", "SavedResult", "embed",
+           "metadata_for", "read_params", "save_result"]
 
 log = get_logger(__name__)
 
@@ -61,15 +60,60 @@ class NoParamsFound(WiroError, ValueError):
     """The file carries no wiro_widgets parameters (no text chunk, comment, EXIF or sidecar)."""
 
 
-def metadata_for(result: Result, index: int = 0, output: Output | None = None) -> dict[str, Any]:
+class SavedOutput(Protocol):
+    """An output as the codec reads it (`results.Output`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def content_type(self) -> str: ...
+
+
+class SavedResult(Protocol):
+    """What the codec reads of a result (`results.Result`); it never imports the class."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def task_id(self) -> str: ...
+
+    @property
+    def submitted_at(self) -> float: ...
+
+    @property
+    def params(self) -> Mapping[str, Any]: ...
+
+    @property
+    def seed(self) -> int | None: ...
+
+    @property
+    def cost(self) -> float: ...
+
+    @property
+    def sandbox(self) -> bool: ...
+
+    @property
+    def timeline(self) -> Mapping[str, float]: ...
+
+    @property
+    def record(self) -> Mapping[str, Any]: ...
+
+    @property
+    def outputs(self) -> Sequence[SavedOutput]: ...
+
+    def image_files(self) -> Iterator[tuple[Any, bytes]]: ...
+
+
+def metadata_for(result: SavedResult, index: int = 0,
+                 output: SavedOutput | None = None) -> dict[str, Any]:
     """The JSON-ready record embedded into image ``index`` of ``result``.
 
     Example:
         >>> metadata_for(result)["seed"]
         123
     """
-    from . import __version__
-
     created = _created_time(result)
     if output is None and index < len(result.outputs):
         output = result.outputs[index]
@@ -91,7 +135,8 @@ def metadata_for(result: Result, index: int = 0, output: Output | None = None) -
     return record
 
 
-def save_result(result: Result, directory: str | Path, *, sidecar: bool = True) -> list[Path]:
+def save_result(result: SavedResult, directory: str | Path, *,
+                sidecar: bool = True) -> list[Path]:
     """Write each output image of ``result`` into ``directory`` with its parameters embedded.
 
     Names carry the date and the seed (``20261125-031501_flux-2-flex_seed123_0.png``); an
@@ -112,7 +157,7 @@ def save_result(result: Result, directory: str | Path, *, sidecar: bool = True) 
     folder = Path(directory).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    for index, (output, data) in enumerate(_image_outputs(result)):
+    for index, (output, data) in enumerate(result.image_files()):
         meta = metadata_for(result, index, output)
         kind = sniff_image_type(data[:16]) or output.content_type
         try:
@@ -191,38 +236,17 @@ def read_params(path: str | Path) -> dict[str, Any]:
 
 # --- writing ------------------------------------------------------------------------------
 
-def _image_outputs(result: Result) -> Iterator[tuple[Output, bytes]]:
-    images = [o for o in result.outputs if o.content_type.startswith("image/")]
-    for position, output in enumerate(images):
-        if output.path and Path(output.path).is_file():
-            yield output, Path(output.path).read_bytes()
-            continue
-        # No local copy: encode the decoded image rather than lose the output.
-        loaded = result._images
-        if loaded is None or position >= len(loaded):
-            raise FileNotFoundError(
-                f"output {output.name} of task {result.task_id} has no local copy to save"
-            )
-        buffer = io.BytesIO()
-        fmt = "JPEG" if output.content_type == "image/jpeg" else "PNG"
-        loaded[position].save(buffer, format=fmt)
-        yield output, buffer.getvalue()
-
-
-def _created_time(result: Result) -> float:
+def _created_time(result: SavedResult) -> float:
     for key in ("task_queue", "create", "created"):
         if result.timeline.get(key):
             return float(result.timeline[key])
-    raw = result.record.get("createtime")
-    try:
-        if raw and float(raw) > 0:
-            return float(raw)
-    except (TypeError, ValueError):
-        pass
-    return float(result.task.submitted_at or 0.0)
+    raw = parse_number(result.record.get("createtime"))
+    if raw is not None and raw > 0:
+        return raw
+    return float(result.submitted_at or 0.0)
 
 
-def _file_stem(result: Result, index: int) -> str:
+def _file_stem(result: SavedResult, index: int) -> str:
     created = _created_time(result) or dt.datetime.now().timestamp()
     stamp = dt.datetime.fromtimestamp(created).strftime("%Y%m%d-%H%M%S")
     model = re.sub(r"[^A-Za-z0-9._-]+", "-", result.model.rsplit("/", 1)[-1]) or "output"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import io
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,33 +20,16 @@ from typing import Any
 from PIL import Image
 
 from .images import thumbnail_data_uri
+from .metadata import save_result
+from .specs import get_spec
 
 __all__ = [
-    "STATUS_ORDER",
-    "TERMINAL_STATUSES",
     "Output",
     "Result",
     "Task",
     "TaskUpdate",
     "stage_label",
 ]
-
-#: Wiro's documented status order (tasks.md).
-STATUS_ORDER = (
-    "task_queue",
-    "task_accept",
-    "task_preprocess_start",
-    "task_preprocess_end",
-    "task_assign",
-    "task_start",
-    "task_output",
-    "task_output_full",
-    "task_end",
-    "task_postprocess_start",
-    "task_postprocess_end",
-)
-#: Statuses after which a task never changes (``task_error`` only as a Task/Detail status).
-TERMINAL_STATUSES = frozenset({"task_postprocess_end", "task_cancel", "task_error"})
 
 _LABELS = {
     "submitting": "submitting",
@@ -196,6 +179,11 @@ class Result:
         return self.task.model
 
     @property
+    def submitted_at(self) -> float:
+        """Unix time of the Run."""
+        return self.task.submitted_at
+
+    @property
     def prompt(self) -> str:
         return str(self.params.get("prompt", ""))
 
@@ -216,6 +204,27 @@ class Result:
             raise LookupError(f"task {self.task.id} has no image output")
         return images[0]
 
+    def image_files(self) -> Iterator[tuple[Output, bytes]]:
+        """Each image output with its file's bytes: the original file when it is kept
+        locally, else the loaded image encoded again (PNG, or JPEG for JPEG outputs).
+
+        Raises:
+            FileNotFoundError: an output has neither a local file nor a loaded image.
+        """
+        images = [o for o in self.outputs if o.content_type.startswith("image/")]
+        for position, output in enumerate(images):
+            if output.path and Path(output.path).is_file():
+                yield output, Path(output.path).read_bytes()
+                continue
+            loaded = self._images
+            if loaded is None or position >= len(loaded):
+                raise FileNotFoundError(
+                    f"output {output.name} of task {self.task_id} has no local copy to save")
+            buffer = io.BytesIO()
+            fmt = "JPEG" if output.content_type == "image/jpeg" else "PNG"
+            loaded[position].save(buffer, format=fmt)
+            yield output, buffer.getvalue()
+
     def save(self, directory: str | Path = ".", *, sidecar: bool = True) -> list[Path]:
         """Write each image with its parameters embedded; returns the paths written.
 
@@ -224,17 +233,22 @@ class Result:
             >>> wiro_widgets.read_params(paths[0])["seed"]
             123
         """
-        from .metadata import save_result
-
         return save_result(self, directory, sidecar=sidecar)
+
+    @property
+    def file_param(self) -> str | None:
+        """The Python name of the model's file input (its spec says which), if known."""
+        spec = get_spec(self.task.model)
+        return spec.file_param.py_name if spec is not None and spec.file_param else None
 
     def summary(self) -> dict[str, Any]:
         """The parameters and facts worth showing next to an image."""
-        shown = {k: v for k, v in self.params.items() if k != "input_images"}
-        refs = self.params.get("input_images") or []
-        if refs:
-            shown["input_images"] = [r.get("name", "?") if isinstance(r, Mapping) else str(r)
-                                     for r in refs]
+        files = self.file_param
+        shown = {k: v for k, v in self.params.items() if k != files}
+        refs = self.params.get(files) if files else None
+        if files and refs:
+            shown[files] = [r.get("name", "?") if isinstance(r, Mapping) else str(r)
+                            for r in refs]
         shown.update(task=self.task.id, elapsed=f"{self.elapsed:.1f}s", cost=f"${self.cost:.4f}")
         return shown
 
@@ -254,7 +268,7 @@ class Result:
             )
         facts = " · ".join(
             html.escape(f"{k}={v}") for k, v in self.summary().items()
-            if k not in ("prompt", "input_images")
+            if k not in ("prompt", self.file_param)
         )
         sandbox = (' <span style="background:#b45309;color:#fff;padding:0 4px;'
                    'border-radius:3px">SANDBOX</span>') if self.sandbox else ""

@@ -140,11 +140,11 @@ def test_timeout_can_detach_and_resume(make_sandbox: Any, wiro_home: Path) -> No
     assert err.detached is True
     assert err.token
     assert f"client.wait({err.token!r})" in str(err)
-    assert not Ledger(wiro_home).tasks()[err.token]["finished"]  # resumable
+    assert not Ledger(wiro_home).tasks()[err.token].is_finished  # resumable
     result = client.wait(err.token, timeout=30)
     assert result.images
     assert result.task_id == err.task_id
-    assert Ledger(wiro_home).tasks()[err.token]["finished"]
+    assert Ledger(wiro_home).tasks()[err.token].is_finished
 
 
 def test_per_call_on_timeout_overrides(make_sandbox: Any) -> None:

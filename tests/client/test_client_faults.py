@@ -13,6 +13,8 @@ import pytest
 import requests
 from client_helpers import MODEL, SMALL, closed_port, run_requests
 
+from wiro_widgets.backoff import RetryPolicy
+from wiro_widgets.client._transport import never_sent
 from wiro_widgets.errors import (
     ApiError,
     ConcurrencyLimit,
@@ -21,7 +23,6 @@ from wiro_widgets.errors import (
 )
 from wiro_widgets.ledger import Ledger
 from wiro_widgets.sandbox import Faults
-from wiro_widgets.transport import RetryPolicy, never_sent
 
 QUICK_RETRY = RetryPolicy(budget=20.0, base=0.05, cap=0.4)
 

@@ -110,9 +110,9 @@ def test_local_refusals_send_nothing(sandbox: Any, tmp_path: Path, make: Any,
 
 def test_oversized_reference_is_refused_locally(sandbox: Any, tmp_path: Path,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    import wiro_widgets.inputs as inputs
+    import wiro_widgets.references as references
 
-    monkeypatch.setattr(inputs, "MAX_REFERENCE_BYTES", 1000)
+    monkeypatch.setattr(references, "MAX_UPLOAD_BYTES", 1000)
     big = tmp_path / "big.png"
     Image.effect_noise((64, 64), 50).save(big)
     assert big.stat().st_size > 1000

@@ -80,4 +80,4 @@ def test_sigint_with_detach_leaves_the_task_running(make_sandbox: Any, tmp_path:
     assert sb.wait_idle(30)
     assert sb.tasks[0].status == "task_postprocess_end"
     entry = Ledger(tmp_path).tasks()[sb.tasks[0].token]
-    assert entry["finished"] is False  # left for resume()
+    assert entry.is_finished is False  # left for resume()

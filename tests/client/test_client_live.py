@@ -12,9 +12,10 @@ import pytest
 from client_helpers import MODEL, closed_port
 
 from wiro_widgets import WiroClient
+from wiro_widgets.client import FollowConfig
 from wiro_widgets.errors import TaskTimeout
-from wiro_widgets.live import FollowConfig
-from wiro_widgets.results import STATUS_ORDER, TaskUpdate
+from wiro_widgets.protocol import STATUS_ORDER
+from wiro_widgets.results import TaskUpdate
 
 
 def run_with_updates(client: WiroClient, **params: Any) -> tuple[Any, list[TaskUpdate]]:

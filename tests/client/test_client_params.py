@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from client_helpers import MODEL, SMALL, encoded, run_requests
 
+from wiro_widgets.client._prepare import prepare
 from wiro_widgets.errors import BudgetExceeded, NotFound, ValidationError
 
 INVALID = [
@@ -100,16 +101,15 @@ def test_unknown_models_pass_parameters_through(sandbox: Any) -> None:
     assert request.path == "/v1/Run/someone/new-model"
     assert request.content_type == "application/json"
     # The sandbox refuses unknown models before reading the body, so read what was built.
-    body = client._prepare("someone/new-model", {"anyThing": 5, "other_name": "x",
-                                                 "listed": [1, 2]}).body
+    body = prepare("someone/new-model", {"anyThing": 5, "other_name": "x",
+                                         "listed": [1, 2]}).body
     with body.open() as (data, _):
         assert json.loads(data) == {"anyThing": 5, "other_name": "x", "listed": [1, 2]}
 
 
 def test_unknown_models_send_file_like_values_as_parts(sandbox: Any) -> None:
-    client = sandbox.client()
-    prepared = client._prepare("someone/new-model", {"image": encoded(), "text": "hi",
-                                                     "urls": ["https://example.com/a.png"]})
+    prepared = prepare("someone/new-model", {"image": encoded(), "text": "hi",
+                                             "urls": ["https://example.com/a.png"]})
     assert prepared.body.multipart
     assert [r.source for r in prepared.body.files["image"]] == ["bytes"]
     assert prepared.body.fields == {"text": "hi", "urls": ["https://example.com/a.png"]}

@@ -6,9 +6,19 @@ import ipywidgets as w
 import pytest
 
 from wiro_widgets.panel.form import Form
-from wiro_widgets.panel.sizes import ASPECT_PRESETS, aspect_of, megapixels, preset_size, snap
+from wiro_widgets.panel.sizes import (
+    ASPECT_PRESETS,
+    SizeRule,
+    aspect_of,
+    megapixels,
+    preset_size,
+    snap,
+)
 from wiro_widgets.specs import FLUX_2_FLEX
 from wiro_widgets.specs.flux_2_flex import SEED_MAX
+
+#: The size rule of flux-2-flex, from its spec: multiples of 16 in 64..2048.
+RULE = SizeRule.of(FLUX_2_FLEX.param("width"))
 
 
 @pytest.fixture
@@ -42,9 +52,10 @@ def test_hook_classes_are_on_the_value_widgets(form: Form) -> None:
 
 
 def test_sizes_snap_to_16_and_presets_keep_about_a_megapixel() -> None:
-    assert (snap(1000), snap(1016), snap(10), snap(9000)) == (1008, 1024, 64, 2048)
+    assert (snap(1000, RULE), snap(1016, RULE), snap(10, RULE), snap(9000, RULE)) == (
+        1008, 1024, 64, 2048)
     for name, wp, hp in ASPECT_PRESETS:
-        width, height = preset_size(name)
+        width, height = preset_size(name, RULE)
         assert width % 16 == 0
         assert height % 16 == 0
         assert 0.9 < megapixels(width, height) < 1.2
@@ -59,7 +70,7 @@ def test_size_tools(form: Form) -> None:
     form.width.value = 1000
     assert form.width.value == 1008
     form.aspect.value = "16:9"
-    assert (form.width.value, form.height.value) == preset_size("16:9")
+    assert (form.width.value, form.height.value) == preset_size("16:9", RULE)
     assert "1360 × 768" in form.readout.value
     assert "MP" in form.readout.value
     form.swap_size()

@@ -228,7 +228,7 @@ def test_inline_validation_and_errors_in_plain_words(panel: FluxPanel, sandbox: 
 
 def test_client_validation_error_highlights_the_field(panel: FluxPanel, sandbox: Any) -> None:
     # A reference the client cannot read is refused before anything is sent.
-    from wiro_widgets.panel.request import Reference
+    from wiro_widgets.references import Reference
 
     panel.references.add(Reference(name="ghost.png", sha256="0" * 64, size=10,
                                    content_type="image/png", data=b"not really a png"))

@@ -14,8 +14,9 @@ from wiro_widgets.errors import (
 from wiro_widgets.panel import FluxPanel
 from wiro_widgets.panel.codegen import request_code
 from wiro_widgets.panel.messages import explain
-from wiro_widgets.panel.request import GenerationRequest, Reference
+from wiro_widgets.panel.request import GenerationRequest
 from wiro_widgets.panel.status import StatusBar
+from wiro_widgets.references import Reference
 from wiro_widgets.results import TaskUpdate
 
 HOOKS = {

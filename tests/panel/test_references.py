@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from wiro_widgets.panel.references import ReferenceList, format_bytes
-from wiro_widgets.panel.request import Reference
-from wiro_widgets.specs.flux_2_flex import MAX_REFERENCE_BYTES
+from wiro_widgets.panel.request import GenerationRequest
+from wiro_widgets.protocol import MAX_UPLOAD_BYTES
+from wiro_widgets.references import Reference
 
 Entry = Callable[..., dict[str, Any]]
 
@@ -87,7 +88,7 @@ def test_non_images_and_corrupt_files_are_refused_with_a_message(
 
 def test_files_over_the_limit_are_refused(entry: Entry) -> None:
     refs = ReferenceList()
-    big = b"\x89PNG\r\n\x1a\n" + bytes(MAX_REFERENCE_BYTES)
+    big = b"\x89PNG\r\n\x1a\n" + bytes(MAX_UPLOAD_BYTES)
     pick(refs, entry("huge.png", big))
     assert len(refs) == 0
     assert f"huge.png is {format_bytes(len(big))}" in refs.message.value
@@ -109,10 +110,13 @@ def test_urls(make_image: Callable[..., bytes]) -> None:
     assert "dog.jpg" in labels(refs)[0]
     refs.add_image("cat.png", make_image())
     assert [r.is_url for r in refs.items] == [True, False]
-    assert refs.items[0].client_input() == "https://example.com/pics/dog.jpg"
-    upload = refs.items[1].client_input()
-    assert upload["name"] == "cat.png"
-    assert bytes(upload["content"]) == make_image()
+    # What the panel hands the client: the URL as a URL, the upload as its named bytes.
+    request = GenerationRequest("black-forest-labs/flux-2-flex", {}, refs.items)
+    url, upload = request.client_params()["input_images"]
+    assert url.is_url
+    assert url.url == "https://example.com/pics/dog.jpg"
+    assert upload.name == "cat.png"
+    assert upload.read_bytes() == make_image()
     refs.clear_button.click()
     assert len(refs) == 0
     assert refs.strip.children == ()

@@ -207,13 +207,13 @@ def test_100_runs_through_faults(make_sandbox: Callable[..., Any], wiro_home: Pa
     for outcome in completed:
         assert outcome.result is not None
         entry = ledger[outcome.result.task.token]
-        assert entry["finished"]
-        assert entry["outcome"] == "succeeded"
+        assert entry.is_finished
+        assert entry.outcome == "succeeded"
     for outcome in errored:
         if isinstance(outcome.error, TaskError):
             entry = ledger[str(outcome.error.token)]
-            assert entry["finished"]
-            assert entry["outcome"] in ("failed", "moderated", "error")
+            assert entry.is_finished
+            assert entry.outcome in ("failed", "moderated", "error")
     # Afterwards, with the faults gone, a normal run works on the same server.
     assert sb.client().run(MODEL, prompt="after the storm", width=64, height=64,
                            steps=2).images

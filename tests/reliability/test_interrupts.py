@@ -111,14 +111,14 @@ def _resume_in_new_process(sb: Any, home: Path) -> tuple[list[dict[str, Any]], i
 def _check_recovered(sb: Any, home: Path, prompt: str) -> None:
     (task,) = sb.tasks
     entry = Ledger(home).tasks()[task.token]
-    assert entry["finished"] is False, "the kill came too late to prove anything"
+    assert entry.is_finished is False, "the kill came too late to prove anything"
     results, left = _resume_in_new_process(sb, home)
     assert [(r["task_id"], r["prompt"], r["size"]) for r in results] == [
         (task.id, prompt, [64, 64])]
     assert os.path.isfile(results[0]["path"])
     assert left == 0
     assert len(sb.tasks) == 1  # resume never submits
-    assert Ledger(home).tasks()[task.token]["outcome"] == "succeeded"
+    assert Ledger(home).tasks()[task.token].outcome == "succeeded"
 
 
 @pytest.mark.slow

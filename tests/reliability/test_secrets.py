@@ -27,6 +27,7 @@ import pytest
 from nbclient import NotebookClient
 
 from wiro_widgets import WiroClient, errors
+from wiro_widgets.client._transport import Transient, check_envelope, error_for
 from wiro_widgets.errors import (
     ApiError,
     BudgetExceeded,
@@ -41,7 +42,6 @@ from wiro_widgets.errors import (
 from wiro_widgets.panel import FluxPanel
 from wiro_widgets.panel.messages import explain
 from wiro_widgets.sandbox import Sandbox
-from wiro_widgets.transport import Transient, check_envelope, error_for
 
 from . import tally
 from .helpers import MODEL, SMALL, widgets_of
@@ -240,14 +240,14 @@ def test_no_secret_in_logs_ledger_errors_widgets_or_files(known: Sandbox, debug_
     assert ledger is not None
     leaks.scan("ledger", ledger.path.read_text(encoding="utf-8"))
     # Whatever text reaches any of the package's loggers (some modules log on child
-    # loggers such as ``wiro_widgets.history``), the record is redacted.
-    import wiro_widgets.history
+    # loggers such as ``wiro_widgets.research.history``), the record is redacted.
     import wiro_widgets.metadata
-    import wiro_widgets.sweep  # noqa: F401  (their loggers exist once imported)
+    import wiro_widgets.research.history
+    import wiro_widgets.research.sweep  # noqa: F401  (their loggers exist once imported)
 
     ours = sorted(name for name in logging.Logger.manager.loggerDict
                   if name == "wiro_widgets" or name.startswith("wiro_widgets."))
-    assert {"wiro_widgets", "wiro_widgets.history", "wiro_widgets.sandbox"} <= set(ours)
+    assert {"wiro_widgets", "wiro_widgets.research.history", "wiro_widgets.sandbox"} <= set(ours)
     for name in ours:
         logging.getLogger(name).warning("server said: bad key %s / %s", KEY, SECRET)
         try:

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 
 import wiro_widgets
-from wiro_widgets.comparison import compare
+from wiro_widgets.research import compare
 from wiro_widgets.results import Result
 
 from .conftest import encode, noisy_image

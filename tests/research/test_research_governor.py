@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import threading
 
-from wiro_widgets.sweep import _Governor, split_axes, sweep_over
+from wiro_widgets.research.cells import split_axes, sweep_over
+from wiro_widgets.research.governor import Governor
+from wiro_widgets.specs import FLUX_2_FLEX
 
 
 def test_window_shrinks_to_what_runs_and_grows_back() -> None:
-    gov = _Governor(4)
+    gov = Governor(4)
     never = threading.Event()
     assert all(gov.acquire(never) for _ in range(4))
     assert gov.busy() == 3  # one refusal: three in flight
@@ -24,7 +26,7 @@ def test_window_shrinks_to_what_runs_and_grows_back() -> None:
 
 
 def test_acquire_blocks_at_the_window_and_gives_up_on_cancel() -> None:
-    gov = _Governor(1)
+    gov = Governor(1)
     cancel = threading.Event()
     assert gov.acquire(cancel)
     got: list[bool] = []
@@ -41,8 +43,8 @@ def test_acquire_blocks_at_the_window_and_gives_up_on_cancel() -> None:
 def test_axes_are_lists_except_references() -> None:
     refs = ["a.png", "b.png"]
     axes, fixed = split_axes({"prompt": "p", "seed": range(3), "guidance": (2.0, 4.0),
-                              "input_images": refs})
+                              "input_images": refs}, FLUX_2_FLEX)
     assert axes == {"seed": [0, 1, 2], "guidance": [2.0, 4.0]}
     assert fixed == {"prompt": "p", "input_images": refs}
-    axes, _ = split_axes({"input_images": sweep_over([["a.png"], refs])})
+    axes, _ = split_axes({"input_images": sweep_over([["a.png"], refs])}, FLUX_2_FLEX)
     assert axes == {"input_images": [["a.png"], refs]}

@@ -1,4 +1,4 @@
-"""load_history from a ledger written the way the client writes it (no server needed)."""
+"""load_history from a ledger written through the typed events (no server needed)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from wiro_widgets.history import load_history, pending
-from wiro_widgets.ledger import Ledger, OutputCache
+from wiro_widgets.ledger import (
+    ClientInfo,
+    Finished,
+    Ledger,
+    OutputCache,
+    OutputFile,
+    Submitted,
+)
+from wiro_widgets.research import load_history, pending
 
 from .conftest import MODEL, encode, noisy_image
 
@@ -19,18 +26,20 @@ def _record(ledger: Ledger, n: int, *, at: float, outcome: str | None = "succeed
     token = f"tok-{n}"
     data = encode(noisy_image(seed=n), "PNG")
     digest, path = OutputCache(ledger.home).put(data, ".png")
-    ledger.append("submitted", task_id=str(n), token=token, model=model,
-                  params={"prompt": f"fox {n}", "seed": n}, estimate=0.06, submitted_at=at,
-                  client={"base_url": "http://127.0.0.1:9/v1", "key": "abc"})
+    ledger.write(Submitted(task_id=str(n), token=token, model=model,
+                           params={"prompt": f"fox {n}", "seed": n}, estimate=0.06,
+                           submitted_at=at,
+                           client=ClientInfo(base_url="http://127.0.0.1:9/v1", key="abc")))
     if outcome is not None:
-        ledger.append("finished", task_id=str(n), token=token, model=model, outcome=outcome,
-                      status="task_postprocess_end", pexit="0" if outcome == "succeeded" else "1",
-                      elapsed=2.5, cost=0.06 if outcome == "succeeded" else 0.0,
-                      timeline={"task_queue": at, "task_postprocess_end": at + 3},
-                      outputs=[{"name": "0.png", "content_type": "image/png", "size": len(data),
-                                "url": f"http://127.0.0.1:9/cdn/{digest}/0.png",
-                                "sha256": digest, "path": path_override or str(path)}]
-                      if outcome == "succeeded" else [])
+        output = OutputFile(name="0.png", content_type="image/png", size=len(data),
+                            url=f"http://127.0.0.1:9/cdn/{digest}/0.png", sha256=digest,
+                            path=path_override or str(path))
+        ledger.write(Finished(task_id=str(n), token=token, model=model, outcome=outcome,
+                              status="task_postprocess_end",
+                              pexit="0" if outcome == "succeeded" else "1", elapsed=2.5,
+                              cost=0.06 if outcome == "succeeded" else 0.0,
+                              timeline={"task_queue": at, "task_postprocess_end": at + 3},
+                              outputs=(output,) if outcome == "succeeded" else ()))
     return token
 
 

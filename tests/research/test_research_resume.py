@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from wiro_widgets.history import pending
-from wiro_widgets.ledger import Ledger
+from wiro_widgets.ledger import ClientInfo, Ledger, Submitted
+from wiro_widgets.research import pending
 
 from .conftest import MODEL
 
@@ -84,7 +84,7 @@ def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_res
         [task] = sb.tasks
         assert task.id == submitted["task_id"]
         assert task.status == "task_queue"
-        assert not ledger.tasks()[submitted["token"]]["finished"]
+        assert not ledger.tasks()[submitted["token"]].is_finished
         if ended_before_resume:
             queued.release()
             assert sb.wait_idle(30)
@@ -111,7 +111,7 @@ def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_res
         # It re-attached to a live task: it saw the task move, not just its end.
         assert set(statuses) - {"task_postprocess_end", "downloading"}, statuses
     assert len(sb.tasks) == 1  # nothing was submitted again
-    assert ledger.tasks()[submitted["token"]]["outcome"] == "succeeded"
+    assert ledger.tasks()[submitted["token"]].outcome == "succeeded"
 
 
 def test_resume_skips_failures_unknown_tasks_and_other_servers(
@@ -122,11 +122,11 @@ def test_resume_skips_failures_unknown_tasks_and_other_servers(
     good = first.submit(MODEL, prompt="a fox", seed=1, width=256, height=256)
     bad = first.submit(MODEL, prompt="a fail-me fox", seed=2, width=256, height=256)
     ledger = Ledger()
-    ledger.append("submitted", task_id="999999", token="no-such-token", model=MODEL,
-                  params={"prompt": "lost"}, client={"base_url": sb.base_url})
-    ledger.append("submitted", task_id="5", token="elsewhere", model=MODEL,
-                  params={"prompt": "another server"},
-                  client={"base_url": "https://api.wiro.ai/v1"})
+    ledger.write(Submitted(task_id="999999", token="no-such-token", model=MODEL,
+                           params={"prompt": "lost"}, client=ClientInfo(base_url=sb.base_url)))
+    ledger.write(Submitted(task_id="5", token="elsewhere", model=MODEL,
+                           params={"prompt": "another server"},
+                           client=ClientInfo(base_url="https://api.wiro.ai/v1")))
     client = sb.client()
     assert [t.id for t in pending(client)] == [good.id, bad.id, "999999"]
 
@@ -134,8 +134,8 @@ def test_resume_skips_failures_unknown_tasks_and_other_servers(
     assert [r.task_id for r in results] == [good.id]
     assert results[0].params["seed"] == 1
     tasks = ledger.tasks()
-    assert tasks[bad.token]["outcome"] == "failed"
-    assert tasks["no-such-token"]["finished"]  # unknown to the server: not asked again
-    assert not tasks["elsewhere"]["finished"]  # another server's task is left alone
+    assert tasks[bad.token].outcome == "failed"
+    assert tasks["no-such-token"].is_finished  # unknown to the server: not asked again
+    assert not tasks["elsewhere"].is_finished  # another server's task is left alone
     assert [t.id for t in pending(client)] == []
     assert len(sb.tasks) == 2

@@ -16,7 +16,7 @@ from PIL import Image
 
 from wiro_widgets import BudgetExceeded, TaskFailed, ValidationError, compare, read_params
 from wiro_widgets.ledger import Ledger
-from wiro_widgets.sweep import Sweep, SweepProgress, sweep_over
+from wiro_widgets.research import Sweep, SweepProgress, sweep_over
 
 from .conftest import MODEL
 
@@ -42,8 +42,8 @@ def test_ledger_entry_is_written_before_the_wait(client: Any, sandbox: Any,
     assert ref["size"] == png_file.stat().st_size
     client.wait(task)
     entry = Ledger().tasks()[task.token]
-    assert entry["finished"]
-    assert entry["outcome"] == "succeeded"
+    assert entry.is_finished
+    assert entry.outcome == "succeeded"
     text = (wiro_home / "ledger.jsonl").read_text(encoding="utf-8")
     assert sandbox.api_key not in text
     assert sandbox.api_secret not in text

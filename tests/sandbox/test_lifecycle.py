@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from wiro_widgets.results import STATUS_ORDER, TERMINAL_STATUSES
+from wiro_widgets.protocol import STATUS_ORDER, TERMINAL_STATUSES
 from wiro_widgets.specs import FLUX_2_FLEX
 
 from .wire import Api, assert_envelope, join_lifecycle, png_bytes

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from websockets.exceptions import ConnectionClosed, ConnectionClosedError
 
-from wiro_widgets.results import STATUS_ORDER
+from wiro_widgets.protocol import STATUS_ORDER
 
 from .wire import Api, frames_until
 

@@ -18,7 +18,7 @@ from PIL import Image
 from websockets.sync.client import ClientConnection
 
 from wiro_widgets.auth import Credentials
-from wiro_widgets.results import TERMINAL_STATUSES
+from wiro_widgets.protocol import TERMINAL_STATUSES
 
 MODEL = "black-forest-labs/flux-2-flex"
 

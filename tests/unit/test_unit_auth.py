@@ -10,8 +10,9 @@ import threading
 
 import pytest
 
-from wiro_widgets.auth import Credentials, next_nonce, redact, sign
+from wiro_widgets.auth import Credentials, next_nonce, sign
 from wiro_widgets.errors import ConfigError
+from wiro_widgets.redaction import redact
 
 
 def test_signature_matches_the_documented_formula() -> None:

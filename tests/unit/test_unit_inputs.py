@@ -17,15 +17,17 @@ import pytest
 from PIL import Image
 from requests_toolbelt.multipart.decoder import MultipartDecoder
 
+from wiro_widgets.client._body import build_body
 from wiro_widgets.errors import ValidationError
-from wiro_widgets.inputs import (
+from wiro_widgets.protocol import MAX_UPLOAD_BYTES
+from wiro_widgets.references import (
     Reference,
-    build_body,
     is_reference_like,
     normalize_reference,
     normalize_references,
 )
-from wiro_widgets.specs.flux_2_flex import MAX_REFERENCE_BYTES
+
+FIELD = "input_images"
 
 
 def encoded(fmt: str, size: tuple[int, int] = (40, 30)) -> bytes:
@@ -42,7 +44,7 @@ JPEG = encoded("JPEG")
 
 def test_path_as_str_and_pathlib(png_file: pathlib.Path) -> None:
     for value in (str(png_file), png_file):
-        ref = normalize_reference(value, 0)
+        ref = normalize_reference(value, 0, FIELD)
         assert ref.source == "file"
         assert ref.name == "reference.png"
         assert ref.content_type == "image/png"
@@ -54,7 +56,7 @@ def test_path_as_str_and_pathlib(png_file: pathlib.Path) -> None:
 
 
 def test_jpeg_path(jpeg_file: pathlib.Path) -> None:
-    assert normalize_reference(jpeg_file, 3).content_type == "image/jpeg"
+    assert normalize_reference(jpeg_file, 3, FIELD).content_type == "image/jpeg"
 
 
 @pytest.mark.parametrize(("fmt", "content_type"), [
@@ -62,20 +64,20 @@ def test_jpeg_path(jpeg_file: pathlib.Path) -> None:
 ])
 def test_bytes_of_each_format(fmt: str, content_type: str) -> None:
     data = encoded(fmt)
-    ref = normalize_reference(data, 1)
+    ref = normalize_reference(data, 1, FIELD)
     assert ref.source == "bytes"
     assert ref.content_type == content_type
     assert ref.size == len(data)
     assert ref.sha256 == hashlib.sha256(data).hexdigest()
     assert ref.name.startswith("image-2.")
-    assert normalize_reference(bytearray(data), 0).sha256 == ref.sha256
-    assert normalize_reference(memoryview(data), 0).sha256 == ref.sha256
+    assert normalize_reference(bytearray(data), 0, FIELD).sha256 == ref.sha256
+    assert normalize_reference(memoryview(data), 0, FIELD).sha256 == ref.sha256
 
 
 @pytest.mark.parametrize("mode", ["RGB", "RGBA", "L", "P", "CMYK", "I;16", "F", "1"])
 def test_pil_images_of_every_mode_encode_once_as_png(mode: str) -> None:
     image = Image.new(mode, (20, 10))
-    ref = normalize_reference(image, 0)
+    ref = normalize_reference(image, 0, FIELD)
     assert ref.source == "pil"
     assert ref.content_type == "image/png"
     assert ref.data is not None
@@ -84,25 +86,25 @@ def test_pil_images_of_every_mode_encode_once_as_png(mode: str) -> None:
 
 def test_http_and_https_urls_are_not_fetched() -> None:
     for url in ("https://cdn.example.com/refs/a.jpg", "http://example.com/b.png?x=1"):
-        ref = normalize_reference(url, 0)
+        ref = normalize_reference(url, 0, FIELD)
         assert ref.source == "url"
         assert ref.url == url
         assert ref.content_type is None
         assert ref.size is None
         assert ref.sha256 is None
-    assert normalize_reference("https://example.com/a.jpg", 0).name == "a.jpg"
+    assert normalize_reference("https://example.com/a.jpg", 0, FIELD).name == "a.jpg"
 
 
 def test_file_upload_entries_as_dict_and_attributes() -> None:
     entry = {"name": "cat.png", "type": "image/png", "size": len(PNG),
              "content": memoryview(PNG), "last_modified": None}
-    ref = normalize_reference(entry, 0)
+    ref = normalize_reference(entry, 0, FIELD)
     assert ref.source == "upload"
     assert ref.name == "cat.png"
     assert ref.content_type == "image/png"
     bunch = SimpleNamespace(name="dog.jpg", type="image/jpeg", size=len(JPEG),
                             content=memoryview(JPEG))
-    ref2 = normalize_reference(bunch, 1)
+    ref2 = normalize_reference(bunch, 1, FIELD)
     assert ref2.name == "dog.jpg"
     assert ref2.content_type == "image/jpeg"
     assert is_reference_like(entry)
@@ -111,30 +113,30 @@ def test_file_upload_entries_as_dict_and_attributes() -> None:
 
 def test_the_sniffed_type_wins_over_the_declared_one() -> None:
     entry = {"name": "photo.png", "type": "image/png", "content": memoryview(JPEG)}
-    assert normalize_reference(entry, 0).content_type == "image/jpeg"
+    assert normalize_reference(entry, 0, FIELD).content_type == "image/jpeg"
 
 
 def test_binary_file_objects() -> None:
-    ref = normalize_reference(io.BytesIO(PNG), 0)
+    ref = normalize_reference(io.BytesIO(PNG), 0, FIELD)
     assert ref.source == "bytes"
     assert ref.content_type == "image/png"
 
 
 def test_a_single_value_and_mixed_lists(png_file: pathlib.Path) -> None:
-    assert len(normalize_references(png_file)) == 1
+    assert len(normalize_references(png_file, FIELD)) == 1
     refs = normalize_references([png_file, PNG, Image.new("RGB", (4, 4)),
                                  "https://example.com/x.png",
-                                 {"name": "u.jpg", "content": memoryview(JPEG)}])
+                                 {"name": "u.jpg", "content": memoryview(JPEG)}], FIELD)
     assert [r.source for r in refs] == ["file", "bytes", "pil", "url", "upload"]
     assert [r.index for r in refs] == [0, 1, 2, 3, 4]
-    assert normalize_references(None) == []
+    assert normalize_references(None, FIELD) == []
 
 
 # -- refusals -------------------------------------------------------------------------------------
 
 def refused(value: Any, index: int = 2) -> ValidationError:
     with pytest.raises(ValidationError) as info:
-        normalize_reference(value, index)
+        normalize_reference(value, index, FIELD)
     assert info.value.field == f"input_images[{index}]"
     assert f"input_images[{index}]" in str(info.value)
     return info.value
@@ -158,7 +160,7 @@ def test_empty_file_and_bytes(tmp_path: pathlib.Path) -> None:
 def test_over_the_limit_is_refused_before_reading(tmp_path: pathlib.Path) -> None:
     big = tmp_path / "huge.png"
     with open(big, "wb") as handle:  # sparse: costs no disk
-        handle.truncate(MAX_REFERENCE_BYTES + 1)
+        handle.truncate(MAX_UPLOAD_BYTES + 1)
     err = refused(big)
     assert "at most 100 MB" in err.rule
 
@@ -218,7 +220,7 @@ def test_header_only_png_is_refused() -> None:
 
 def test_the_list_reports_the_index_of_the_bad_entry(png_file: pathlib.Path) -> None:
     with pytest.raises(ValidationError) as info:
-        normalize_references([png_file, png_file, b"nope"])
+        normalize_references([png_file, png_file, b"nope"], FIELD)
     assert info.value.field == "input_images[2]"
 
 
@@ -245,7 +247,7 @@ def parts_of(body: Any) -> list[tuple[str, str | None, str | None, bytes]]:
 
 
 def test_json_body_when_only_urls() -> None:
-    refs = normalize_references(["https://a.example/1.png", "https://a.example/2.png"])
+    refs = normalize_references(["https://a.example/1.png", "https://a.example/2.png"], FIELD)
     body = build_body({"prompt": "fox", "steps": 20, "seed": None}, {"inputImage": refs})
     assert not body.multipart
     headers, raw = read_body(body)
@@ -262,7 +264,7 @@ def test_json_body_without_references() -> None:
 
 def test_multipart_repeats_one_field_in_the_callers_order(png_file: pathlib.Path) -> None:
     refs = normalize_references([png_file, "https://a.example/u.png", JPEG,
-                                 Image.new("RGB", (8, 8))])
+                                 Image.new("RGB", (8, 8))], FIELD)
     body = build_body({"prompt": "fox", "guidance": 4.5, "steps": 20}, {"inputImage": refs})
     assert body.multipart
     parts = parts_of(body)
@@ -281,7 +283,7 @@ def test_multipart_repeats_one_field_in_the_callers_order(png_file: pathlib.Path
 
 
 def test_multipart_body_can_be_opened_again_and_closes_files(png_file: pathlib.Path) -> None:
-    refs = normalize_references([png_file])
+    refs = normalize_references([png_file], FIELD)
     body = build_body({"prompt": "fox"}, {"inputImage": refs})
     assert parts_of(body) == parts_of(body)  # a re-send builds the same body afresh
     with body.open() as (encoder, _):
@@ -299,7 +301,7 @@ def test_multipart_streams_files_in_small_reads(tmp_path: pathlib.Path) -> None:
         path, compress_level=0)
     size = path.stat().st_size
     assert size > 8_000_000
-    refs = normalize_references([path])
+    refs = normalize_references([path], FIELD)
 
     def send(body: Any) -> tuple[int, int]:
         with body.open() as (encoder, _):
@@ -308,7 +310,7 @@ def test_multipart_streams_files_in_small_reads(tmp_path: pathlib.Path) -> None:
                 total += len(chunk)
         return expected, total
 
-    send(build_body({"prompt": "x"}, {"inputImage": normalize_references([PNG])}))  # warm up
+    send(build_body({"prompt": "x"}, {"inputImage": normalize_references([PNG], FIELD)}))  # warm up
     tracemalloc.start()
     try:
         expected, total = send(build_body({"prompt": "x"}, {"inputImage": refs}))
@@ -320,7 +322,7 @@ def test_multipart_streams_files_in_small_reads(tmp_path: pathlib.Path) -> None:
 
 
 def test_descriptor_never_holds_bytes() -> None:
-    ref = normalize_reference(PNG, 0)
+    ref = normalize_reference(PNG, 0, FIELD)
     descriptor = ref.descriptor()
     assert set(descriptor) == {"name", "sha256", "size", "source", "url", "content_type"}
     assert not any(isinstance(v, bytes) for v in descriptor.values())
@@ -328,9 +330,9 @@ def test_descriptor_never_holds_bytes() -> None:
 
 
 def test_references_pass_through_unchanged() -> None:
-    ref = normalize_reference(PNG, 0)
-    assert normalize_reference(ref, 0) is ref
-    moved = normalize_reference(ref, 4)
+    ref = normalize_reference(PNG, 0, FIELD)
+    assert normalize_reference(ref, 0, FIELD) is ref
+    moved = normalize_reference(ref, 4, FIELD)
     assert isinstance(moved, Reference)
     assert moved.index == 4
     assert moved.sha256 == ref.sha256

@@ -11,7 +11,7 @@ import pytest
 from filelock import FileLock
 
 from wiro_widgets.auth import Credentials
-from wiro_widgets.ledger import Ledger, OutputCache
+from wiro_widgets.ledger import Finished, Ledger, OutputCache, Submitted
 
 #: filelock's DEBUG line for each poll of a lock that someone else holds.
 WAITING = "not acquired"
@@ -24,14 +24,14 @@ def lock_path(home: Path) -> Path:
 
 def test_events_merge_per_task(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
-    ledger.append("submitted", task_id="1", token="tok1", model="a/b", params={"seed": 1})
-    ledger.append("submitted", task_id="2", token="tok2", model="a/b", params={})
-    ledger.append("finished", task_id="1", token="tok1", outcome="succeeded", cost=0.1)
+    ledger.write(Submitted(task_id="1", token="tok1", model="a/b", params={"seed": 1}))
+    ledger.write(Submitted(task_id="2", token="tok2", model="a/b", params={}))
+    ledger.write(Finished(task_id="1", token="tok1", outcome="succeeded", cost=0.1))
     tasks = ledger.tasks()
-    assert tasks["tok1"]["finished"] is True
-    assert tasks["tok1"]["outcome"] == "succeeded"
-    assert tasks["tok1"]["params"] == {"seed": 1}
-    assert tasks["tok2"]["finished"] is False
+    assert tasks["tok1"].is_finished is True
+    assert tasks["tok1"].outcome == "succeeded"
+    assert tasks["tok1"].params == {"seed": 1}
+    assert tasks["tok2"].is_finished is False
     assert [e["event"] for e in ledger.events()] == ["submitted", "submitted", "finished"]
 
 

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from wiro_widgets.errors import AuthError, NetworkError, NotFound
-from wiro_widgets.live import (
+from wiro_widgets.client._follow import (
     FollowConfig,
     FollowStopped,
     Progress,
     UnknownStatus,
     follow,
-    is_loopback_url,
     parse_frame,
     parse_progress,
 )
+from wiro_widgets.errors import AuthError, NetworkError, NotFound
+from wiro_widgets.protocol import is_loopback_url
 from wiro_widgets.results import TaskUpdate
 
 FAST = FollowConfig(first_interval=0.02, max_interval=0.05, final_interval=0.02,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from wiro_widgets.results import STATUS_ORDER, TERMINAL_STATUSES, TaskUpdate, stage_label
+from wiro_widgets.protocol import STATUS_ORDER, TERMINAL_STATUSES
+from wiro_widgets.results import TaskUpdate, stage_label
 
 
 @pytest.mark.parametrize(("status", "step", "total", "label"), [

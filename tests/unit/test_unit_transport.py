@@ -8,19 +8,14 @@ import time
 
 import pytest
 
+from wiro_widgets.backoff import RetryPolicy, backoff_delay
+from wiro_widgets.client._transport import Transient, check_envelope, parse_retry_after
 from wiro_widgets.errors import (
     ApiError,
     AuthError,
     ConcurrencyLimit,
     InsufficientBalance,
     NotFound,
-)
-from wiro_widgets.transport import (
-    RetryPolicy,
-    Transient,
-    backoff_delay,
-    check_envelope,
-    parse_retry_after,
 )
 
 

@@ -14,13 +14,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..specs import get_spec
 from .request import GenerationRequest
 
 __all__ = ["request_code"]
-
-# Form order, so generated code reads like the panel does.
-_ORDER = ("prompt", "width", "height", "guidance", "steps", "seed", "safety_tolerance",
-          "output_format")
 
 
 def _literal(value: Any) -> str:
@@ -54,19 +51,22 @@ def request_code(request: GenerationRequest, *, client_name: str = "client") -> 
         f"result = {client_name}.run(",
         f"    {_literal(request.model)},",
     ]
-    keys = [k for k in _ORDER if k in request.params]
-    keys += sorted(k for k in request.params if k not in _ORDER)
+    spec = get_spec(request.model)
+    # Form order, so generated code reads like the panel does.
+    order = spec.form_hints().order if spec is not None else ()
+    keys = [k for k in order if k in request.params]
+    keys += sorted(k for k in request.params if k not in order)
     for key in keys:
         lines.append(f"    {key}={_literal(request.params[key])},")
-    if request.references:
-        lines.append("    input_images=[")
+    if request.references and request.file_param:
+        lines.append(f"    {request.file_param}=[")
         for index, ref in enumerate(request.references, start=1):
             if ref.url is not None:
                 lines.append(f"        {_literal(ref.url)},  # image {index}")
             else:
                 lines.append(
-                    f"        {_literal(ref.name)},  # image {index}, sha256 {ref.sha256[:12]}, "
-                    f"{ref.size:,} bytes"
+                    f"        {_literal(ref.name)},  # image {index}, sha256 "
+                    f"{(ref.sha256 or '')[:12]}, {ref.size or 0:,} bytes"
                 )
         lines.append("    ],")
     lines.append(")")

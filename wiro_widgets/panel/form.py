@@ -1,8 +1,10 @@
 """The panel's form, built from a `ModelSpec` so it never drifts from the validator.
 
-Every control takes its label, range, step, default and tooltip (the spec's help text) from
-the spec. Each control has a message line under it where `Form.check` shows what is wrong
-before Generate is pressed.
+Every control takes its label, range, step, default, tooltip (the spec's help text) and CSS
+hook class from the spec; the layout (sections, which input is the prompt, the seed, the
+size pair) comes from the spec's `FormHints`, so this module names no model's parameter.
+Each control has a message line under it where `Form.check` shows what is wrong before
+Generate is pressed.
 
 Example:
     >>> form = Form(FLUX_2_FLEX)
@@ -22,7 +24,7 @@ import ipywidgets as w
 
 from ..errors import ValidationError
 from ..schema import Kind, ModelSpec, ParamSpec
-from .sizes import ASPECT_PRESETS, aspect_of, megapixels, preset_size, snap
+from .sizes import ASPECT_PRESETS, SizeRule, aspect_of, megapixels, preset_size, snap
 from .theme import esc, message_html
 
 __all__ = ["Form", "build_control"]
@@ -33,23 +35,12 @@ _SLIDER_SPAN = 10_000
 _CUSTOM = "custom"
 _IMAGE_MENTION = re.compile(r"\bimage\s*#?\s*(\d+)\b", re.IGNORECASE)
 
-#: The CSS hook classes of issue 4, on the widget that holds each value.
-HOOKS = {
-    "prompt": "wiro-prompt",
-    "guidance": "wiro-guidance",
-    "steps": "wiro-steps",
-    "width": "wiro-width",
-    "height": "wiro-height",
-    "seed": "wiro-seed",
-    "safety_tolerance": "wiro-safety",
-    "output_format": "wiro-format",
-}
-
 
 def build_control(param: ParamSpec) -> w.DOMWidget:
     """The widget for one input: slider, number box, toggle buttons or text area.
 
-    Label and tooltip come from the spec; so do range, step and default.
+    Label and tooltip come from the spec; so do range, step, default and the CSS hook class
+    (issue 4's classes, on the widget that holds the value).
 
     Example:
         >>> build_control(FLUX_2_FLEX.param("guidance")).max
@@ -85,9 +76,8 @@ def build_control(param: ParamSpec) -> w.DOMWidget:
                                   step=int(param.step or 1), **common)
     else:
         control = w.Textarea(value=str(param.default or ""), rows=4, **common)
-    hook = HOOKS.get(param.py_name)
-    if hook:
-        control.add_class(hook)
+    if param.css_class:
+        control.add_class(param.css_class)
     return control
 
 
@@ -110,12 +100,13 @@ class Form:
         widget: the form as one box, to place in a layout.
         controls: the value-holding widget of each Python-named parameter.
         messages: the message line under each control.
-        prompt, width, height, seed: shortcuts to those controls (None when the model has
-            no such input).
+        prompt, width, height, seed: shortcuts to the controls the spec's form hints name
+            (None when the model has no such input).
     """
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
+        self.hints = spec.form_hints()
         self.controls: dict[str, w.DOMWidget] = {}
         self.messages: dict[str, w.HTML] = {}
         self._listeners: list[Callable[[], None]] = []
@@ -127,15 +118,21 @@ class Form:
                 continue
             self.controls[param.py_name] = build_control(param)
             self.messages[param.py_name] = _message()
-        self.prompt = self.controls.get("prompt")
+        hints = self.hints
+        self.prompt = self.controls.get(hints.prompt or "")
         if isinstance(self.prompt, w.Textarea):
             self.prompt.placeholder = (
                 "Describe the image. Refer to reference images as “image 1”, “image 2”…"
             )
             self.prompt.rows = 4
-        self.width = self.controls.get("width")
-        self.height = self.controls.get("height")
-        self.seed = self.controls.get("seed")
+        width_name, height_name = hints.size or ("", "")
+        self.width = self.controls.get(width_name)
+        self.height = self.controls.get(height_name)
+        if self.width is None or self.height is None:
+            self.width = self.height = None
+        self._size_names = (width_name, height_name)
+        self.size_rule = SizeRule.of(spec.param(width_name)) if self.width else SizeRule()
+        self.seed = self.controls.get(hints.seed or "")
         self._build_size_tools()
         self._build_seed_tools()
         for control in self.controls.values():
@@ -149,7 +146,7 @@ class Form:
     def _build_size_tools(self) -> None:
         self.aspect = w.Dropdown(
             options=[(_CUSTOM, _CUSTOM)] + [
-                (f"{name}  ·  {'×'.join(map(str, preset_size(name)))}", name)
+                (f"{name}  ·  {'×'.join(map(str, preset_size(name, self.size_rule)))}", name)
                 for name, _, _ in ASPECT_PRESETS
             ],
             value=_CUSTOM, description="Aspect",
@@ -196,42 +193,53 @@ class Form:
         self.lock.observe(self._seed_mode, names="value")
 
     def _layout(self) -> tuple[w.VBox, w.VBox]:
-        def row(name: str, *extra: w.DOMWidget) -> list[w.DOMWidget]:
-            control = self.controls[name]
-            if extra:
-                control.layout.width = "auto"
-                control.layout.flex = "1 1 auto"
-                line: w.DOMWidget = w.HBox([control, *extra],
-                                           layout=w.Layout(width="100%", align_items="center"))
-            else:
-                line = control
-            return [line, self.messages[name]]
-
+        """The prompt's section on its own (it goes above the references), every other
+        section below; inputs in no section go last, untitled."""
         head: list[w.DOMWidget] = []
-        if "prompt" in self.controls:
-            self.controls["prompt"].description = ""
-            self.messages["prompt"].layout.margin = "0"
-            head += [_section("Prompt"), *row("prompt")]
         parts: list[w.DOMWidget] = []
-        if self.width is not None and self.height is not None:
-            parts += [_section("Size"), w.HBox([self.aspect, self.swap],
-                                              layout=w.Layout(align_items="center")),
-                      *row("width"), *row("height"), self.match_reference, self.readout]
-        sampling: list[str] = [n for n in ("guidance", "steps") if n in self.controls]
-        if sampling:
-            parts.append(_section("Sampling"))
-            for name in sampling:
-                parts += row(name)
-        if self.seed is not None:
-            parts += [*row("seed", self.randomize, self.lock), self.seed_used]
-        rest = [n for n in self.controls if n not in
-                ("prompt", "width", "height", "guidance", "steps", "seed")]
-        if rest:
-            parts.append(_section("Output"))
-            for name in rest:
-                parts += row(name)
+        placed: set[str] = set()
+        for section in self.hints.sections:
+            names = [n for n in section.params if n in self.controls]
+            if not names:
+                continue
+            target = head if self.hints.prompt in names else parts
+            target.append(_section(section.title))
+            target.extend(self._rows(names))
+            placed.update(names)
+        parts.extend(self._rows([n for n in self.controls if n not in placed]))
         return (w.VBox(head, layout=w.Layout(width="100%")),
                 w.VBox(parts, layout=w.Layout(width="100%")))
+
+    def _rows(self, names: list[str]) -> list[w.DOMWidget]:
+        """Each input's row and message line, with the tools of the prompt, size and seed."""
+        width_name, height_name = self._size_names
+        rows: list[w.DOMWidget] = []
+        for name in names:
+            if name == self.hints.prompt:
+                self.controls[name].description = ""
+                self.messages[name].layout.margin = "0"
+                rows += self._row(name)
+            elif self.width is not None and name == width_name:
+                rows += [w.HBox([self.aspect, self.swap], layout=w.Layout(align_items="center")),
+                         *self._row(name)]
+            elif self.height is not None and name == height_name:
+                rows += [*self._row(name), self.match_reference, self.readout]
+            elif name == self.hints.seed:
+                rows += [*self._row(name, self.randomize, self.lock), self.seed_used]
+            else:
+                rows += self._row(name)
+        return rows
+
+    def _row(self, name: str, *extra: w.DOMWidget) -> list[w.DOMWidget]:
+        control = self.controls[name]
+        if extra:
+            control.layout.width = "auto"
+            control.layout.flex = "1 1 auto"
+            line: w.DOMWidget = w.HBox([control, *extra],
+                                       layout=w.Layout(width="100%", align_items="center"))
+        else:
+            line = control
+        return [line, self.messages[name]]
 
     # -- reactions -------------------------------------------------------------------------
     def on_change(self, callback: Callable[[], None]) -> None:
@@ -254,7 +262,7 @@ class Form:
 
     def _snap(self, change: Mapping[str, Any]) -> None:
         value = int(change["new"])
-        snapped = snap(value)
+        snapped = snap(value, self.size_rule)
         if snapped != value:
             change["owner"].value = snapped
 
@@ -273,7 +281,7 @@ class Form:
             return
         if self.width is None or self.height is None:
             return
-        width, height = preset_size(str(change["new"]))
+        width, height = preset_size(str(change["new"]), self.size_rule)
         self.set_size(width, height)
 
     def _seed_mode(self, change: Mapping[str, Any]) -> None:
@@ -297,8 +305,8 @@ class Form:
             return
         self._syncing = True
         try:
-            self.width.value = snap(width)
-            self.height.value = snap(height)
+            self.width.value = snap(width, self.size_rule)
+            self.height.value = snap(height, self.size_rule)
         finally:
             self._syncing = False
         self._changed()
@@ -315,8 +323,8 @@ class Form:
             self.readout.value = "size of image 1 (sent as 0 × 0)"
             return
         width, height = int(self.width.value), int(self.height.value)
-        params = {"width": width, "height": height}
-        cost = self.spec.estimate_cost(params)
+        cost = self.spec.estimate_cost(dict(zip(self._size_names, (width, height),
+                                                strict=True)))
         price = f" · est. ${cost:.3f}" if cost else ""
         self.readout.value = esc(
             f"{width} × {height} px · {megapixels(width, height):.2f} MP{price}"
@@ -341,8 +349,8 @@ class Form:
             else:
                 out[name] = int(value)
         if self.width is not None and self.height is not None and self.match_reference.value:
-            out["width"] = 0
-            out["height"] = 0
+            for name in self._size_names:
+                out[name] = 0
         return out
 
     def seed_for_run(self) -> int | None:
@@ -351,7 +359,7 @@ class Form:
         if self.seed is None:
             return None
         if self.randomize.value and not self.lock.value:
-            param = self.spec.param("seed")
+            param = self.spec.param(self.hints.seed or "")
             high = int(param.maximum if param.maximum is not None else 2**31 - 1)
             self.seed.value = random.randint(int(param.minimum or 0), high)
         return int(self.seed.value)
@@ -371,18 +379,19 @@ class Form:
             for name, control in self.controls.items():
                 if name not in params or params[name] is None:
                     continue
-                if name == "seed" and self.lock.value:
+                if name == self.hints.seed and self.lock.value:
                     continue
                 value = params[name]
-                if name in ("width", "height") and int(value) == 0:
+                if self.width is not None and name in self._size_names and int(value) == 0:
                     continue
                 try:
                     control.value = value
                 except Exception:  # noqa: S112  # a value from another version of the spec
                     continue
                 loaded.append(name)
-            if self.width is not None and "width" in params:
-                self.match_reference.value = int(params.get("width") or 0) == 0
+            width_name = self._size_names[0]
+            if self.width is not None and width_name in params:
+                self.match_reference.value = int(params.get(width_name) or 0) == 0
         finally:
             self._syncing = False
         self._changed()
@@ -399,7 +408,7 @@ class Form:
         values = self.values()
         for name, value in values.items():
             param = self.spec.param(name)
-            if name == "prompt" and not self.require_prompt and not str(value).strip():
+            if name == self.hints.prompt and not self.require_prompt and not str(value).strip():
                 continue
             try:
                 param.check(value)
@@ -414,20 +423,28 @@ class Form:
             except ValidationError as err:
                 if err.field not in found:
                     found[err.field] = (_plain(err), "error")
+        width_name, height_name = self._size_names
         if self.match_reference.value:
-            found.pop("height", None)
+            found.pop(height_name, None)
         if self.match_reference.value and not self.reference_count:
-            found["width"] = ("“Match first reference image” needs a reference image: add one "
-                              "below, or untick it and choose a size.", "error")
-        prompt = str(values.get("prompt", ""))
-        mentioned = [int(n) for n in _IMAGE_MENTION.findall(prompt)]
-        if mentioned and "prompt" not in found and max(mentioned) > self.reference_count:
-            have = self.reference_count
-            loaded = ("no reference images are loaded" if not have else
-                      f"{have} reference image{' is' if have == 1 else 's are'} loaded")
-            found["prompt"] = (f"The prompt mentions image {max(mentioned)}, but {loaded}.",
-                               "warn")
+            found[width_name] = ("“Match first reference image” needs a reference image: add one "
+                                 "below, or untick it and choose a size.", "error")
+        prompt_name = self.hints.prompt
+        if prompt_name is not None and prompt_name not in found:
+            warning = self._mention_warning(str(values.get(prompt_name, "")))
+            if warning:
+                found[prompt_name] = (warning, "warn")
         return found
+
+    def _mention_warning(self, prompt: str) -> str:
+        """Why the prompt's "image N" has no reference image to point at, or ""."""
+        mentioned = [int(n) for n in _IMAGE_MENTION.findall(prompt)]
+        if not mentioned or max(mentioned) <= self.reference_count:
+            return ""
+        have = self.reference_count
+        loaded = ("no reference images are loaded" if not have else
+                  f"{have} reference image{' is' if have == 1 else 's are'} loaded")
+        return f"The prompt mentions image {max(mentioned)}, but {loaded}."
 
     def show(self, problems: Mapping[str, tuple[str, str]]) -> None:
         """Show ``problems`` next to their controls and clear the others."""
@@ -444,7 +461,8 @@ class Form:
     def show_error(self, field: str, message: str) -> bool:
         """Highlight one field with a message (e.g. a `ValidationError` from the client);
         False when the form has no such field."""
-        if field == "input_images" or field not in self.messages:
+        files = self.spec.file_param
+        if (files is not None and field == files.py_name) or field not in self.messages:
             return False
         self.show({field: (message, "error")})
         return True

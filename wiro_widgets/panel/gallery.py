@@ -22,6 +22,7 @@ from PIL import Image
 
 from ..images import thumbnail_bytes
 from ..results import Result
+from ..specs import get_spec
 from .theme import esc
 
 __all__ = ["PREVIEW_QUALITY", "PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "preview_bytes"]
@@ -31,7 +32,6 @@ PREVIEW_SIDE = 768
 #: may grow per image (BENCHMARKS.md, figure 4); 85 went over.
 PREVIEW_QUALITY = 80
 THUMB_SIDE = 160
-_CAPTION_KEYS = ("width", "height", "guidance", "steps", "safety_tolerance", "output_format")
 
 
 def preview_bytes(image: Image.Image, max_side: int = PREVIEW_SIDE,
@@ -71,17 +71,21 @@ def make_entry(number: int, result: Result) -> Entry:
 
 
 def caption_html(entry: Entry) -> str:
-    """The parameters of one run, HTML-escaped: seed first, then the rest."""
+    """The parameters of one run, HTML-escaped: seed first, then those the model's form
+    hints name for captions."""
     result = entry.result
     params = result.params
+    spec = get_spec(result.model)
     facts = [f"<b>#{entry.number}</b>", f"seed <code>{esc(result.seed)}</code>"]
-    for key in _CAPTION_KEYS:
+    for key in spec.form_hints().caption if spec is not None else ():
         if key in params:
             value = params[key]
-            if key in ("width", "height") and value == 0:
-                value = "as image 1"
+            label = spec.param(key).zero_label if spec is not None else ""
+            if value == 0 and label:
+                value = label
             facts.append(f"{esc(key.replace('_', ' '))} <code>{esc(value)}</code>")
-    refs = params.get("input_images") or []
+    files = result.file_param
+    refs = (params.get(files) if files else None) or []
     if refs:
         facts.append(f"{len(refs)} reference image{'s' if len(refs) != 1 else ''}")
     images = result.images

@@ -7,7 +7,6 @@ Example:
 
 from __future__ import annotations
 
-from ..auth import redact
 from ..errors import (
     AuthError,
     BudgetExceeded,
@@ -24,6 +23,7 @@ from ..errors import (
     ValidationError,
     WiroError,
 )
+from ..redaction import redact
 
 __all__ = ["CONFIG_HINT", "explain"]
 

@@ -21,7 +21,9 @@ from typing import Any
 import ipywidgets as w
 from PIL import Image
 
+from ..client import WiroClient
 from ..errors import ConfigError, TaskCancelled, ValidationError
+from ..references import Reference
 from ..results import Result, Task, TaskUpdate
 from ..specs import FLUX_2_FLEX, get_spec
 from .codegen import request_code
@@ -30,7 +32,7 @@ from .gallery import Gallery
 from .messages import CONFIG_HINT, explain
 from .present import PresentView
 from .references import ReferenceList
-from .request import GenerationRequest, Reference
+from .request import GenerationRequest
 from .status import StatusBar
 from .theme import CSS, badge, esc
 from .worker import Job, generate
@@ -59,7 +61,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         True
     """
 
-    def __init__(self, client: Any = None, *, model: str = FLUX_2_FLEX.slug,
+    def __init__(self, client: WiroClient | None = None, *, model: str = FLUX_2_FLEX.slug,
                  save_dir: str | Path = "wiro-images") -> None:
         super().__init__()
         spec = get_spec(model)
@@ -148,7 +150,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _badge_html(self) -> str:
         if self._client is None:
             return badge("NOT CONNECTED", "sandbox")
-        if getattr(self._client, "is_sandbox", False):
+        if self._client.is_sandbox:
             return ('<span title="A local sandbox made these images, not the model">'
                     f'{badge("SANDBOX", "sandbox")}</span>')
         return badge("LIVE", "live")
@@ -228,7 +230,8 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             for ref in refs:
                 self.references.add(ref)
         note = f"Loaded the settings of seed {result.seed}"
-        if self.form.lock.value and self.form.seed is not None and "seed" in result.params:
+        seed_name = self.form.hints.seed
+        if self.form.lock.value and self.form.seed is not None and seed_name in result.params:
             note += f" (the seed is locked: kept {self.form.seed.value})"
         if refs:
             note += f", with {len(refs)} reference image{'s' if len(refs) != 1 else ''}"
@@ -364,7 +367,8 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.status.finish("failed", "failed")
         self.status.error(message, hint)
         if isinstance(err, ValidationError):
-            if err.field.startswith("input_images"):
+            files = self.spec.file_param
+            if files is not None and err.field.startswith(files.py_name):
                 self.references.say([f"{err.rule}"])
             else:
                 self.form.show_error(err.field, f"{err.rule}.")
@@ -378,10 +382,9 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         return f"FluxPanel(model={self.model_slug!r}, runs={len(self._history)})"
 
 
-def _resolve_client(client: Any) -> tuple[Any, ConfigError | None]:
+def _resolve_client(client: WiroClient | None) -> tuple[WiroClient | None, ConfigError | None]:
     if client is not None:
         return client, None
-    from ..client import WiroClient
 
     try:
         return WiroClient(), None

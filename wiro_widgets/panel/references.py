@@ -21,14 +21,34 @@ from typing import Any
 
 import ipywidgets as w
 
-from ..specs.flux_2_flex import MAX_REFERENCE_BYTES
-from .request import Reference
+from ..images import decode_image, thumbnail_bytes
+from ..protocol import MAX_UPLOAD_BYTES
+from ..references import Reference
 from .theme import esc
 
-__all__ = ["MAX_REFERENCES", "ReferenceList", "format_bytes"]
+__all__ = ["MAX_REFERENCES", "THUMB_SIDE", "ReferenceList", "format_bytes", "thumbnail_of"]
 
 MAX_REFERENCES = 10
+#: The longer side of a reference's thumbnail, in pixels.
+THUMB_SIDE = 96
 _TILE_W, _TILE_H = "104px", "72px"
+
+
+def thumbnail_of(ref: Reference, side: int = THUMB_SIDE) -> bytes:
+    """A small JPEG of a reference's image; empty for URLs (they are not fetched) and for
+    bytes that do not decode.
+
+    Example:
+        >>> thumbnail_of(Reference.from_bytes("a.png", png_bytes))[:3]
+        b'\xff\xd8\xff'
+    """
+    if ref.is_url:
+        return b""
+    try:
+        with decode_image(ref.read_bytes()) as image:
+            return thumbnail_bytes(image, side)
+    except (OSError, ValueError):
+        return b""
 
 
 def format_bytes(size: int) -> str:
@@ -59,7 +79,7 @@ class ReferenceList:
         strip: the box of thumbnails (CSS class ``wiro-references``).
     """
 
-    def __init__(self, limit: int = MAX_REFERENCES, max_bytes: int = MAX_REFERENCE_BYTES) -> None:
+    def __init__(self, limit: int = MAX_REFERENCES, max_bytes: int = MAX_UPLOAD_BYTES) -> None:
         self.limit = limit
         self.max_bytes = max_bytes
         self._items: list[tuple[int, Reference]] = []
@@ -130,8 +150,8 @@ class ReferenceList:
         if len(self._items) >= self.limit:
             raise ValueError(f"{ref.name} was not added: the model takes at most {self.limit} "
                              "reference images. Remove one first.")
-        if ref.size > self.max_bytes:
-            raise ValueError(f"{ref.name} is {format_bytes(ref.size)}; the limit is "
+        if (ref.size or 0) > self.max_bytes:
+            raise ValueError(f"{ref.name} is {format_bytes(ref.size or 0)}; the limit is "
                              f"{format_bytes(self.max_bytes)} per image.")
         self._items.append((next(self._keys), ref))
         self._refresh()
@@ -243,8 +263,9 @@ class ReferenceList:
 
     def _tile(self, key: int, ref: Reference) -> tuple[w.VBox, w.HTML]:
         picture: w.DOMWidget
-        if ref.thumb:
-            picture = w.Image(value=ref.thumb, format="jpeg",
+        thumb = thumbnail_of(ref)
+        if thumb:
+            picture = w.Image(value=thumb, format="jpeg",
                               layout=w.Layout(width=_TILE_W, height=_TILE_H))
         else:
             picture = w.HTML(f'<div class="wiro-ref-url" title="{esc(ref.url)}">'

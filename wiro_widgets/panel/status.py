@@ -15,6 +15,7 @@ from typing import Literal
 
 import ipywidgets as w
 
+from ..protocol import STATUS_ORDER
 from ..results import TaskUpdate
 from .theme import esc
 
@@ -25,13 +26,19 @@ Outcome = Literal["done", "failed", "cancelled"]
 _BAR_STYLE = {"done": "success", "failed": "danger", "cancelled": "warning"}
 _STATE_CLASSES = ("wiro-status-running", "wiro-status-done", "wiro-status-failed",
                   "wiro-status-cancelled", "wiro-status-idle")
-# Before step progress is known the bar creeps through these so "queued" and "starting"
-# still show movement; step progress then fills the rest.
-_STAGE_FLOOR = {"submitting": 0.01, "task_queue": 0.02, "task_accept": 0.03,
-                "task_preprocess_start": 0.04, "task_preprocess_end": 0.05,
-                "task_assign": 0.06, "task_start": 0.08, "task_output_full": 0.95,
-                "task_end": 0.96, "task_postprocess_start": 0.97, "downloading": 0.98}
 _GENERATING = (0.08, 0.95)
+_OUTPUT = STATUS_ORDER.index("task_output")
+# Before step progress is known the bar creeps through the stages of Wiro's status order so
+# "queued" and "starting" still show movement (the last one reaches where generating
+# starts); step progress then fills the rest, and the stages after it creep on to 0.98.
+_STAGE_FLOOR = {
+    "submitting": 0.01,
+    **{status: 0.02 + 0.01 * i for i, status in enumerate(STATUS_ORDER[:_OUTPUT - 1])},
+    STATUS_ORDER[_OUTPUT - 1]: _GENERATING[0],
+    **{status: _GENERATING[1] + 0.01 * i
+       for i, status in enumerate(STATUS_ORDER[_OUTPUT + 1:-1])},
+    "downloading": 0.98,
+}
 
 
 class StatusBar:

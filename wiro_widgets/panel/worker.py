@@ -18,8 +18,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Protocol
 
+from ..client import WiroClient
 from ..errors import TaskCancelled
 from ..results import Result, Task, TaskUpdate
 from .request import GenerationRequest
@@ -94,7 +95,7 @@ class RunView(Protocol):
     def on_finished(self) -> None: ...
 
 
-def generate(client: Any, request: GenerationRequest, cancel: threading.Event,
+def generate(client: WiroClient, request: GenerationRequest, cancel: threading.Event,
              view: RunView) -> None:
     """One run, start to end, on the calling (worker) thread.
 

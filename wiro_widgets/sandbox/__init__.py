@@ -90,9 +90,9 @@ Every response carries the header ``x-wiro-sandbox: 1``.
 from __future__ import annotations
 
 from .app import RequestRecord
-from .engine import SandboxTask
 from .faults import FAULT_KINDS, Faults
 from .gate import Gate
 from .server import Sandbox
+from .tasks import SandboxTask
 
 __all__ = ["FAULT_KINDS", "Faults", "Gate", "RequestRecord", "Sandbox", "SandboxTask"]

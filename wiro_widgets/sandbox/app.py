@@ -31,15 +31,18 @@ from typing import Any
 from werkzeug.utils import secure_filename, send_file
 from werkzeug.wrappers import Request, Response
 
-from ..auth import Credentials, get_logger, sign
+from ..auth import Credentials, sign
 from ..images import sniff_image_type
+from ..protocol import ErrorCode
+from ..redaction import get_logger
 from ..schema import WireValidationError
 from ..specs import SPECS, get_spec
-from .engine import ConcurrencyRefused, Engine, TaskStateError
+from .engine import Engine
 from .faults import FaultDice
 from .files import FileStore, random_token
 from .forms import Body, BodyError, FilePart, parse_body
-from .intake import InputError, collect, resolve
+from .intake import InputError, collect, input_record, resolve
+from .tasks import ConcurrencyRefused, TaskStateError
 
 __all__ = ["ApiFailure", "AppSettings", "RequestRecord", "SandboxApp"]
 
@@ -53,6 +56,8 @@ _AUTH_INVALID = "Project authorization is not valid."
 _AUTH_REPLAY = "Project authorization is not valid. Nonce was already used."
 _BAD_URL = "Error parsing url."
 _NO_TASK = "There is no task yet."
+_INVALID, _UNKNOWN, _BUSY = (ErrorCode.VALIDATION, ErrorCode.NOT_FOUND,
+                             ErrorCode.CONCURRENCY_LIMIT)
 _UPLOAD_TYPES = frozenset({
     "jpg", "jpeg", "png", "gif", "webp", "heic", "mp4", "webm", "mov", "mp3", "wav", "m4a",
     "pdf", "csv", "docx", "xlsx", "pptx", "txt", "md", "epub", "zip",
@@ -235,9 +240,9 @@ class SandboxApp:
         if method in ("GET", "HEAD"):
             if path.startswith(("/cdn/", "/v1/File/")):
                 return self._serve_file(request)
-            raise ApiFailure(0, _BAD_URL, http_status=404)
+            raise ApiFailure(_INVALID, _BAD_URL, http_status=404)
         if method != "POST" or not path.startswith("/v1/"):
-            raise ApiFailure(0, _BAD_URL, http_status=404)
+            raise ApiFailure(_INVALID, _BAD_URL, http_status=404)
         segments = path.split("/")
         handler: Callable[[Request, RequestRecord], Response] | None = {
             "/v1/Task/Detail": self._task_detail,
@@ -253,7 +258,7 @@ class SandboxApp:
             self._authorize(request)
             return self._run(request, record, owner, model)
         if handler is None:
-            raise ApiFailure(0, _BAD_URL, http_status=404)
+            raise ApiFailure(_INVALID, _BAD_URL, http_status=404)
         self._authorize(request)
         return handler(request, record)
 
@@ -261,21 +266,21 @@ class SandboxApp:
     def _authorize(self, request: Request) -> None:
         key = request.headers.get("x-api-key", "")
         if not key or not hmac.compare_digest(key.encode(), self._api_key.encode()):
-            raise ApiFailure(0, _AUTH_NOT_FOUND, http_status=401)
+            raise ApiFailure(_INVALID, _AUTH_NOT_FOUND, http_status=401)
         if self.settings.key_only or self._api_secret is None:
             return
         nonce = request.headers.get("x-nonce", "")
         signature = request.headers.get("x-signature", "")
         if not nonce or not signature:
-            raise ApiFailure(0, _AUTH_NEEDS_SIGNATURE, http_status=401)
+            raise ApiFailure(_INVALID, _AUTH_NEEDS_SIGNATURE, http_status=401)
         if not (nonce.isascii() and nonce.isdigit()) or len(nonce) > 32:
-            raise ApiFailure(0, _AUTH_INVALID, http_status=401)
+            raise ApiFailure(_INVALID, _AUTH_INVALID, http_status=401)
         expected = sign(self._api_key, self._api_secret, nonce)
         if not hmac.compare_digest(signature.encode(), expected.encode()):
-            raise ApiFailure(0, _AUTH_INVALID, http_status=401)
+            raise ApiFailure(_INVALID, _AUTH_INVALID, http_status=401)
         with self._nonce_lock:
             if nonce in self._nonces:
-                raise ApiFailure(0, _AUTH_REPLAY, http_status=401)
+                raise ApiFailure(_INVALID, _AUTH_REPLAY, http_status=401)
             self._nonces.add(nonce)
 
     # -- bodies ----------------------------------------------------------------------------
@@ -284,7 +289,7 @@ class SandboxApp:
             body = parse_body(request, tmp_dir=self.store.tmp_dir,
                               max_file_bytes=self.settings.max_file_bytes)
         except BodyError as err:
-            raise ApiFailure(0, str(err), http_status=err.http_status) from None
+            raise ApiFailure(_INVALID, str(err), http_status=err.http_status) from None
         record.parts = list(body.parts)
         record.json = body.json
         return body
@@ -293,13 +298,13 @@ class SandboxApp:
         task_id = body.first("taskid")
         token = body.first("tasktoken") or body.first("socketaccesstoken")
         if task_id is None and token is None:
-            raise ApiFailure(0, "taskid or socketaccesstoken is required")
+            raise ApiFailure(_INVALID, "taskid or socketaccesstoken is required")
         found = self.engine.find(
             task_id=str(task_id) if task_id is not None else None,
             token=str(token) if token is not None else None,
         )
         if found is None:
-            raise ApiFailure(1, _NO_TASK)
+            raise ApiFailure(_UNKNOWN, _NO_TASK)
         return found
 
     def _fingerprint(self) -> str:
@@ -309,7 +314,7 @@ class SandboxApp:
     def _run(self, request: Request, record: RequestRecord, owner: str, model: str) -> Response:
         spec = get_spec(f"{owner}/{model}")
         if spec is None:
-            raise ApiFailure(1, "slug-owner-project-not-exist")
+            raise ApiFailure(_UNKNOWN, "slug-owner-project-not-exist")
         body = self._body(request, record)
         try:
             file_param = spec.file_param
@@ -317,15 +322,16 @@ class SandboxApp:
             try:
                 entries = collect(body, file_param.name) if file_param else []
             except InputError as err:
-                raise ApiFailure(0, str(err)) from None
+                raise ApiFailure(_INVALID, str(err)) from None
             wire = {k: v for k, v in body.scalars().items() if k not in file_names}
             for p in spec.params:
                 if isinstance(wire.get(p.name), (list, dict)):
-                    raise ApiFailure(0, f"Request parameter [{p.name}] must be a single value")
+                    raise ApiFailure(_INVALID,
+                                     f"Request parameter [{p.name}] must be a single value")
             try:
                 params = spec.validate_wire(wire, file_count=len(entries))
             except WireValidationError as err:
-                raise ApiFailure(0, str(err)) from None
+                raise ApiFailure(_INVALID, str(err)) from None
             callback = body.first("callbackUrl")
             refs = []
             if file_param and entries:
@@ -334,23 +340,24 @@ class SandboxApp:
                                    token=random_token(), public_root=self.public_root,
                                    self_hosts=self.self_hosts)
                 except InputError as err:
-                    raise ApiFailure(0, str(err)) from None
+                    raise ApiFailure(_INVALID, str(err)) from None
             parameters: dict[str, Any] = {}
             if file_param and refs:
-                parameters[file_param.name] = ",".join(r.record["url"] for r in refs)
+                parameters[file_param.name] = ",".join(str(r.url) for r in refs)
             for key, value in wire.items():
                 if key != "callbackUrl" and value is not None and value != "":
                     parameters[key] = value
             try:
                 task = self.engine.create(
-                    spec, params, parameters=parameters, inputs=[r.record for r in refs],
-                    refs=tuple(r.render for r in refs),
+                    spec, params, parameters=parameters,
+                    inputs=[input_record(r, file_param.name) for r in refs if file_param],
+                    refs=tuple(refs),
                     callback_url=str(callback) if callback else "",
                     key_fingerprint=self._fingerprint(),
                 )
             except ConcurrencyRefused as err:
-                self.store.remove(r.stored_path for r in refs if r.stored_path)
-                raise ApiFailure(96, str(err)) from None
+                self.store.remove_files(r.path for r in refs if r.path is not None)
+                raise ApiFailure(_BUSY, str(err)) from None
         finally:
             body.close()
         if self.settings.dice.lose_run():
@@ -375,7 +382,7 @@ class SandboxApp:
             try:
                 return int(str(value))
             except ValueError:
-                raise ApiFailure(0, f"Request parameter [{name}] must be integer") from None
+                raise ApiFailure(_INVALID, f"Request parameter [{name}] must be integer") from None
 
         start, limit = max(0, number("start", 0)), number("limit", 20)
         limit = max(1, min(limit, 1000))
@@ -392,7 +399,7 @@ class SandboxApp:
         try:
             return _ok(tasklist=[self.engine.cancel(task_id)])
         except TaskStateError as err:
-            raise ApiFailure(1, str(err)) from None
+            raise ApiFailure(_UNKNOWN, str(err)) from None
 
     def _task_kill(self, request: Request, record: RequestRecord) -> Response:
         body = self._body(request, record)
@@ -401,14 +408,14 @@ class SandboxApp:
         try:
             return _ok(tasklist=[self.engine.kill(task_id)])
         except TaskStateError as err:
-            raise ApiFailure(1, str(err)) from None
+            raise ApiFailure(_UNKNOWN, str(err)) from None
 
     def _file_upload(self, request: Request, record: RequestRecord) -> Response:
         body = self._body(request, record)
         try:
             parts = body.files("file")
             if not parts or (parts[0].size == 0 and not parts[0].filename):
-                raise ApiFailure(0, "Request files [file] required")
+                raise ApiFailure(_INVALID, "Request files [file] required")
             part: FilePart = parts[0]
             name = secure_filename(part.filename) or "file"
             extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
@@ -441,10 +448,10 @@ class SandboxApp:
         owner, project = body.first("slugowner"), body.first("slugproject")
         for name, value in (("slugowner", owner), ("slugproject", project)):
             if not value:
-                raise ApiFailure(0, f"Request parameter [{name}] required")
+                raise ApiFailure(_INVALID, f"Request parameter [{name}] required")
         spec = get_spec(f"{owner}/{project}")
         if spec is None:
-            raise ApiFailure(1, "slug-owner-project-not-exist")
+            raise ApiFailure(_UNKNOWN, "slug-owner-project-not-exist")
         return _ok(tool=[spec.tool_detail()])
 
     def _tool_list(self, request: Request, record: RequestRecord) -> Response:
@@ -460,15 +467,15 @@ class SandboxApp:
         raw_path = raw.split("?", 1)[0]
         path = request.path
         if _unsafe_path(raw_path, path):
-            raise ApiFailure(0, "File not found.", http_status=404)
+            raise ApiFailure(_INVALID, "File not found.", http_status=404)
         segments = path.split("/")[1:]
         shape_ok = (len(segments) == 3 and segments[0] == "cdn") or (
             len(segments) == 4 and segments[:2] == ["v1", "File"])
         item = self.store.get(path) if shape_ok else None
         if item is None:
-            raise ApiFailure(0, "File not found or expired.", http_status=404)
+            raise ApiFailure(_INVALID, "File not found or expired.", http_status=404)
         try:
             return send_file(item.path, request.environ, mimetype=item.content_type,
                              download_name=item.name, max_age=0, conditional=True)
         except OSError:  # expired and swept between the lookup and the read
-            raise ApiFailure(0, "File not found or expired.", http_status=404) from None
+            raise ApiFailure(_INVALID, "File not found or expired.", http_status=404) from None

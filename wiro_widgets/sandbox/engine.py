@@ -18,46 +18,43 @@ Example:
 from __future__ import annotations
 
 import copy
-import ipaddress
 import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from PIL import Image
 
-from ..auth import get_logger
-from ..images import decode_image
+from ..protocol import (
+    CANCELLABLE_STATUSES,
+    KILLABLE_STATUSES,
+    TERMINAL_STATUSES,
+    TIMESTAMP_FIELDS,
+    is_loopback_url,
+)
+from ..redaction import get_logger
+from ..references import Reference
 from ..schema import ModelSpec
 from .files import FileStore, random_token
 from .gate import GateKeeper
-from .render import RenderSpec, output_size, render
+from .tasks import (
+    ConcurrencyRefused,
+    Job,
+    SandboxTask,
+    TaskStateError,
+    make_outputs,
+    task_cost,
+    task_record,
+    triggers,
+)
 
-__all__ = [
-    "CANCELLABLE",
-    "KILLABLE",
-    "ConcurrencyRefused",
-    "Engine",
-    "RenderInput",
-    "SandboxTask",
-    "TaskStateError",
-]
+__all__ = ["Engine"]
 
 _log = get_logger("wiro_widgets.sandbox")
 
-#: Statuses in which Task/Cancel works: still queued, no worker assigned.
-CANCELLABLE = frozenset(
-    {"task_queue", "task_accept", "task_preprocess_start", "task_preprocess_end"}
-)
-#: Statuses in which Task/Kill works: a worker is assigned and the model has not ended.
-KILLABLE = frozenset({"task_assign", "task_start", "task_output", "task_output_full"})
-_TERMINAL = frozenset({"task_postprocess_end", "task_cancel", "task_error"})
 
 # Seconds at speed 1.0, chosen so a default 50-step run shows each stage for a moment.
 _DELAYS = {
@@ -74,139 +71,23 @@ _DELAYS = {
 }
 _PER_REFERENCE = 0.05
 
-_TIME_FIELDS = {
-    "task_queue": "createtime",
-    "task_accept": "accepttime",
-    "task_preprocess_start": "preprocessstarttime",
-    "task_preprocess_end": "preprocessendtime",
-    "task_assign": "assigntime",
-    "task_start": "starttime",
-    "task_end": "endtime",
-    "task_postprocess_start": "postprocessstarttime",
-    "task_postprocess_end": "postprocessendtime",
-    "task_cancel": "canceltime",
-}
-_MODEL_IDS = {"black-forest-labs/flux-2-flex": "598"}
 
 Listener = Callable[[dict[str, Any]], None]
 
 
-class ConcurrencyRefused(Exception):
-    """Run refused: the key already has ``limit`` active tasks (Wiro code 96)."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        super().__init__(
-            "You have reached your concurrent task limit. With your current balance of "
-            f"${limit * 10:.2f}, you can run up to {limit} tasks at the same time. "
-            "Please wait for a task to finish or add balance to run more."
-        )
-
-
-class TaskStateError(Exception):
-    """Cancel or Kill asked of a task in the wrong state (Wiro code 1)."""
-
-
-@dataclass
-class SandboxTask:
-    """One task the sandbox accepted, as tests and demos see it (a snapshot).
-
-    Attributes:
-        id: the task id (numeric string).
-        token: the ``socketaccesstoken``.
-        model: ``owner/model``.
-        params: API-named parameters as validated, defaults filled (file input excluded).
-        inputs: each reference image: ``name, source ("file"|"url"), filename,
-            content_type, size, sha256, url, placeholder`` (True when an outside URL was
-            replaced by a placeholder picture).
-        status: the current status.
-        history: every status reached, with its Unix time, in order.
-        pexit: ``""`` until the model exits, then ``"0"`` or ``"1"``.
-        created: Unix time the Run was accepted.
-        api_key_fingerprint: ``key:xxxxxx`` of the key that ran it.
-        callback_url: the ``callbackUrl`` given with Run (``""``: none).
-        callbacks: what happened to each callback post (url, status, error, skipped).
-        trigger: the failure trigger found in the prompt (``moderated``, ``fail``,
-            ``error``) or None.
-        outputs: the output items, as in the task record.
-        debugerror: the task's ``debugerror`` text.
-    """
-
-    id: str
-    token: str
-    model: str
-    params: dict[str, Any]
-    inputs: list[dict[str, Any]]
-    status: str
-    history: list[tuple[str, float]]
-    pexit: str
-    created: float
-    api_key_fingerprint: str
-    callback_url: str = ""
-    callbacks: list[dict[str, Any]] = field(default_factory=list)
-    trigger: str | None = None
-    outputs: list[dict[str, Any]] = field(default_factory=list)
-    debugerror: str = ""
-
-    @property
-    def terminal(self) -> bool:
-        return self.status in _TERMINAL
-
-
-@dataclass(frozen=True)
-class RenderInput:
-    """A reference image for the renderer: read from ``path`` or held as ``data``."""
-
-    sha256: str
-    path: Path | None = None
-    data: bytes | None = None
-
-    def load(self) -> Image.Image:
-        data = self.data if self.data is not None else self.path.read_bytes()  # type: ignore[union-attr]
-        return decode_image(data)
-
-
-@dataclass
-class _Job:
-    task: SandboxTask
-    spec: ModelSpec
-    parameters: dict[str, Any]
-    refs: tuple[RenderInput, ...]
-    times: dict[str, float] = field(default_factory=dict)
-    elapsed: float = 0.0
-    cost: float = 0.0
-    debugoutput: str = ""
-    last_message: Any = None
-    wake: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
-
-
-def _triggers(params: Mapping[str, Any]) -> str | None:
-    prompt = str(params.get("prompt", "")).lower()
-    if "error-me" in prompt:
-        return "error"
-    tolerance = params.get("safetyTolerance", 2)
-    if "nsfw" in prompt and isinstance(tolerance, (int, float)) and tolerance <= 2:
-        return "moderated"
-    if "fail-me" in prompt:
-        return "fail"
-    return None
-
-
-def _is_loopback(url: str) -> bool:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _progress(current: int, steps: int, elapsed: float, step_seconds: float) -> dict[str, str]:
+    """A ``progressGenerate`` message, as a model reports step ``current`` of ``steps``."""
+    return {
+        "type": "progressGenerate",
+        "task": "Generate",
+        "percentage": str(current * 100 // steps),
+        "stepCurrent": str(current),
+        "stepTotal": str(steps),
+        "speed": f"{1 / step_seconds:.2f}",
+        "speedType": "it/s",
+        "elapsedTime": f"{elapsed:.0f}s",
+        "remainingTime": f"{(steps - current) * step_seconds:.0f}s",
+    }
 
 
 class Engine:
@@ -224,8 +105,8 @@ class Engine:
         self.user_uuid = str(uuid.uuid4())
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
-        self._jobs: dict[str, _Job] = {}
-        self._by_token: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
+        self._by_token: dict[str, Job] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._next_id = 100000 + secrets.randbelow(800000)
         self._stopping = threading.Event()
@@ -234,7 +115,7 @@ class Engine:
 
     # -- creating ---------------------------------------------------------------------------
     def create(self, spec: ModelSpec, params: dict[str, Any], *, parameters: dict[str, Any],
-               inputs: list[dict[str, Any]], refs: tuple[RenderInput, ...],
+               inputs: list[dict[str, Any]], refs: tuple[Reference, ...],
                callback_url: str, key_fingerprint: str) -> SandboxTask:
         """Accept a Run: check the concurrency limit, store the task and start it.
 
@@ -259,9 +140,9 @@ class Engine:
                 id=task_id, token=random_token(), model=spec.slug, params=dict(params),
                 inputs=inputs, status="task_queue", history=[("task_queue", now)], pexit="",
                 created=now, api_key_fingerprint=key_fingerprint, callback_url=callback_url,
-                trigger=_triggers(params),
+                trigger=triggers(params),
             )
-            job = _Job(task=task, spec=spec, parameters=parameters, refs=refs,
+            job = Job(task=task, spec=spec, parameters=parameters, refs=refs,
                        times={"createtime": now})
             self._jobs[task_id] = job
             self._by_token[task.token] = job
@@ -328,7 +209,7 @@ class Engine:
         """
         with self._lock:
             job = self._jobs[task_id]
-            if job.task.status not in CANCELLABLE:
+            if job.task.status not in CANCELLABLE_STATUSES:
                 raise TaskStateError("Task is not in a cancellable state.")
             self._finish_cancel(job)
             return self._record(job)
@@ -342,10 +223,10 @@ class Engine:
         with self._lock:
             job = self._jobs[task_id]
             status = job.task.status
-            if status not in KILLABLE:
-                if status in CANCELLABLE:
+            if status not in KILLABLE_STATUSES:
+                if status in CANCELLABLE_STATUSES:
                     reason = "the task is not running yet (use Task/Cancel while it is queued)"
-                elif status in _TERMINAL:
+                elif status in TERMINAL_STATUSES:
                     reason = f"the task has already ended ({status})"
                 else:
                     reason = f"the model has already finished ({status})"
@@ -357,7 +238,7 @@ class Engine:
             self._finish_cancel(job)
             return self._record(job)
 
-    def _finish_cancel(self, job: _Job) -> None:
+    def _finish_cancel(self, job: Job) -> None:
         self._set_status(job, "task_cancel", None)
         self._finished(job)
         job.wake.set()
@@ -397,7 +278,7 @@ class Engine:
                 job.thread.join(max(0.0, deadline - time.monotonic()))
 
     # -- the lifecycle ----------------------------------------------------------------------
-    def _run(self, job: _Job) -> None:
+    def _run(self, job: Job) -> None:
         try:
             self._lifecycle(job)
         except Exception as err:  # a bug here must end the task, not hang its watchers
@@ -409,7 +290,7 @@ class Engine:
                     self._set_status(job, "task_postprocess_end", [])
                     self._finished(job)
 
-    def _wait(self, job: _Job, seconds: float) -> bool:
+    def _wait(self, job: Job, seconds: float) -> bool:
         """Stay while a gate holds the task, then sleep (scaled by speed); False when the
         task ended meanwhile or we are stopping."""
         self.gates.hold(job.task.id, lambda: job.task.terminal or self._stopping.is_set())
@@ -418,7 +299,7 @@ class Engine:
         with self._lock:
             return not (job.task.terminal or self._stopping.is_set())
 
-    def _step(self, job: _Job, status: str, message: Any = None,
+    def _step(self, job: Job, status: str, message: Any = None,
               delay: float | None = None) -> bool:
         """Wait, then move to ``status`` (atomically checking for Cancel/Kill first)."""
         if not self._wait(job, _DELAYS.get(status, 0.0) if delay is None else delay):
@@ -429,7 +310,7 @@ class Engine:
             self._set_status(job, status, message)
             return True
 
-    def _frame_only(self, job: _Job, kind: str, message: Any, delay: float) -> bool:
+    def _frame_only(self, job: Job, kind: str, message: Any, delay: float) -> bool:
         """Send a frame that is not a status change (``task_error`` lines)."""
         if not self._wait(job, delay):
             return False
@@ -439,12 +320,11 @@ class Engine:
             self._emit(job, self._frame(job, kind, message))
             return True
 
-    def _lifecycle(self, job: _Job) -> None:
+    def _lifecycle(self, job: Job) -> None:
         task = job.task
-        trigger = task.trigger
         if not self._step(job, "task_accept") or not self._step(job, "task_preprocess_start"):
             return
-        if trigger == "error":
+        if task.trigger == "error":
             if not self._wait(job, _DELAYS["task_preprocess_end"]):
                 return
             with self._lock:
@@ -458,7 +338,13 @@ class Engine:
         if not (self._step(job, "task_preprocess_end", delay=preprocess)
                 and self._step(job, "task_assign") and self._step(job, "task_start")):
             return
-        steps = int(task.params.get("steps") or 50)
+        if self._generate(job) and self._step(job, "task_postprocess_start"):
+            self._postprocess(job)
+
+    def _generate(self, job: Job) -> bool:
+        """The model's run: step frames (or a refusal), then its exit; False if it ended."""
+        trigger = job.task.trigger
+        steps = int(job.task.params.get("steps") or 50)
         log: list[str] = []
         if trigger == "moderated":
             reason = ("Request Moderated: the prompt or reference images were refused by "
@@ -466,42 +352,32 @@ class Engine:
                       "safetyTolerance <= 2).")
             log.append(reason)
             if not self._frame_only(job, "task_error", reason, _DELAYS["step"] * 3):
-                return
-            ok = self._model_exit(job, "1", reason, log)
-        else:
-            last = steps if trigger != "fail" else max(1, steps // 2)
-            started = time.monotonic()
-            step_seconds = _DELAYS["step"] / self.speed
-            for current in range(1, last + 1):
-                elapsed = time.monotonic() - started + step_seconds
-                progress = {
-                    "type": "progressGenerate",
-                    "task": "Generate",
-                    "percentage": str(current * 100 // steps),
-                    "stepCurrent": str(current),
-                    "stepTotal": str(steps),
-                    "speed": f"{1 / step_seconds:.2f}",
-                    "speedType": "it/s",
-                    "elapsedTime": f"{elapsed:.0f}s",
-                    "remainingTime": f"{(steps - current) * step_seconds:.0f}s",
-                }
-                if not self._step(job, "task_output", progress, delay=_DELAYS["step"]):
-                    return
-                log.append(f"Generate: {current}/{steps}")
-            if trigger == "fail":
-                reason = (f"Generation failed: the model stopped at step {last}/{steps} "
-                          "(sandbox trigger: 'fail-me' in the prompt).")
-                log.append(reason)
-                if not self._frame_only(job, "task_error", reason, _DELAYS["step"]):
-                    return
-                ok = self._model_exit(job, "1", reason, log)
-            else:
-                ok = self._model_exit(job, "0", "", log)
-        if not ok:
-            return
-        if not self._step(job, "task_postprocess_start"):
-            return
-        outputs = self._make_outputs(job) if task.pexit == "0" else []
+                return False
+            return self._model_exit(job, "1", reason, log)
+        last = steps if trigger != "fail" else max(1, steps // 2)
+        started = time.monotonic()
+        step_seconds = _DELAYS["step"] / self.speed
+        for current in range(1, last + 1):
+            progress = _progress(current, steps, time.monotonic() - started + step_seconds,
+                                 step_seconds)
+            if not self._step(job, "task_output", progress, delay=_DELAYS["step"]):
+                return False
+            log.append(f"Generate: {current}/{steps}")
+        if trigger != "fail":
+            return self._model_exit(job, "0", "", log)
+        reason = (f"Generation failed: the model stopped at step {last}/{steps} "
+                  "(sandbox trigger: 'fail-me' in the prompt).")
+        log.append(reason)
+        if not self._frame_only(job, "task_error", reason, _DELAYS["step"]):
+            return False
+        return self._model_exit(job, "1", reason, log)
+
+    def _postprocess(self, job: Job) -> None:
+        """Render and store the outputs (on success), then end the task."""
+        task = job.task
+        outputs = (make_outputs(job, self.store, ttl=self.output_ttl,
+                                public_root=self.public_root, user_uuid=self.user_uuid)
+                   if task.pexit == "0" else [])
         if not self._wait(job, _DELAYS["task_postprocess_end"]):
             self.store.remove(o["_path"] for o in outputs)
             return
@@ -512,11 +388,11 @@ class Engine:
                 item.pop("_path", None)
             task.outputs = outputs
             if task.pexit == "0":
-                job.cost = self._cost(job)
+                job.cost = task_cost(job)
             self._set_status(job, "task_postprocess_end", outputs)
             self._finished(job)
 
-    def _model_exit(self, job: _Job, pexit: str, error: str, log: list[str]) -> bool:
+    def _model_exit(self, job: Job, pexit: str, error: str, log: list[str]) -> bool:
         """``task_error_full`` (on failure), ``task_output_full`` and ``task_end``."""
         if error and not self._frame_only(job, "task_error_full", {"raw": error}, 0.0):
             return False
@@ -535,84 +411,40 @@ class Engine:
             self._set_status(job, "task_end", None)
         return True
 
-    def _make_outputs(self, job: _Job) -> list[dict[str, Any]]:
-        params = job.task.params
-        images = [ref.load() for ref in job.refs]
-        width, height = output_size(int(params.get("width") or 0), int(params.get("height") or 0),
-                                    images[0].size if images else None)
-        fmt = str(params.get("outputFormat") or "png")
-        data = render(RenderSpec(
-            prompt=str(params.get("prompt", "")), seed=int(params.get("seed") or 0),
-            width=width, height=height, steps=int(params.get("steps") or 50),
-            guidance=float(params.get("guidance") or 4.5),
-            safety_tolerance=int(params.get("safetyTolerance") or 0), output_format=fmt,
-            references=tuple(images), reference_ids=tuple(r.sha256 for r in job.refs),
-        ))
-        for image in images:
-            image.close()
-        name, content_type = ("0.jpg", "image/jpeg") if fmt == "jpeg" else ("0.png", "image/png")
-        stored = self.store.put_output(data, name, content_type, self.output_ttl)
-        job.times["outputsize"] = float(stored.size)
-        job.times["outputwidth"], job.times["outputheight"] = float(width), float(height)
-        now = str(int(time.time()))
-        return [{
-            "id": secrets.token_hex(16),
-            "name": name,
-            "contenttype": content_type,
-            "parentid": secrets.token_hex(16),
-            "uuid": self.user_uuid,
-            "size": str(stored.size),
-            "addedtime": now,
-            "modifiedtime": now,
-            "accesskey": random_token(),
-            "foldercount": "0",
-            "filecount": "0",
-            "ispublic": 0,
-            "expiretime": None,
-            "url": self.public_root + stored.url_path,
-            "_path": stored.url_path,
-        }]
-
-    def _cost(self, job: _Job) -> float:
-        width = int(job.times.get("outputwidth", 1024))
-        height = int(job.times.get("outputheight", 1024))
-        refs = [None] * len(job.refs)
-        return job.spec.estimate_cost({"width": width, "height": height, "input_images": refs})
-
     # -- state changes (caller holds the lock) ---------------------------------------------
-    def _set_status(self, job: _Job, status: str, message: Any) -> None:
+    def _set_status(self, job: Job, status: str, message: Any) -> None:
         now = time.time()
         job.task.status = status
         job.task.history.append((status, now))
-        time_field = _TIME_FIELDS.get(status)
+        time_field = TIMESTAMP_FIELDS.get(status)
         if time_field and time_field not in job.times:
             job.times[time_field] = now
         job.last_message = message
         self._emit(job, self._frame(job, status, message))
         self.gates.reached(job.task.id, status, message)
 
-    def _frame(self, job: _Job, kind: str, message: Any) -> dict[str, Any]:
+    def _frame(self, job: Job, kind: str, message: Any) -> dict[str, Any]:
         return {"type": kind, "id": job.task.id, "tasktoken": job.task.token,
                 "message": copy.deepcopy(message), "result": True}
 
-    def _emit(self, job: _Job, frame: dict[str, Any]) -> None:
+    def _emit(self, job: Job, frame: dict[str, Any]) -> None:
         for listener in list(self._listeners.get(job.task.token, ())):
             try:
                 listener(frame)
             except Exception:  # a broken listener must not stop the task
                 _log.debug("sandbox listener failed", exc_info=True)
 
-    def _finished(self, job: _Job) -> None:
+    def _finished(self, job: Job) -> None:
         self._idle.notify_all()
         if job.task.callback_url:
             record = self._record(job)
             threading.Thread(target=self._post_callback, args=(job, record), daemon=True,
                              name=f"sandbox-callback-{job.task.id}").start()
 
-    def _post_callback(self, job: _Job, record: dict[str, Any]) -> None:
+    def _post_callback(self, job: Job, record: dict[str, Any]) -> None:
         url = job.task.callback_url
         entry: dict[str, Any] = {"url": url, "status": None, "error": None, "skipped": None}
-        if not _is_loopback(url):
+        if urlsplit(url).scheme not in ("http", "https") or not is_loopback_url(url):
             entry["skipped"] = "only loopback callback URLs are contacted by the sandbox"
         else:
             try:
@@ -623,56 +455,5 @@ class Engine:
         with self._lock:
             job.task.callbacks.append(entry)
 
-    def _record(self, job: _Job) -> dict[str, Any]:
-        task = job.task
-        times = job.times
-
-        def stamp(name: str) -> str:
-            return str(int(times[name])) if name in times else "0"
-
-        done = task.status == "task_postprocess_end" and task.pexit == "0"
-        cost = job.cost if done else 0.0
-        elapsed = round(job.elapsed, 4)  # cps agrees with the elapsedseconds shown
-        size = sum(int(o["size"]) for o in task.outputs)
-        record: dict[str, Any] = {
-            "id": task.id,
-            "uuid": self.user_uuid,
-            "name": "",
-            "socketaccesstoken": task.token,
-            "parameters": copy.deepcopy(job.parameters),
-            "debugoutput": job.debugoutput,
-            "debugerror": task.debugerror,
-            "starttime": stamp("starttime"),
-            "endtime": stamp("endtime"),
-            "elapsedseconds": f"{elapsed:.4f}",
-            "status": task.status,
-            "cps": f"{cost / elapsed:.12f}" if done and elapsed > 0 else "0",
-            "totalcost": f"{cost:.12f}" if done else "0",
-            "guestid": None,
-            "projectid": "1",
-            "modelid": _MODEL_IDS.get(task.model, "0"),
-            "description": "",
-            "basemodelid": "0",
-            "runtype": "model",
-            "modelfolderid": "",
-            "modelfileid": "",
-            "callbackurl": task.callback_url,
-            "marketplaceid": None,
-            "createtime": stamp("createtime"),
-            "canceltime": stamp("canceltime"),
-            "assigntime": stamp("assigntime"),
-            "accepttime": stamp("accepttime"),
-            "preprocessstarttime": stamp("preprocessstarttime"),
-            "preprocessendtime": stamp("preprocessendtime"),
-            "postprocessstarttime": stamp("postprocessstarttime"),
-            "postprocessendtime": stamp("postprocessendtime"),
-            "pexit": task.pexit,
-            "categories": '["tool","text-to-image","image-to-image","image-editing"]',
-            "modeldescription": job.spec.description,
-            "modelslugowner": job.spec.owner,
-            "modelslugproject": job.spec.project,
-            "outputs": copy.deepcopy(task.outputs),
-            "size": str(size),
-        }
-        return record
-
+    def _record(self, job: Job) -> dict[str, Any]:
+        return task_record(job, self.user_uuid)

@@ -137,6 +137,13 @@ class FileStore:
             items = [self._files[p] for p in url_paths if p in self._files]
         self._remove(items)
 
+    def remove_files(self, paths: Iterable[Path]) -> None:
+        """Forget and delete the files stored at these paths on disk."""
+        wanted = set(paths)
+        with self._lock:
+            items = [f for f in self._files.values() if f.path in wanted]
+        self._remove(items)
+
     def _remove(self, items: list[StoredFile]) -> None:
         for item in items:
             with self._lock:

@@ -195,6 +195,20 @@ def _chunks(stream: IO[bytes]) -> Iterator[bytes | None]:
     yield None
 
 
+def _file_data(body: Body, part: FilePart, event: Data, digest: Any,
+               max_file_bytes: int) -> None:
+    """Spool one piece of a file part; on its last piece, record the part."""
+    part.size += len(event.data)
+    if part.size > max_file_bytes:
+        raise FileTooLarge(part.name, part.filename, max_file_bytes)
+    part.stream.write(event.data)
+    digest.update(event.data)
+    if not event.more_data:
+        part.sha256 = digest.hexdigest()
+        part.stream.seek(0)
+        body.parts.append((part.name, part.filename, part.content_type, part.size))
+
+
 def _multipart(stream: IO[bytes], boundary: bytes, tmp_dir: Path,
                max_file_bytes: int) -> Body:
     decoder = MultipartDecoder(boundary, max_form_memory_size=None, max_parts=MAX_PARTS)
@@ -221,16 +235,7 @@ def _multipart(stream: IO[bytes], boundary: bytes, tmp_dir: Path,
                     current, text, text_size, part = event, [], 0, None
                 elif isinstance(event, Data) and current is not None:
                     if part is not None:
-                        part.size += len(event.data)
-                        if part.size > max_file_bytes:
-                            raise FileTooLarge(part.name, part.filename, max_file_bytes)
-                        part.stream.write(event.data)
-                        digest.update(event.data)
-                        if not event.more_data:
-                            part.sha256 = digest.hexdigest()
-                            part.stream.seek(0)
-                            body.parts.append((part.name, part.filename, part.content_type,
-                                               part.size))
+                        _file_data(body, part, event, digest, max_file_bytes)
                     else:
                         text_size += len(event.data)
                         if text_size > MAX_TEXT_FIELD:

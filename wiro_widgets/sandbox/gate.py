@@ -24,15 +24,13 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import Any
 
+from ..protocol import STATUS_ORDER, TERMINAL_STATUSES
+
 __all__ = ["HOLDABLE", "Gate", "GateKeeper"]
 
-#: The statuses a task can be held at, in Wiro's order (the terminal ones end the task).
-HOLDABLE = (
-    "task_queue", "task_accept", "task_preprocess_start", "task_preprocess_end",
-    "task_assign", "task_start", "task_output", "task_output_full", "task_end",
-    "task_postprocess_start",
-)
-_ENDED = frozenset({"task_postprocess_end", "task_cancel", "task_error"})
+#: The statuses a task can be held at, in Wiro's order: everything before its final status.
+HOLDABLE = STATUS_ORDER[: STATUS_ORDER.index("task_postprocess_end")]
+_ENDED = TERMINAL_STATUSES
 
 #: The status of a task by id (None: no such task); called with the keeper's lock held.
 StatusOf = Callable[[str], str | None]

@@ -9,41 +9,36 @@ URLs: the sandbox has no network. A URL of the sandbox itself (its ``/v1/File/..
 or ``/cdn/...`` outputs) is loaded from its own store; any other http(s) URL becomes a
 deterministic placeholder picture derived from the URL; other schemes are refused.
 
+Each entry becomes a `references.Reference` (the type the client and the panel use) whose
+``path`` is the sandbox's stored copy; `input_record` describes it as ``SandboxTask.inputs``
+shows it.
+
 Example:
     >>> entries = collect(body, "inputImage")
     >>> refs = resolve(entries, param="inputImage", store=store, token=token,
     ...                public_root="http://127.0.0.1:8000", self_hosts={"127.0.0.1:8000"})
+    >>> [input_record(r, "inputImage")["url"] for r in refs]
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from ..images import IMAGE_TYPES, decode_image, sniff_image_type
-from .engine import RenderInput
-from .files import FileStore
+from ..references import Reference
+from .files import FileStore, StoredFile
 from .forms import Body, FilePart
 from .render import placeholder_image
 
-__all__ = ["InputError", "Reference", "collect", "resolve"]
+__all__ = ["InputError", "collect", "input_record", "resolve"]
 
 _ACCEPTED = "jpeg, png, webp or gif"
 
 
 class InputError(Exception):
     """A reference entry the sandbox refuses (answered with code 0)."""
-
-
-@dataclass(frozen=True)
-class Reference:
-    """One resolved reference image: how it is described, and where its bytes are."""
-
-    record: dict[str, Any]
-    render: RenderInput
-    stored_path: str | None
 
 
 def collect(body: Body, param: str) -> list[FilePart | str]:
@@ -101,9 +96,25 @@ def resolve(entries: list[FilePart | str], *, param: str, store: FileStore, toke
             else:
                 refs.append(_from_url(entry, param, index, store, token, self_hosts))
     except InputError:
-        store.remove(r.stored_path for r in refs if r.stored_path)
+        store.remove_files(r.path for r in refs if r.path is not None)
         raise
     return refs
+
+
+def input_record(ref: Reference, param: str) -> dict[str, Any]:
+    """How ``SandboxTask.inputs`` describes a reference: ``name`` (the parameter), ``source``
+    (``file`` or ``url``), ``filename``, ``content_type``, ``size``, ``sha256``, ``url`` and
+    ``placeholder``."""
+    return {"name": param, "source": "url" if ref.source == "url" else "file",
+            "filename": ref.name or None, "content_type": ref.content_type, "size": ref.size,
+            "sha256": ref.sha256, "url": ref.url, "placeholder": ref.placeholder}
+
+
+def _stored(stored: StoredFile, index: int, *, name: str | None, source: str, url: str,
+            placeholder: bool = False) -> Reference:
+    return Reference(name=name or "", index=index - 1, source=source,
+                     content_type=stored.content_type, size=stored.size, sha256=stored.sha256,
+                     url=url, path=stored.path, placeholder=placeholder)
 
 
 def _from_file(part: FilePart, param: str, index: int, store: FileStore, token: str,
@@ -111,12 +122,8 @@ def _from_file(part: FilePart, param: str, index: int, store: FileStore, token: 
     label = repr(part.filename or "unnamed file")
     kind = _check_image(part.read(), param, index, label)
     stored = store.put_input(token, f"{param}-{index}.{IMAGE_TYPES[kind]}", part.stream, kind)
-    record = {
-        "name": param, "source": "file", "filename": part.filename, "content_type": kind,
-        "size": stored.size, "sha256": stored.sha256, "url": public_root + stored.url_path,
-        "placeholder": False,
-    }
-    return Reference(record, RenderInput(stored.sha256, path=stored.path), stored.url_path)
+    return _stored(stored, index, name=part.filename, source="file",
+                   url=public_root + stored.url_path)
 
 
 def _from_url(url: str, param: str, index: int, store: FileStore, token: str,
@@ -143,16 +150,8 @@ def _from_url(url: str, param: str, index: int, store: FileStore, token: str,
         kind = _check_image(data, param, index, url)
         # Copied, so the task keeps its reference even when the original output expires.
         stored = store.put_input(token, f"{param}-{index}.{IMAGE_TYPES[kind]}", data, kind)
-        record = _url_record(param, url, own.name, kind, stored.size, stored.sha256, False)
-        return Reference(record, RenderInput(stored.sha256, path=stored.path), stored.url_path)
+        return _stored(stored, index, name=own.name, source="url", url=url)
     data = placeholder_image(url)
     stored = store.put_input(token, f"{param}-{index}.png", data, "image/png")
-    record = _url_record(param, url, parts.path.rsplit("/", 1)[-1] or None, "image/png",
-                         stored.size, stored.sha256, True)
-    return Reference(record, RenderInput(stored.sha256, path=stored.path), stored.url_path)
-
-
-def _url_record(param: str, url: str, filename: str | None, content_type: str, size: int,
-                sha256: str, placeholder: bool) -> dict[str, Any]:
-    return {"name": param, "source": "url", "filename": filename, "content_type": content_type,
-            "size": size, "sha256": sha256, "url": url, "placeholder": placeholder}
+    return _stored(stored, index, name=parts.path.rsplit("/", 1)[-1] or None, source="url",
+                   url=url, placeholder=True)

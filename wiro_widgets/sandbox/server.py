@@ -21,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from ..auth import Credentials
-from ..specs.flux_2_flex import MAX_REFERENCE_BYTES
+from ..protocol import MAX_UPLOAD_BYTES
 from .app import AppSettings, RequestRecord, SandboxApp
-from .engine import Engine, SandboxTask
+from .engine import Engine
 from .faults import FaultDice, Faults
 from .files import FileStore
 from .gate import Gate
+from .tasks import SandboxTask
 from .ws import SocketServer
 
 if TYPE_CHECKING:
@@ -92,7 +93,7 @@ class Sandbox:
         self._credentials = Credentials(self._api_key, self._api_secret)
         self._settings = AppSettings(dice=FaultDice(Faults.coerce(faults)),
                                      max_body_bytes=int(max_body_bytes),
-                                     max_file_bytes=MAX_REFERENCE_BYTES, key_only=key_only,
+                                     max_file_bytes=MAX_UPLOAD_BYTES, key_only=key_only,
                                      log=log)
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
         self._lock = threading.Lock()

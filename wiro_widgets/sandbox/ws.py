@@ -33,7 +33,7 @@ from typing import Any
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import ServerConnection, serve
 
-from ..auth import get_logger
+from ..redaction import get_logger
 from .engine import Engine
 from .faults import FaultDice
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import ValidationError
-from ..schema import Kind, ModelSpec, Option, ParamSpec
+from ..schema import FormHints, FormSection, Kind, ModelSpec, Option, ParamSpec
 
-__all__ = ["FLUX_2_FLEX", "MAX_REFERENCE_BYTES", "SEED_MAX"]
+__all__ = ["FLUX_2_FLEX", "SEED_MAX"]
 
-#: Wiro's documented upload limit per file.
-MAX_REFERENCE_BYTES = 100 * 1024 * 1024
 #: The seed range from Wiro's generated OpenAPI for this model.
 SEED_MAX = 9_999_999
 
 _MATCH = "match the first reference image"
+#: The size inputs' caption when they are 0 (the size of the first reference image).
+_AS_IMAGE_1 = "as image 1"
 
 
 def _zero_size_needs_reference(params: dict[str, Any]) -> None:
@@ -43,52 +43,66 @@ FLUX_2_FLEX = ModelSpec(
         ),
         ParamSpec(
             "prompt", Kind.TEXTAREA, "Prompt",
-            help="Text prompt for image generation.", required=True,
+            help="Text prompt for image generation.", required=True, css_class="wiro-prompt",
         ),
         ParamSpec(
             "width", Kind.NUMBER, "Width",
             help="Width in pixels (must be multiple of 16). Set it to 0 or do not send if you "
             "want to match input image. Flux accepts between 64 and 2048.",
             default=1024, minimum=64, maximum=2048, step=16, multiple_of=16, zero_means=_MATCH,
+            css_class="wiro-width", zero_label=_AS_IMAGE_1,
         ),
         ParamSpec(
             "height", Kind.NUMBER, "Height",
             help="Height in pixels (must be multiple of 16). Set it to 0 or do not send if you "
             "want to match input image. Flux accepts between 64 and 2048.",
             default=1024, minimum=64, maximum=2048, step=16, multiple_of=16, zero_means=_MATCH,
+            css_class="wiro-height", zero_label=_AS_IMAGE_1,
         ),
         ParamSpec(
             "safetyTolerance", Kind.NUMBER, "Safety tolerance",
             help="Tolerance level for input and output moderation. Between 0 and 6, 0 being "
             "most strict, 6 being least strict.",
-            default=2, minimum=0, maximum=6, step=1,
+            default=2, minimum=0, maximum=6, step=1, css_class="wiro-safety",
         ),
         ParamSpec(
             "seed", Kind.NUMBER, "Seed",
             help="Seed for reproducible results. Use the same seed to get consistent outputs.",
-            default=123, minimum=0, maximum=SEED_MAX, step=1,
+            default=123, minimum=0, maximum=SEED_MAX, step=1, css_class="wiro-seed",
         ),
         ParamSpec(
             "guidance", Kind.FLOAT, "Guidance",
             help="Guidance scale. Controls how closely the output follows the prompt. "
             "Minimum: 1.5, maximum: 10, default: 4.5. Higher = closer prompt adherence.",
-            default=4.5, minimum=1.5, maximum=10, step=0.1,
+            default=4.5, minimum=1.5, maximum=10, step=0.1, css_class="wiro-guidance",
         ),
         ParamSpec(
             "steps", Kind.NUMBER, "Steps",
             help="Number of inference steps. Maximum: 50, default: 50. Higher = more detail, "
             "slower.",
-            default=50, minimum=1, maximum=50, step=1,
+            default=50, minimum=1, maximum=50, step=1, css_class="wiro-steps",
         ),
         ParamSpec(
             "outputFormat", Kind.SELECT, "Output format",
             help="Output format for the generated image.",
             default="png", options=(Option("jpeg", "JPEG"), Option("png", "PNG")),
-            aliases={"jpg": "jpeg"},
+            aliases={"jpg": "jpeg"}, css_class="wiro-format",
         ),
     ),
     checks=(_zero_size_needs_reference,),
     price_per_megapixel=0.06,
     price_per_reference=0.0,
     estimated_seconds=10.0,
+    form=FormHints(
+        sections=(
+            FormSection("Prompt", ("prompt",)),
+            FormSection("Size", ("width", "height")),
+            FormSection("Sampling", ("guidance", "steps", "seed")),
+            FormSection("Output", ("safety_tolerance", "output_format")),
+        ),
+        prompt="prompt",
+        seed="seed",
+        size=("width", "height"),
+        caption=("width", "height", "guidance", "steps", "safety_tolerance", "output_format"),
+    ),
 )

@@ -1,0 +1,151 @@
+"""Waiting for a task: follow it live, then conclude it, or act on how the wait stopped.
+
+A cancel event cancels the task on the server and raises `TaskCancelled`; a timeout
+cancels it (``on_timeout="cancel"``) or leaves it running and says how to resume
+(``"detach"``); Ctrl-C stops it (or detaches) and re-raises. A task that finished in the
+moment before the stop is concluded, never thrown away.
+
+Example:
+    >>> waiter = Waiter(transport, lookup, stopper, concluder, journal, budget)
+    >>> waiter.wait(task, WaitSettings(READ_RETRY, socket_url, FollowConfig()),
+    ...             limit=60.0, policy="cancel")
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..backoff import RetryPolicy
+from ..errors import TaskCancelled, TaskTimeout
+from ..ledger import Detached
+from ..protocol import outcome_of, parse_number, succeeded
+from ..redaction import get_logger
+from ..results import Result, Task, TaskUpdate
+from ._budget import Budget
+from ._conclude import Concluder, client_update
+from ._follow import FollowConfig, FollowStopped, UnknownStatus, emit, follow
+from ._journal import Journal
+from ._lookup import TaskLookup
+from ._stop import Stopper, short_retry
+from ._transport import Transport
+
+__all__ = ["WaitSettings", "Waiter"]
+
+log = get_logger("wiro_widgets")
+
+UpdateCallback = Callable[[TaskUpdate], None]
+
+
+@dataclass(frozen=True)
+class WaitSettings:
+    """How one wait reads and follows.
+
+    Attributes:
+        retry: the read policy (Task/Detail, downloads, Cancel/Kill).
+        socket_url: the WebSocket URL, or None to poll only.
+        follow: timings of live following.
+    """
+
+    retry: RetryPolicy
+    socket_url: str | None
+    follow: FollowConfig
+
+
+class Waiter:
+    """Follows tasks to their end; every way a wait can end goes through here."""
+
+    def __init__(self, transport: Transport, lookup: TaskLookup, stopper: Stopper,
+                 concluder: Concluder, journal: Journal, budget: Budget) -> None:
+        self._transport = transport
+        self._lookup = lookup
+        self._stopper = stopper
+        self._concluder = concluder
+        self._journal = journal
+        self._budget = budget
+
+    def wait(self, task: Task, settings: WaitSettings, *, limit: float | None, policy: str,
+             on_update: UpdateCallback | None = None,
+             cancel_event: threading.Event | None = None,
+             detach_on_interrupt: bool = False) -> Result:
+        """Follow ``task`` to its end and return its `Result` (see `WiroClient.wait`)."""
+        deadline = None if limit is None else time.monotonic() + max(0.0, float(limit))
+        poll_retry = short_retry(settings.retry)
+        try:
+            record = follow(
+                detail=lambda: self._lookup.detail(task, poll_retry),
+                token=task.token, task_id=task.id, socket_url=settings.socket_url,
+                started_at=task.submitted_at or time.time(), on_update=on_update,
+                deadline=deadline, cancel_event=cancel_event, config=settings.follow,
+                thread_cleanup=self._transport.release_thread)
+        except FollowStopped as stop:
+            return self._stopped(task, stop, settings.retry, policy, limit, on_update)
+        except KeyboardInterrupt:
+            self._interrupted(task, settings.retry, detach_on_interrupt)
+            raise
+        except UnknownStatus as err:
+            self._concluder.finished(task, {"status": err.status}, "error", message=str(err))
+            raise
+        return self._concluder.conclude(task, record, on_update, settings.retry)
+
+    def _stopped(self, task: Task, stop: FollowStopped, retry: RetryPolicy, policy: str,
+                 limit: float | None, on_update: UpdateCallback | None) -> Result:
+        if stop.reason == "cancel":
+            record = self._stopper.cancel(task, retry)
+            if succeeded(record):
+                self._concluder.conclude(task, record, on_update, retry)
+                raise TaskCancelled("the task had already finished when the cancel arrived; "
+                                    "its outputs are kept in the history",
+                                    task_id=task.id, token=task.token, record=record)
+            emit(on_update, client_update(task, "task_cancel", "cancelled"))
+            self._concluder.finished(task, record, "cancelled")
+            raise TaskCancelled(f"cancelled while {stop.status or 'starting'}",
+                                task_id=task.id, token=task.token, record=record)
+        if policy == "detach":
+            self._journal.write(Detached(task_id=task.id, token=task.token, reason="timeout",
+                                         status=stop.status))
+            self._budget.release(task.token)
+            raise TaskTimeout(
+                f"no result after {limit:g}s; the task is still running: resume with "
+                f"client.wait({task.token!r})", detached=True, task_id=task.id,
+                token=task.token)
+        record = self._stopper.cancel(task, retry)
+        if succeeded(record):
+            # It finished in the moment between the deadline and the cancel: keep it.
+            return self._concluder.conclude(task, record, on_update, retry)
+        self._concluder.finished(task, record, "timeout")
+        raise TaskTimeout(f"no result after {limit:g}s; the task was cancelled",
+                          detached=False, task_id=task.id, token=task.token)
+
+    def _interrupted(self, task: Task, retry: RetryPolicy, detach: bool) -> None:
+        if detach:
+            self._journal.write(Detached(task_id=task.id, token=task.token,
+                                         reason="interrupt"))
+            self._budget.release(task.token)
+            log.warning("Interrupted: task %s keeps running; resume with client.wait(%r)",
+                        task.id, task.token)
+            return
+        try:
+            record = self._stopper.cancel(task, retry, confirm_timeout=10.0)
+        except KeyboardInterrupt:
+            log.warning("Interrupted again: task %s may still be running (token %s)",
+                        task.id, task.token)
+            return
+        except Exception as err:
+            log.warning("Interrupted: could not stop task %s (%s); it may still be running",
+                        task.id, err)
+            return
+        cost = parse_number(record.get("totalcost")) or 0.0
+        if succeeded(record):
+            # Finished just before the interrupt: leave it unfinished in the ledger so
+            # resume() (or wait(token)) still collects its outputs.
+            self._budget.release(task.token)
+            log.warning("Interrupted: task %s had already finished (billed $%.4f); collect "
+                        "it with client.wait(%r) or client.resume()", task.id, cost,
+                        task.token)
+            return
+        self._concluder.finished(task, record, outcome_of(record))
+        log.warning("Interrupted: task %s stopped on the server (%s); billed $%.4f",
+                    task.id, record.get("status") or "", cost)

@@ -1,0 +1,70 @@
+"""What the research helpers need of a client, and nothing more: `ClientLike`.
+
+Research sits below the client in the package's layers: it never imports `WiroClient`. The
+client offers ``client.history()``, ``client.resume()`` and ``client.sweep()`` by calling
+down into research with itself, and research talks back through this Protocol. Any object
+with these members works (a test double, another client).
+
+Example:
+    >>> def newest(client: ClientLike) -> Result:
+    ...     return load_history(client, limit=1)[0]
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from ..ledger import Ledger
+from ..results import Result, Task, TaskUpdate
+
+__all__ = ["ClientLike", "ledger_of"]
+
+
+class ClientLike(Protocol):
+    """The members of `WiroClient` that history, resume and sweeps use."""
+
+    @property
+    def base_url(self) -> str: ...
+
+    @property
+    def ledger(self) -> Ledger | None: ...
+
+    @property
+    def home(self) -> Path: ...
+
+    @property
+    def budget(self) -> float | None: ...
+
+    @property
+    def spent(self) -> float: ...
+
+    def validate(self, model: str, **params: Any) -> dict[str, Any]: ...
+
+    def estimate_cost(self, model: str, **params: Any) -> float | None: ...
+
+    def submit(self, model: str, *, busy_timeout: float | None = None,
+               **params: Any) -> Task: ...
+
+    def wait(self, task: Task | str, *,
+             on_update: Callable[[TaskUpdate], None] | None = None,
+             timeout: float | None = None, on_timeout: str | None = None,
+             cancel_event: threading.Event | None = None,
+             detach_on_interrupt: bool = False) -> Result: ...
+
+    def cancel(self, task: Task | str) -> dict[str, Any]: ...
+
+
+def ledger_of(client: ClientLike | None) -> Ledger:
+    """The ledger a client writes to (or the one in its home when it writes none); the
+    default ledger for None.
+
+    Example:
+        >>> ledger_of(client).path
+        PosixPath('/home/me/.cache/wiro-widgets/ledger.jsonl')
+    """
+    if client is None:
+        return Ledger()
+    return client.ledger if client.ledger is not None else Ledger(client.home)
