@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from wiro_widgets.results import STATUS_ORDER
+from wiro_widgets.protocol import STATUS_ORDER
 from wiro_widgets.sandbox import Gate
 
 from .wire import Api
