@@ -69,7 +69,8 @@ class Waiter:
     def wait(self, task: Task, settings: WaitSettings, *, limit: float | None, policy: str,
              on_update: UpdateCallback | None = None,
              cancel_event: threading.Event | None = None,
-             detach_on_interrupt: bool = False) -> Result:
+             detach_on_interrupt: bool = False,
+             detach_event: threading.Event | None = None) -> Result:
         """Follow ``task`` to its end and return its `Result` (see `WiroClient.wait`)."""
         deadline = None if limit is None else time.monotonic() + max(0.0, float(limit))
         poll_retry = short_retry(settings.retry)
@@ -79,7 +80,7 @@ class Waiter:
                 token=task.token, task_id=task.id, socket_url=settings.socket_url,
                 started_at=task.submitted_at or time.time(), on_update=on_update,
                 deadline=deadline, cancel_event=cancel_event, config=settings.follow,
-                thread_cleanup=self._transport.release_thread)
+                thread_cleanup=self._transport.release_thread, detach_event=detach_event)
         except FollowStopped as stop:
             return self._stopped(task, stop, settings.retry, policy, limit, on_update)
         except KeyboardInterrupt:
@@ -103,14 +104,16 @@ class Waiter:
             self._concluder.finished(task, record, "cancelled")
             raise TaskCancelled(f"cancelled while {stop.status or 'starting'}",
                                 task_id=task.id, token=task.token, record=record)
-        if policy == "detach":
-            self._journal.write(Detached(task_id=task.id, token=task.token, reason="timeout",
+        if policy == "detach" or stop.reason == "detach":
+            asked = stop.reason == "detach"
+            self._journal.write(Detached(task_id=task.id, token=task.token,
+                                         reason="detach" if asked else "timeout",
                                          status=stop.status))
             self._budget.release(task.token)
-            raise TaskTimeout(
-                f"no result after {limit:g}s; the task is still running: resume with "
-                f"client.wait({task.token!r})", detached=True, task_id=task.id,
-                token=task.token)
+            why = ("stopped waiting on request; the task may still be running" if asked else
+                   f"no result after {limit:g}s; the task is still running")
+            raise TaskTimeout(f"{why}: resume with client.wait({task.token!r})", detached=True,
+                              task_id=task.id, token=task.token)
         record = self._stopper.cancel(task, retry)
         if succeeded(record):
             # It finished in the moment between the deadline and the cancel: keep it.

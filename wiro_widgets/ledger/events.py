@@ -236,7 +236,8 @@ class RunUnknown:
 
 @dataclass(frozen=True)
 class Detached:
-    """A wait stopped but the task keeps running (``reason``: ``timeout`` or ``interrupt``)."""
+    """A wait stopped but the task keeps running (``reason``: ``timeout``, ``interrupt`` or
+    ``detach``, the caller asked)."""
 
     KIND: ClassVar[str] = "detached"
     task_id: str
