@@ -196,6 +196,18 @@ class Result:
                                 if o.content_type.startswith("image/")]
             return list(self._images)
 
+    def release_images(self) -> None:
+        """Let the loaded images go: they load again from the local copies when asked for.
+        Kept when an image has no local copy to load from.
+
+        Example:
+            >>> result.images[0].size; result.release_images()   # memory back; files stay
+        """
+        with self._lock:
+            kept = [o for o in self.outputs if o.content_type.startswith("image/")]
+            if all(o.path and Path(o.path).is_file() for o in kept):
+                self._images = None
+
     @property
     def image(self) -> Image.Image:
         """The first output image."""

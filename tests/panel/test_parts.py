@@ -21,20 +21,27 @@ from wiro_widgets.results import TaskUpdate
 
 HOOKS = {
     "wiro-panel": FluxPanel, "wiro-prompt": w.Textarea, "wiro-guidance": w.FloatSlider,
-    "wiro-steps": w.IntSlider, "wiro-width": w.IntSlider, "wiro-height": w.IntSlider,
+    # Sizes are number boxes: a typed 1000 reaches Python, which snaps it and says so.
+    "wiro-steps": w.IntSlider, "wiro-width": w.IntText, "wiro-height": w.IntText,
     "wiro-seed": w.IntText, "wiro-generate": w.Button, "wiro-cancel": w.Button,
     "wiro-status": w.HTML, "wiro-progress": w.FloatProgress, "wiro-output": w.HBox,
-    "wiro-references": w.HBox, "wiro-history": w.HBox,
+    "wiro-references": w.HBox, "wiro-history": w.HBox, "wiro-count": w.Dropdown,
+    "wiro-check-again": w.Button, "wiro-fullscreen": w.ToggleButton,
+    "wiro-download": w.Button, "wiro-code-copy": w.Button, "wiro-code-close": w.Button,
 }
 
 
 def all_widgets(root: w.Widget) -> list[w.Widget]:
-    found, stack = [], [root]
+    """Every widget under ``root`` once (the presentation view shows some twice: the prompt,
+    Generate and Cancel are the same widgets in both views)."""
+    found: dict[str, w.Widget] = {}
+    stack = [root]
     while stack:
         widget = stack.pop()
-        found.append(widget)
-        stack.extend(getattr(widget, "children", ()))
-    return found
+        if widget.model_id not in found:
+            found[widget.model_id] = widget
+            stack.extend(getattr(widget, "children", ()))
+    return list(found.values())
 
 
 def test_every_hook_class_sits_on_one_widget_of_the_right_kind() -> None:

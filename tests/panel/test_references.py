@@ -25,6 +25,12 @@ def labels(refs: ReferenceList) -> list[str]:
     return [tile.children[1].value for tile in refs.strip.children]
 
 
+def tile_button(tile: Any, hook: str) -> Any:
+    """The tile's button with CSS class ``hook`` (wiro-ref-left, -remove, -right)."""
+    (found,) = [b for b in tile.children[2].children if hook in b._dom_classes]
+    return found
+
+
 def test_picks_accumulate_and_are_numbered(make_image: Callable[..., bytes],
                                            entry: Entry) -> None:
     refs = ReferenceList()
@@ -50,7 +56,7 @@ def test_remove_renumbers(make_image: Callable[..., bytes], entry: Entry) -> Non
     refs = ReferenceList()
     pick(refs, *(entry(f"{n}.png", make_image(20 + n, 20)) for n in range(3)))
     first_tile = refs.strip.children[0]
-    remove_second = refs.strip.children[1].children[2]
+    remove_second = tile_button(refs.strip.children[1], "wiro-ref-remove")
     remove_second.click()
     assert [r.name for r in refs.items] == ["0.png", "2.png"]
     assert "image 2" in labels(refs)[1]
