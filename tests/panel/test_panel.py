@@ -16,6 +16,7 @@ from PIL import Image
 
 from wiro_widgets.metadata import read_params
 from wiro_widgets.panel import FluxPanel
+from wiro_widgets.panel.batch import MAX_CONCURRENT
 from wiro_widgets.panel.gallery import PREVIEW_SIDE, THUMB_SIDE
 
 MODEL = "black-forest-labs/flux-2-flex"
@@ -437,3 +438,6 @@ def test_worker_touches_widgets_only_through_traits(panel: FluxPanel) -> None:
     assert captured.stderr == ""
     assert captured.outputs == []
     wait_for(lambda: not any(t.name.startswith("wiro-generate") for t in threading.enumerate()))
+    # The tasks ran on the kernel's few shared workers, which stay (idle) for the next run.
+    workers = [t for t in threading.enumerate() if t.name.startswith("wiro-worker")]
+    assert 1 <= len(workers) <= MAX_CONCURRENT

@@ -1,8 +1,9 @@
 """One Generate press: 1 to 8 tasks, each with its own seed, run side by side.
 
 A `Batch` submits every request through the client (a few at a time, under the API's limit of
-concurrent tasks), follows each task to its end, and reports to a `BatchView` from its worker
-threads; the view only assigns widget traits. Cancel stops every task. A `Watchdog` keeps the
+concurrent tasks: a research `Governor` narrows the window when the server answers code 96,
+which creates no task), follows each task to its end, and reports to a `BatchView` from its
+worker threads; the view only assigns widget traits. Cancel stops every task. A `Watchdog` keeps the
 connection honest: when nothing has been heard from the server for a while it says so, and
 when it does not come back it stops waiting without cancelling, so the tasks stay resumable.
 
@@ -14,13 +15,15 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from ..research.governor import Governor
+from .pool import WorkerPool
 from .watchdog import Watchdog
 
 if TYPE_CHECKING:
@@ -32,10 +35,21 @@ __all__ = ["MAX_CONCURRENT", "MAX_COUNT", "Batch", "BatchView", "Slot"]
 
 #: The most images one Generate press makes.
 MAX_COUNT = 8
-#: Tasks of one batch in flight at once: Wiro's default limit of concurrent tasks per project
-#: (a Run over it answers code 96, which the client retries; no task is created by it).
+#: The most tasks in flight at once, for all panels of a kernel: Wiro's limit depends on the
+#: balance (code 96 above it, and no task is created), so the window also shrinks on 96.
 MAX_CONCURRENT = 4
 _TICK_SECONDS = 0.5
+_shared: WorkerPool | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_pool() -> WorkerPool:
+    """The worker threads every panel of this kernel runs its tasks on."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = WorkerPool(MAX_CONCURRENT, name="wiro-worker")
+        return _shared
 
 
 @dataclass
@@ -87,19 +101,21 @@ class Batch:
         view: where progress goes.
         follow: tasks to follow again instead of submitting (``check again`` after the
             connection was lost), one per request, in order.
-        concurrency: tasks in flight at once.
+        pool: the threads that run the tasks (the panel keeps one for all its batches; its
+            size is how many tasks are in flight at once).
         watchdog: the connection's clock (tests pass short times).
     """
 
     def __init__(self, client: WiroClient, requests: Sequence[GenerationRequest],
                  view: BatchView, *, follow: Sequence[Task] = (),
-                 concurrency: int = MAX_CONCURRENT, watchdog: Watchdog | None = None) -> None:
+                 pool: WorkerPool | None = None, watchdog: Watchdog | None = None) -> None:
         self.client = client
         self.view = view
         self.slots = [Slot(i, r) for i, r in enumerate(requests)]
         for slot, task in zip(self.slots, follow, strict=False):
             slot.task = task
-        self.concurrency = max(1, min(concurrency, len(self.slots) or 1))
+        self.pool = pool or shared_pool()
+        self.governor = Governor(MAX_CONCURRENT)
         self.cancel_event = threading.Event()
         self.detach_event = threading.Event()
         self.started = time.monotonic()
@@ -126,9 +142,10 @@ class Batch:
                                  name="wiro-generate-clock", daemon=True)
         clock.start()
         try:
-            with ThreadPoolExecutor(self.concurrency, thread_name_prefix="wiro-generate") as pool:
-                for future in [pool.submit(self._one, slot) for slot in self.slots]:
-                    future.result()
+            futures = [self.pool.submit(functools.partial(self._one, slot))
+                       for slot in self.slots]
+            for future in futures:
+                future.result()
         finally:
             stop_clock.set()
             self.view.on_finished(self)
@@ -157,15 +174,11 @@ class Batch:
         return probe
 
     def _one(self, slot: Slot) -> None:
-        from ..errors import TaskCancelled
-
+        held = False
         try:
-            if self.cancel_event.is_set():
-                raise TaskCancelled("cancelled before it was sent")
             if slot.task is None:
-                self._set(slot, "submitting")
-                slot.task = self.client.submit(slot.request.model,
-                                               **slot.request.client_params())
+                slot.task = self._submit(slot)
+                held = True
             self._set(slot, "running")
             self.watchdog.contact()
             self.view.on_task(slot)
@@ -176,8 +189,38 @@ class Batch:
             self._set(slot, _state_of(err), err)
             self.view.on_slot_error(slot, err)
             return
+        finally:
+            if held:
+                self.governor.release()
         self._set(slot, "done")
         self.view.on_result(slot, result)
+
+    def _submit(self, slot: Slot) -> Task:
+        """Send one Run, waiting for a slot while the server says it is busy (code 96)."""
+        from ..backoff import backoff_delay
+        from ..errors import ConcurrencyLimit, TaskCancelled
+        from ..research.sweep import BUSY_RETRY
+
+        attempt = 0
+        while True:
+            if not self.governor.acquire(self.cancel_event):
+                raise TaskCancelled("cancelled before it was sent")
+            self._set(slot, "submitting")
+            try:
+                task = self.client.submit(slot.request.model, busy_timeout=0,
+                                          **slot.request.client_params())
+            except ConcurrencyLimit as err:
+                self.governor.busy()
+                self._set(slot, "waiting")
+                attempt += 1
+                if self.cancel_event.wait(backoff_delay(attempt, BUSY_RETRY, err.retry_after)):
+                    raise TaskCancelled("cancelled before it was sent") from None
+                continue
+            except BaseException:
+                self.governor.release()
+                raise
+            self.governor.accepted()
+            return task
 
     def _updated(self, slot: Slot, update: TaskUpdate) -> None:
         self.watchdog.contact()

@@ -32,7 +32,9 @@ __all__ = ["CHECK_HINT", "CONFIG_HINT", "explain"]
 #: What to do when a task's fate is not known: look for it, never send another.
 CHECK_HINT = ("Press Check again to look for the task on the server and collect its "
               "image; nothing new is sent or billed.")
-_MODERATED = re.compile(r"^\s*request moderated\s*:?\s*", re.IGNORECASE)
+# How the client and the server start a moderation message; the panel says it once, itself.
+_MODERATED = re.compile(r"^\s*(?:(?:refused by moderation|request moderated)\s*:?\s*)+",
+                        re.IGNORECASE)
 
 CONFIG_HINT = (
     "Set WIRO_API_KEY (and WIRO_API_SECRET for signed projects) in the environment before "
