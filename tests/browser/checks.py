@@ -122,7 +122,7 @@ VIEW_JS = """(root) => {
           panel: root.getBoundingClientRect().top};
 }"""
 
-SCROLL_TO_PANEL_JS = """(root) => { root.scrollIntoView({block: 'start'}); }"""
+SCROLL_TO_PANEL_JS = """(root) => { root.scrollIntoView({block: 'start', behavior: 'instant'}); }"""
 
 
 def panel_root(page: Any) -> Any:

@@ -63,8 +63,10 @@ def test_batch_of_four_gives_four_images_with_four_seeds(panel: FluxPanel,
     cells = panel.gallery.viewer.children
     assert len(cells) == 4
     assert all(isinstance(c, w.VBox) and isinstance(c.children[0], w.Image) for c in cells)
-    assert [c.children[1].description.split("seed ")[1] for c in cells] == \
-        ["500", "501", "502", "503"]
+    # Numbered in batch order too: #1 is the first seed, whichever task finished first.
+    assert [c.children[1].description for c in cells] == \
+        ["#1 · seed 500", "#2 · seed 501", "#3 · seed 502", "#4 · seed 503"]
+    assert "wiro-selected" in cells[0]._dom_classes
     assert "wiro-grid-2" in panel.gallery.viewer._dom_classes
     assert "seeds used: 500, 501, 502, 503" in panel.form.seed_used.value
     # A pick button selects that run: its caption and actions follow.

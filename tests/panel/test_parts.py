@@ -182,3 +182,25 @@ def test_shim_script_is_one_escaped_attribute() -> None:
     assert "var MAX = 123;" in html
     assert "wiro-generate" in html
     assert "requestFullscreen" in html
+
+
+def test_code_box_stamps_each_show_and_says_where_the_code_went() -> None:
+    from wiro_widgets.panel.codebox import CodeBox
+
+    box = CodeBox()
+    assert not box.shown
+    box.set("result = client.run(...)")
+    box.show()
+    first = box.note.value
+    assert 'data-stamp="1"' in first
+    box.show()  # the browser copies once the stamp changed: the code is current then
+    assert 'data-stamp="2"' in box.note.value
+    box.copied(True)
+    assert "Copied" in box.note.value
+    assert 'data-stamp="2"' in box.note.value
+    box.copied(False)
+    assert "copy it (Ctrl+C)" in box.note.value
+    box.text.value = "edited in the browser"
+    assert box.text.value == "result = client.run(...)"
+    box.close.click()
+    assert not box.shown

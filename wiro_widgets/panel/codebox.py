@@ -7,8 +7,8 @@ the box are put back: it shows what the form would send.
 Example:
     >>> box = CodeBox()
     >>> box.set("result = client.run(...)"); box.show()
-    >>> box.copied(True); box.note.value
-    'Copied: paste it into a new cell (Ctrl+V) and run it.'
+    >>> box.copied(True); "Copied" in box.note.value
+    True
 """
 
 from __future__ import annotations
@@ -53,6 +53,8 @@ class CodeBox:
         self.widget = w.VBox([bar, self.text], layout=w.Layout(width="100%", display="none"))
         self.widget.add_class("wiro-code-box")
         self._expected = ""
+        self._stamp = 0
+        self._note = ""
         self.text.observe(self._keep, names="value")
         self.close.on_click(lambda _b: self.hide())
 
@@ -66,8 +68,16 @@ class CodeBox:
         self.text.value = code
 
     def show(self) -> None:
+        """Show the box; its stamp changes, which tells the browser the code is current (the
+        panel's script copies it then)."""
+        self._stamp += 1
+        self._render_note()
         self.widget.layout.display = ""
         self.text.layout.display = ""
+
+    def _render_note(self) -> None:
+        self.note.value = (f'<span class="wiro-code-stamp" data-stamp="{self._stamp}"></span>'
+                           f"{esc(self._note)}")
 
     def hide(self) -> None:
         self.widget.layout.display = "none"
@@ -75,9 +85,10 @@ class CodeBox:
 
     def copied(self, ok: bool) -> None:
         """Say where the code went (the browser reports whether the clipboard took it)."""
-        self.note.value = esc("Copied: paste it into a new cell (Ctrl+V) and run it." if ok
-                              else "The browser did not allow the clipboard: select the code "
-                              "below and copy it (Ctrl+C).")
+        self._note = ("Copied: paste it into a new cell (Ctrl+V) and run it." if ok else
+                      "The browser did not allow the clipboard: select the code below and copy "
+                      "it (Ctrl+C).")
+        self._render_note()
 
     def on_copied(self, message: Mapping[str, Any]) -> None:
         """A ``copied`` message from the browser."""

@@ -87,6 +87,9 @@ class Gallery:
         self._cell_targets: list[int] = []
         self._lock = threading.RLock()
         self._batches = 0
+        self._next_number = 1
+        self._blocks: dict[int, int] = {}
+        self._by_number: dict[int, Entry] = {}
         self._select_listeners: list[Callable[[], object]] = []
         self.empty = w.HTML('<div class="wiro-empty">Images appear here. Write a prompt and '
                             "press Generate.</div>", layout=w.Layout(width="100%"))
@@ -154,10 +157,13 @@ class Gallery:
             action(self._selected.result)
 
     # -- adding ------------------------------------------------------------------------------
-    def new_batch(self) -> int:
-        """A key for the runs of one Generate press (they show together)."""
+    def new_batch(self, size: int = 1) -> int:
+        """A key for the runs of one Generate press (they show together); their numbers
+        (#N) are kept for them in batch order, whatever order they finish in."""
         with self._lock:
             self._batches += 1
+            self._blocks[self._batches] = self._next_number
+            self._next_number += max(1, size)
             return self._batches
 
     def add(self, result: Result, batch: int | None = None, position: int = 0) -> Entry:
@@ -165,11 +171,20 @@ class Gallery:
         worker threads)."""
         with self._lock:
             key = self.new_batch() if batch is None else batch
-            entry = make_entry(len(self.entries) + 1, result, key, position=position)
-            self.entries.append(entry)
+            if key not in self._blocks:
+                self._blocks[key] = self._next_number
+                self._next_number += position + 1
+            entry = make_entry(self._blocks[key] + position, result, key, position=position)
+            self._keep(entry)
             self._show_strip()
-            self.select(entry.number)
-            return entry
+            first = min((e for e in self.entries if e.batch == key), key=lambda e: e.position)
+        self.select(first.number)
+        return entry
+
+    def _keep(self, entry: Entry) -> None:
+        self._by_number[entry.number] = entry
+        self.entries.append(entry)
+        self.entries.sort(key=lambda e: e.number)
 
     def restore(self, results: Sequence[Result]) -> int:
         """Add runs of earlier sessions (oldest first), without selecting them; returns how
@@ -177,12 +192,12 @@ class Gallery:
         shown = 0
         for result in results:
             with self._lock:
+                key = self.new_batch()
                 try:
-                    entry = make_entry(len(self.entries) + 1, result, self.new_batch(),
-                                       earlier=True)
+                    entry = make_entry(self._blocks[key], result, key, earlier=True)
                 except (OSError, ValueError):
                     continue
-                self.entries.append(entry)
+                self._keep(entry)
                 shown += 1
         with self._lock:
             self._show_strip()
@@ -219,10 +234,10 @@ class Gallery:
 
     # -- showing -----------------------------------------------------------------------------
     def select(self, number: int) -> Entry:
-        """Show run ``number`` (1-based, as labelled) large with its parameters, beside the
-        other runs of its batch."""
+        """Show run ``number`` (as labelled: #1 is the oldest) large with its parameters,
+        beside the other runs of its batch."""
         with self._lock:
-            entry = self.entries[number - 1]
+            entry = self._by_number[number]
             self._selected = entry
             batch = sorted((e for e in self.entries if e.batch == entry.batch),
                            key=lambda e: (e.position, e.number))

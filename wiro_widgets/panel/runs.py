@@ -65,7 +65,7 @@ class Runs:
             return False
         batch = Batch(panel.client, requests, self, follow=follow,
                       watchdog=Watchdog(**self.watchdog_timings))
-        self._batch_key = panel.gallery.new_batch()
+        self._batch_key = panel.gallery.new_batch(len(requests))
         panel.set_busy(True)
         panel.status.begin("checking again" if follow else "submitting")
         self.batch = batch
@@ -117,9 +117,9 @@ class Runs:
                                    check_again=True)
                 with self._lock:
                     self.unknown = unknown + self.unknown
-            key = panel.gallery.new_batch()
-            for result in found:
-                panel.add_result(result, None, key)
+            key = panel.gallery.new_batch(len(found))
+            for position, result in enumerate(found):
+                panel.add_result(result, None, key, position)
             if found:
                 panel.status.finish("done", f"found {len(found)}")
                 panel.status.info(f"Found and collected {len(found)} task"

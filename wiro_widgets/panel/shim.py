@@ -6,7 +6,8 @@ panel's stylesheet widget (core widgets only: no extension to install), adds the
 panel and to nothing else:
 
 - Ctrl+Enter (Cmd+Enter) in the prompt presses Generate;
-- "Copy" and "Copy as code" put the code box's text on the clipboard;
+- "Copy" and "Copy as code" put the code box's text on the clipboard (the latter once Python
+  has brought the code up to date: it changes the box's stamp);
 - "Full screen" asks the browser to show the panel full screen;
 - files over the size limit are taken out of a pick before they are read and sent.
 
@@ -84,9 +85,21 @@ _SCRIPT = """
     var button = event.target.closest && event.target.closest('button');
     if (!button || button.disabled) { return; }
     var list = button.classList;
-    if (list.contains('wiro-code-copy') || list.contains('wiro-code-button')) {
+    if (list.contains('wiro-code-copy')) {
       var code = root.querySelector('.wiro-code textarea');
       if (code) { copy(code.value); }
+    } else if (list.contains('wiro-code-button')) {
+      var stamp = function () {
+        var mark = root.querySelector('.wiro-code-stamp');
+        return mark ? mark.dataset.stamp : ''; };
+      var before = stamp(), waited = 0;
+      var poll = setInterval(function () {
+        waited += 25;
+        if (stamp() === before && waited < 3000) { return; }
+        clearInterval(poll);
+        var box = root.querySelector('.wiro-code textarea');
+        if (box) { copy(box.value); }
+      }, 25);
     } else if (list.contains('wiro-fullscreen')) {
       if (document.fullscreenElement === root) { document.exitFullscreen(); }
       else if (root.requestFullscreen) { root.requestFullscreen().catch(function () {}); }

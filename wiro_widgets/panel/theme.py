@@ -191,7 +191,7 @@ CSS = f"""
 .wiro-panel .wiro-present {{ align-items: center; gap: 6px; }}
 .wiro-panel .wiro-present .wiro-present-image {{ max-width: 100%; width: auto !important;
   height: auto; object-fit: contain; border-radius: 6px;
-  max-height: max(200px, calc(100vh - 330px)); }}
+  max-height: max(200px, calc(100vh - 350px)); }}
 .wiro-panel.wiro-fullwindow .wiro-present .wiro-present-image {{
   max-height: calc(100vh - 230px); }}
 .wiro-panel .wiro-present-caption {{ font-size: 22px; line-height: 1.3; text-align: center;
@@ -200,8 +200,10 @@ CSS = f"""
 .wiro-panel .wiro-present-facts {{ font-size: 15px; text-align: center; color: {_FG2}; }}
 .wiro-panel .wiro-present-controls {{ width: 100%; gap: 6px; align-items: center; }}
 .wiro-panel .wiro-present-controls .wiro-prompt {{ flex: 1 1 auto; width: auto; }}
-.wiro-panel .wiro-present-controls textarea {{ font-size: 17px; }}
-.wiro-panel .wiro-present-controls .jupyter-button {{ height: 40px; font-size: 16px; }}
+.wiro-panel .wiro-present-controls textarea {{ font-size: 17px; height: 44px !important;
+  min-height: 44px; line-height: 1.25; }}
+.wiro-panel .wiro-present-controls .jupyter-button {{ height: 44px; font-size: 16px;
+  width: auto !important; padding: 0 16px; flex: 0 0 auto; }}
 .wiro-panel.wiro-fullwindow {{ position: fixed; inset: 0; z-index: 10000; max-width: none;
   border-radius: 0; overflow: auto; margin: 0; }}
 .wiro-panel.wiro-fullwindow .wiro-body {{ max-width: 1600px; margin: 0 auto; width: 100%; }}
