@@ -28,9 +28,10 @@ __all__ = ["PREVIEW_BUDGET", "PREVIEW_QUALITY", "PREVIEW_SIDE", "THUMB_SIDE", "E
 PREVIEW_SIDE = 768
 #: The first quality tried; detailed pictures step down from it to fit `PREVIEW_BUDGET`.
 PREVIEW_QUALITY = 80
-#: The most bytes one preview may take: 110,000 bytes are 146,668 in base64, the form a
-#: notebook saved with widget state keeps them in, under the 150 kB per image of issue 14.
-PREVIEW_BUDGET = 110_000
+#: The most bytes one preview may take: 100,000 bytes are 133,336 in base64, the form a
+#: notebook saved with widget state keeps them in; with the run's ~8 kB thumbnail an image
+#: stays under the 150 kB per image of issue 14.
+PREVIEW_BUDGET = 100_000
 THUMB_SIDE = 160
 _LOWEST_QUALITY = 50
 
