@@ -89,6 +89,29 @@ def test_a_short_outage_is_said_and_then_cleared(make_sandbox: Callable[..., Any
     assert panel.status.state == "done", panel.status.alert.value
 
 
+def test_cancel_while_the_connection_is_lost_answers_at_once(
+        make_sandbox: Callable[..., Any]) -> None:
+    sb = make_sandbox(speed=1.0)
+    client = sb.client()
+    panel = prompted(client, "cancel me without a server")
+    panel.runs.watchdog_timings = {"probe_after": 0.3, "lost_after": 1.0,
+                                   "give_up_after": 60.0}
+    with sb.gate("task_output", step=2) as gate:
+        assert panel.generate()
+        task_id = gate.wait_reached(timeout=30)
+        sb.set_faults({"error_rate": 1.0, "kinds": ["drop"]})
+        wait_for(lambda: "connection lost" in panel.status.stage.value, 10)
+        assert panel.cancel()
+        assert "cannot reach Wiro to cancel" in panel.status.stage.value
+        took = wait_for(lambda: not panel.running, 10)
+        sb.set_faults(None)
+    assert took < 3.0, took  # not the retries of a Cancel that cannot arrive
+    assert panel.status.state == "lost"
+    assert "Cancel could not reach Wiro" in panel.status.alert.value
+    assert task_id in panel.status.alert.value
+    assert [t.id for t in pending(client)] == [task_id]  # kept: to collect or cancel later
+
+
 def test_check_again_follows_a_lost_task_to_its_image(make_sandbox: Callable[..., Any],
                                                        wiro_home: Path) -> None:
     sb = make_sandbox(speed=1.0)

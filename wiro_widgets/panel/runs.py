@@ -49,6 +49,8 @@ class Runs:
         self.lost: list[tuple[Task, GenerationRequest]] = []
         self.unknown: list[GenerationRequest] = []
         self.watchdog_timings: dict[str, Any] = {}
+        #: Cancel was pressed while the server could not be reached.
+        self.cancel_unreachable = False
         self._batch_key = 0
         self._lock = threading.Lock()
 
@@ -69,17 +71,29 @@ class Runs:
         panel.set_busy(True)
         panel.status.begin("checking again" if follow else "submitting")
         self.batch = batch
+        self.cancel_unreachable = False
         if not self.job.start(batch.run):
             panel.set_busy(False)
             return False
         return True
 
     def cancel(self) -> bool:
-        """Stop the batch in flight (every task); False when nothing runs."""
+        """Stop the batch in flight (every task); False when nothing runs.
+
+        While the connection is lost a Cancel cannot reach the server, and trying would only
+        wait: the batch stops waiting at once instead and the tasks are kept, so "check
+        again" can collect them (or cancel them then)."""
+        batch = self.batch
+        if batch is not None and batch.watchdog.lost and self.job.running:
+            self.cancel_unreachable = True
+            batch.detach_event.set()
+            self.panel.cancel_button.disabled = True
+            self.panel.status.note("cannot reach Wiro to cancel…")
+            return True
         if not self.job.cancel():
             return False
-        if self.batch is not None:
-            self.batch.cancel()
+        if batch is not None:
+            batch.cancel()
         self.panel.cancel_button.disabled = True
         self.panel.status.note("cancelling…")
         return True
@@ -198,8 +212,10 @@ class Runs:
         if by_state.get("lost"):
             ids = ", ".join(s.task.id for s in by_state["lost"] if s.task is not None)
             status.finish("lost", "connection lost")
-            status.error(f"Lost the connection to Wiro. Task {ids} may be still running on the "
-                         "server (and billing); it is kept to be collected later.",
+            why = ("Cancel could not reach Wiro: the connection is lost." if
+                   self.cancel_unreachable else "Lost the connection to Wiro.")
+            status.error(f"{why} Task {ids} may be still running on the server (and billing); "
+                         "it is kept to be collected (or cancelled) later.",
                          CHECK_HINT, kind="lost", check_again=True)
         elif by_state.get("unknown"):
             message, hint = explain(_first_error(by_state["unknown"]))
