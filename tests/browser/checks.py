@@ -63,7 +63,9 @@ CONTRAST_JS = """(root) => {
 }""".replace("AA_RATIO", str(AA))
 
 # Text and controls cut off by a box that hides its overflow (inside the panel), a label cut
-# with an ellipsis, or the panel scrolling sideways. The history strip scrolls on purpose.
+# with an ellipsis, or the panel scrolling sideways. The history strip scrolls on purpose, and
+# a reference's file name ends in an ellipsis on purpose (its "image N" shows in full, the
+# whole name is in the tooltip).
 CLIP_JS = """(root) => {
   const out = [];
   const clippers = (el) => { const list = [];
@@ -84,12 +86,13 @@ CLIP_JS = """(root) => {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
   for (let node = walker.nextNode(); node; node = walker.nextNode()) {
     const text = node.textContent.trim(); const el = node.parentElement;
-    if (!text || !el || el.closest('style, script, option, .wiro-history')) continue;
+    if (!text || !el || el.closest('style, script, option, .wiro-history, .wiro-ref-name'))
+      continue;
     if (!el.getClientRects().length) continue;
     const range = document.createRange(); range.selectNodeContents(node);
     for (const rect of range.getClientRects()) cut(rect, el, text.slice(0, 40));
-    if (getComputedStyle(el).textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1
-        && !el.closest('.wiro-ref-label')) out.push({what: text.slice(0, 40), by: 'ellipsis'});
+    if (getComputedStyle(el).textOverflow === 'ellipsis' && el.scrollWidth > el.clientWidth + 1)
+      out.push({what: text.slice(0, 40), by: 'ellipsis'});
   }
   for (const el of root.querySelectorAll('input, select, textarea, button')) {
     if (!el.getClientRects().length || el.closest('.wiro-history')) continue;

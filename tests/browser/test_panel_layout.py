@@ -63,6 +63,13 @@ def test_layout_contrast_batch_and_presentation(page: Any, server: Any,
     assert picks == ["500", "501", "502", "503"]
     tasks = browser_sandbox.tasks[before:]
     assert sorted(t.params["seed"] for t in tasks) == [500, 501, 502, 503]
+    # A URL reference: its thumbnail is loaded by the browser (here, one of the outputs).
+    url_box = page.locator(".wiro-ref-url-input input").first
+    url_box.fill(tasks[0].outputs[0]["url"])
+    url_box.press("Enter")
+    expect(page.locator(".wiro-references .wiro-ref")).to_have_count(1)
+    page.wait_for_function("() => { const e = document.querySelector('.wiro-ref-url img');"
+                           " return e && e.complete && e.naturalWidth > 0; }")
 
     try:
         for dark in (False, True):
@@ -72,9 +79,41 @@ def test_layout_contrast_batch_and_presentation(page: Any, server: Any,
                 page.set_viewport_size({"width": width, "height": height})
                 show_sidebar(page, server, sidebar)
                 check_screen(page, f"{server.kind}-{theme}-{width}x{height}")
+            check_messages(page, f"{server.kind}-{theme}-messages")
             check_presentation(page, f"{server.kind}-{theme}-present")
     finally:
         set_theme(page, False)  # the theme is a server setting: leave it as found
+
+
+def check_messages(page: Any, name: str) -> None:
+    """Error, warning and note colours read too; a complaint goes once it is fixed."""
+    from playwright.sync_api import expect
+
+    prompt = page.locator(".wiro-prompt textarea").first
+    prompt.fill("")
+    page.locator(".wiro-generate").first.click()
+    expect(page.locator(".wiro-alert .wiro-error-box")).to_contain_text("Not sent")
+    expect(page.locator(".wiro-invalid")).to_have_count(1)
+    errors = contrast(page)  # the error box and the field's red message
+    screenshot(page, f"{name}-error")
+    assert errors["failures"] == [], (name, errors["failures"])
+    width = page.locator(".wiro-width input").first
+    width.fill("1000")
+    width.press("Enter")
+    expect(page.locator(".wiro-msg .wiro-info")).to_contain_text("1000 → 1008")
+    expect(width).to_have_value("1008")
+    prompt.fill("image 3 in four lighthouses at dusk")  # a warning: no image 3 is loaded
+    expect(page.locator(".wiro-msg .wiro-warn")).to_contain_text("mentions image 3")
+    prompt.blur()
+    measured = contrast(page)
+    screenshot(page, name)
+    assert measured["failures"] == [], (name, measured["failures"])
+    expect(page.locator(".wiro-alert .wiro-error-box")).to_have_count(0)  # fixed: gone
+    assert clipped(page) == [], name
+    prompt.fill("four lighthouses at dusk")
+    width.fill("1024")
+    width.press("Enter")
+    expect(page.locator(".wiro-msg .wiro-info")).to_have_count(0)
 
 
 def check_presentation(page: Any, name: str) -> None:

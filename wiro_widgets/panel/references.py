@@ -360,8 +360,10 @@ class ReferenceList:
                 self._tiles[key] = self._tile(key, ref)
             tile, label = self._tiles[key]
             size = f"{ref.width}×{ref.height}" if ref.width else "by URL"
-            label.value = (f'<span title="{esc(ref.name)} · {esc(size)}"><b>image {index}</b> · '
-                           f"{esc(ref.name)}</span>")
+            # "image N" always shows in full; a long file name ends in an ellipsis (the
+            # whole name is in the tooltip).
+            label.value = (f'<span title="{esc(ref.name)} · {esc(size)}"><b>image {index}</b>'
+                           f'<span class="wiro-ref-name"> · {esc(ref.name)}</span></span>')
             first, last = index == 1, index == len(self._items)
             row = tile.children[2]
             row.children[0].disabled = first

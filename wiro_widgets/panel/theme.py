@@ -108,8 +108,9 @@ CSS = f"""
 .wiro-panel .wiro-ref-url {{ width: 92px; height: 64px; overflow: hidden; border-radius: 4px; }}
 .wiro-panel .wiro-ref-url img {{ width: 100%; height: 100%; object-fit: cover; }}
 .wiro-panel .wiro-ref-label, .wiro-panel .wiro-ref-label .widget-html-content {{
-  font-size: 11px; text-align: center; line-height: 1.2; overflow: hidden;
-  white-space: nowrap; text-overflow: ellipsis; width: 92px; }}
+  font-size: 11px; text-align: center; line-height: 1.25; width: 92px; }}
+.wiro-panel .wiro-ref-name {{ display: block; overflow: hidden; white-space: nowrap;
+  text-overflow: ellipsis; }}
 .wiro-panel .wiro-ref-buttons {{ gap: 2px; }}
 .wiro-panel .wiro-ref-buttons .jupyter-button {{ height: 22px; line-height: 20px; width: 28px;
   padding: 0; margin: 0; font-size: 11px; }}
@@ -122,6 +123,7 @@ CSS = f"""
 .wiro-panel .wiro-refs-compact .wiro-ref-label,
 .wiro-panel .wiro-refs-compact .wiro-ref-label .widget-html-content {{ width: 52px;
   font-size: 10px; }}
+.wiro-panel .wiro-refs-compact .wiro-ref-name {{ display: none; }}
 .wiro-panel .wiro-refs-compact .wiro-ref-buttons .jupyter-button {{ width: 17px;
   font-size: 9px; }}
 .wiro-panel .wiro-row {{ gap: 4px; flex-wrap: wrap; align-items: center; }}
