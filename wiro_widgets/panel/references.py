@@ -324,9 +324,10 @@ class ReferenceList:
             picture = w.Image(value=thumb, format="jpeg")
         else:
             url = esc(shown_url(ref.url or ""))
-            picture = w.HTML(f'<div class="wiro-ref-url" title="{url}">'
-                             f'<img src="{url}" alt="URL {esc(ref.name[:40])}" '
-                             f'referrerpolicy="no-referrer" loading="lazy"></div>')
+            # The browser loads the thumbnail itself; offline (or refused) it says "URL".
+            picture = w.HTML(f'<div class="wiro-ref-url" title="{url}"><span>URL</span>'
+                             f'<img src="{url}" alt="" referrerpolicy="no-referrer" '
+                             'loading="lazy" onerror="this.remove()"></div>')
         picture.add_class("wiro-ref-picture")
         label = w.HTML("")
         label.add_class("wiro-ref-label")

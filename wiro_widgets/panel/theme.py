@@ -105,8 +105,11 @@ CSS = f"""
 .wiro-panel .wiro-ref .wiro-ref-picture, .wiro-panel .wiro-ref .widget-image {{
   width: 92px !important; height: 64px !important; border-radius: 4px; object-fit: cover;
   background: {_BG2}; overflow: clip; margin: 0; }}
-.wiro-panel .wiro-ref-url {{ width: 92px; height: 64px; overflow: hidden; border-radius: 4px; }}
-.wiro-panel .wiro-ref-url img {{ width: 100%; height: 100%; object-fit: cover; }}
+.wiro-panel .wiro-ref-url {{ width: 92px; height: 64px; overflow: hidden; border-radius: 4px;
+  position: relative; display: flex; align-items: center; justify-content: center;
+  font-size: 11px; background: {_BG2}; color: {_FG}; }}
+.wiro-panel .wiro-ref-url img {{ position: absolute; inset: 0; width: 100%; height: 100%;
+  object-fit: cover; }}
 .wiro-panel .wiro-ref-label, .wiro-panel .wiro-ref-label .widget-html-content {{
   font-size: 11px; text-align: center; line-height: 1.25; width: 92px; }}
 .wiro-panel .wiro-ref-name {{ display: block; overflow: hidden; white-space: nowrap;
