@@ -89,7 +89,7 @@ def slope(sizes: list[float], warm: int) -> float:
 
 
 def run(ctx: Context) -> Section:
-    warm, measured = ctx.reps(20, 8), ctx.reps(40, 8)
+    warm, measured = ctx.reps(20, 8), ctx.reps(80, 8)
     runs = warm + measured
     sizes: dict[str, list[float]] = {}
     with RemoteSandbox(speed=20.0, concurrency_limit=None) as sb:
