@@ -89,10 +89,12 @@ def explain(err: BaseException) -> tuple[str, str]:
         return (f"The connection dropped after the request was sent, so whether a task "
                 f"started is unknown: {text}", CHECK_HINT)
     if isinstance(err, NetworkError) and err.task_may_exist:
-        where = f"Task {err.task_id} exists on the server" if err.task_id else \
-            "A task may exist on the server"
-        return (f"Could not reach Wiro: {text}", f"{where}: {CHECK_HINT[0].lower()}"
-                f"{CHECK_HINT[1:]}")
+        if err.task_id:
+            return (f"Could not reach Wiro: {text}",
+                    f"Task {err.task_id} exists on the server: collect it with "
+                    f"client.wait({err.task_id!r}), or {CHECK_HINT[0].lower()}{CHECK_HINT[1:]}")
+        return (f"Could not reach Wiro: {text}",
+                f"A task may exist on the server: {CHECK_HINT[0].lower()}{CHECK_HINT[1:]}")
     if isinstance(err, NetworkError):
         return (f"Could not reach Wiro: {text}", "Check the network, then press Generate again.")
     if isinstance(err, WiroError):

@@ -320,6 +320,20 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if self.present_toggle.value:
             self.presenter.show(entry)
 
+    def on_error(self, err: BaseException) -> None:
+        """Show ``err`` as a run's end: plain words (secrets redacted, escaped), a fix, and
+        the field it names highlighted. Safe from any thread (trait assignments only).
+
+        Example:
+            >>> panel.on_error(TaskFailed("Generation failed: out of memory"))
+        """
+        from .messages import explain
+
+        message, hint = explain(err)
+        self.status.finish("failed", "failed")
+        self.status.error(message, hint)
+        self.show_field_error(err)
+
     def show_field_error(self, err: BaseException) -> None:
         """Highlight the field a `ValidationError` names."""
         from ..errors import ValidationError
