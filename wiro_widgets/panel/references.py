@@ -364,7 +364,7 @@ class ReferenceList:
             # "image N" always shows in full; a long file name ends in an ellipsis (the
             # whole name is in the tooltip).
             label.value = (f'<span title="{esc(ref.name)} · {esc(size)}"><b>image {index}</b>'
-                           f'<span class="wiro-ref-name"> · {esc(ref.name)}</span></span>')
+                           f'<span class="wiro-ref-name">{esc(ref.name)}</span></span>')
             first, last = index == 1, index == len(self._items)
             row = tile.children[2]
             row.children[0].disabled = first
