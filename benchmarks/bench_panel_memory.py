@@ -9,8 +9,10 @@ outside Python's allocator, where ``tracemalloc`` does not see them).
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -101,9 +103,9 @@ def run(ctx: Context) -> Section:
             ctx.log(f"  {variant}: " + " ".join(f"{v:.0f}" for v in sizes[variant]))
     ours, base = slope(sizes["panel"], warm), slope(sizes["loop"], warm)
     early = (sizes["panel"][warm] - sizes["panel"][0]) / warm
-    window = min(20, measured)
-    steepest = max(slope(sizes["panel"][start:start + window], 0)
-                   for start in range(warm, runs - window + 1))
+    steps = [b - a for a, b in itertools.pairwise(sizes["panel"][warm:])]
+    median = statistics.median(steps) if steps else 0.0
+    biggest = max(steps, default=0.0)
     section = Section("panel_memory", "Panel memory over a session")
     section.rows.append(Row(
         f"8. Kernel memory per Generate after {warm} warm-up runs (1024x1024 PNG; slope over "
@@ -121,9 +123,9 @@ made (it loads again from the output cache when an action needs it). **Baseline*
 decoded image: 3 MB at 1024x1024), as a notebook that collects its results does. RSS after
 each run (MB): ours {" ".join(f"{v:.0f}" for v in sizes["panel"])}; baseline
 {" ".join(f"{v:.0f}" for v in sizes["loop"])}.
-The steepest stretch of {window} runs climbs by {steepest:.2f} MB per run: each run keeps its
-previews, thumbnail and record, and the allocator hands memory back in steps, so the slope
-over the whole measurement is the figure.
+RSS moves in steps (the C allocator takes and gives back memory in blocks of megabytes; the
+largest step here was {biggest:.0f} MB) and is flat in between: the median change from one run to
+the next is {median:.2f} MB. So the slope over the whole stretch is the figure, not a step.
 **Warm-up**: the first runs grow by {early:.1f} MB each on average: imports, connection
 pools, the worker threads and the C allocator's arenas, which Pillow's decoder fills once and
 then reuses. The panel runs its tasks on four long-lived worker threads for that reason: with
