@@ -240,6 +240,10 @@ def open_panel(page: Any, server: Server, name: str) -> None:
     page.wait_for_function(KERNEL_READY_JS, polling=100)
     page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     page.locator(".wiro-panel .wiro-generate").first.wait_for()
+    # The panel's script (keyboard, clipboard, early refusals) starts a moment after the
+    # panel shows; a person is never that quick, a test is.
+    page.wait_for_function("() => document.querySelector('.wiro-panel')"
+                           ".dataset.wiroShim === '1'")
 
 
 def shutdown_kernels(server: Server, notebook: str) -> None:

@@ -221,7 +221,8 @@ def test_an_unwritable_upload_folder_keeps_the_bytes_in_memory(
     assert ref.read_bytes() == make_image()
 
 
-def test_files_refused_by_the_browser_are_said(make_sandbox: Any) -> None:
+def test_files_refused_by_the_browser_are_said(make_image: Callable[..., bytes],
+                                               entry: Entry) -> None:
     from wiro_widgets.panel import FluxPanel
 
     class Offline:
@@ -235,3 +236,9 @@ def test_files_refused_by_the_browser_are_said(make_sandbox: Any) -> None:
     assert "huge.png is 103.0 MB; the limit is 100.0 MB per image." in \
         panel.references.message.value
     assert len(panel.references) == 0
+    # The rest of that pick arrives a moment later: the refusal stays beside its messages.
+    panel.references.uploader.set_state({"value": [entry("a.png", make_image())]})
+    assert len(panel.references) == 1
+    assert "huge.png is 103.0 MB" in panel.references.message.value
+    panel.references.uploader.set_state({"value": [entry("b.png", make_image())]})
+    assert panel.references.message.value == ""  # a later pick: the old refusal is gone

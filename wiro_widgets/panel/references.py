@@ -18,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +37,8 @@ MAX_REFERENCES = 10
 THUMB_SIDE = 96
 #: More references than this switch the strip to small tiles (ten fit in two rows).
 COMPACT_AFTER = 4
+#: The rest of a pick whose large files the browser refused arrives within this time.
+_SAME_PICK_SECONDS = 30.0
 
 
 def thumbnail_of(ref: Reference, side: int = THUMB_SIDE) -> bytes:
@@ -110,6 +113,7 @@ class ReferenceList:
         self._tiles: dict[int, tuple[w.VBox, w.HTML]] = {}
         self._keys = itertools.count(1)
         self._listeners: list[Callable[[], None]] = []
+        self._early: tuple[list[str], float] = ([], 0.0)
 
         self.uploader = w.FileUpload(
             accept="image/png,image/jpeg,image/webp,image/gif", multiple=True,
@@ -246,9 +250,11 @@ class ReferenceList:
                 "per image.")
 
     def refused_early(self, files: Iterable[Mapping[str, Any]]) -> None:
-        """Files the browser refused before sending them (too large): say so."""
-        self.say([self.too_large(str(f.get("name") or "image"), int(f.get("size") or 0))
-                  for f in files])
+        """Files the browser refused before sending them (too large): say so. The rest of
+        the same pick arrives a moment later; its messages join these."""
+        self._early = ([self.too_large(str(f.get("name") or "image"), int(f.get("size") or 0))
+                        for f in files], time.monotonic())
+        self.say(self._early[0])
 
     def _uploaded(self, change: Mapping[str, Any]) -> None:
         entries = change["new"]
@@ -257,7 +263,10 @@ class ReferenceList:
         problems = self.add_uploads(entries)
         # Emptied so the bytes leave the widget state (and a saved notebook).
         self.uploader.value = ()
-        self.say(problems)
+        early, when = self._early
+        self._early = ([], 0.0)
+        fresh = time.monotonic() - when < _SAME_PICK_SECONDS
+        self.say([*(early if fresh else []), *problems])
 
     def _url_message(self, _widget: Any, content: Mapping[str, Any], _buffers: Any) -> None:
         # The text box sends {"event": "submit"} when Enter is pressed in it.
