@@ -43,11 +43,13 @@ __all__ = [  # noqa: RUF022
     "ConfigError",
     "ValidationError",
     "BudgetExceeded",
+    "AlreadyRun",
     "ApiError",
     "AuthError",
     "ConcurrencyLimit",
     "InsufficientBalance",
     "NotFound",
+    "CancelRefused",
     "NetworkError",
     "RunOutcomeUnknown",
     "TaskError",
@@ -79,9 +81,11 @@ _HOMES = {
 if TYPE_CHECKING:
     from .client import WiroClient
     from .errors import (
+        AlreadyRun,
         ApiError,
         AuthError,
         BudgetExceeded,
+        CancelRefused,
         ConcurrencyLimit,
         ConfigError,
         InsufficientBalance,
