@@ -64,6 +64,9 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
       (Task/Detail finds it at once).
     - ``clock_skew``: seconds added to the server's clock: ``createtime`` and every other
       timestamp it reports, and the HTTP ``Date`` header.
+    - ``cancel`` / ``kill``: ``"refuse"`` answers code 1 ("Task is not in a cancellable
+      state." / "Task could not be killed: ...") whatever the state; ``"ignore"`` answers
+      as a success (the record shown as ``task_cancel``) while the task goes on.
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).
