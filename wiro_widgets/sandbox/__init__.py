@@ -67,6 +67,10 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
     - ``cancel`` / ``kill``: ``"refuse"`` answers code 1 ("Task is not in a cancellable
       state." / "Task could not be killed: ...") whatever the state; ``"ignore"`` answers
       as a success (the record shown as ``task_cancel``) while the task goes on.
+    - ``redirect``: endpoints (``"Run"``, ``"Task/Detail"``, ... ``"output"``, ``"file"``)
+      answered ``redirect_status`` (307, or 302) to another host: ``sb.other_host``, a
+      second server on 127.0.0.2 that records every header it receives
+      (``sb.other_host.requests``), then answers as the sandbox does.
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).
