@@ -71,6 +71,9 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
       answered ``redirect_status`` (307, or 302) to another host: ``sb.other_host``, a
       second server on 127.0.0.2 that records every header it receives
       (``sb.other_host.requests``), then answers as the sandbox does.
+    - ``trickle``: endpoints whose answer body is sent one byte every ``trickle_ms``
+      milliseconds, with its full ``Content-Length`` (a per-read timeout never fires);
+      ``sb.stop()`` cuts a trickle short.
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).
