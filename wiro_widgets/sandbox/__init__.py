@@ -58,9 +58,27 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
     - ``latency``: seconds added to every HTTP response.
     - ``lost_run_rate``: the Run creates the task, then the connection is dropped with no
       answer (the task shows up in Task/List and ``sb.tasks``).
+    - ``run_504_rate``: the Run creates the task, then a gateway answers HTTP 504 with an
+      HTML page instead of Wiro's envelope; the task goes on.
+    - ``list_delay``: a new task shows in Task/List only that many seconds after its Run
+      (Task/Detail finds it at once).
+    - ``clock_skew``: seconds added to the server's clock: ``createtime`` and every other
+      timestamp it reports, and the HTTP ``Date`` header.
+    - ``cancel`` / ``kill``: ``"refuse"`` answers code 1 ("Task is not in a cancellable
+      state." / "Task could not be killed: ...") whatever the state; ``"ignore"`` answers
+      as a success (the record shown as ``task_cancel``) while the task goes on.
+    - ``redirect``: endpoints (``"Run"``, ``"Task/Detail"``, ... ``"output"``, ``"file"``)
+      answered ``redirect_status`` (307, or 302) to another host: ``sb.other_host``, a
+      second server on 127.0.0.2 that records every header it receives
+      (``sb.other_host.requests``), then answers as the sandbox does.
+    - ``trickle``: endpoints whose answer body is sent one byte every ``trickle_ms``
+      milliseconds, with its full ``Content-Length`` (a per-read timeout never fires);
+      ``sb.stop()`` cuts a trickle short.
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).
+
+    Fault times are real seconds, never divided by ``speed``.
 
 Other limits: bodies over ``max_body_bytes`` get HTTP 413; one uploaded file over 100 MB or
 a file that is not a jpeg/png/webp/gif image under ``inputImage`` gets code 0 naming

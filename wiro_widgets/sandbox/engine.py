@@ -24,22 +24,21 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
 
 from ..protocol import (
     CANCELLABLE_STATUSES,
     KILLABLE_STATUSES,
     TERMINAL_STATUSES,
     TIMESTAMP_FIELDS,
-    is_loopback_url,
 )
 from ..redaction import get_logger
 from ..references import Reference
 from ..schema import ModelSpec
+from .callbacks import post_callback
+from .faults import FaultDice, Faults
 from .files import FileStore, random_token
 from .gate import GateKeeper
+from .hostile import make_hostile
 from .tasks import (
     ConcurrencyRefused,
     Job,
@@ -94,7 +93,8 @@ class Engine:
     """Holds every task and moves each one through its lifecycle on its own thread."""
 
     def __init__(self, store: FileStore, *, speed: float, concurrency_limit: int | None,
-                 output_ttl: float, public_root: str) -> None:
+                 output_ttl: float, public_root: str,
+                 dice: Callable[[], FaultDice] | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.store = store
@@ -102,6 +102,9 @@ class Engine:
         self.concurrency_limit = concurrency_limit
         self.output_ttl = float(output_ttl)
         self.public_root = public_root.rstrip("/")
+        calm = FaultDice(Faults())
+        #: The current fault dice (the sandbox replaces them at runtime).
+        self.dice: Callable[[], FaultDice] = dice or (lambda: calm)
         self.user_uuid = str(uuid.uuid4())
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
@@ -113,6 +116,10 @@ class Engine:
         #: Open gates (see `Gate`); they share ``_idle``, which every task end notifies.
         self.gates = GateKeeper(self._idle, self._status_of)
 
+    def now(self) -> float:
+        """The server's clock: Unix time, plus ``Faults.clock_skew``."""
+        return time.time() + self.dice().faults.clock_skew
+
     # -- creating ---------------------------------------------------------------------------
     def create(self, spec: ModelSpec, params: dict[str, Any], *, parameters: dict[str, Any],
                inputs: list[dict[str, Any]], refs: tuple[Reference, ...],
@@ -122,7 +129,7 @@ class Engine:
         Raises:
             ConcurrencyRefused: when the key already has ``concurrency_limit`` active tasks.
         """
-        now = time.time()
+        now = self.now()
         with self._lock:
             if self._stopping.is_set():
                 raise RuntimeError("the sandbox is stopping")
@@ -170,12 +177,16 @@ class Engine:
             return self._record(self._jobs[task_id])
 
     def records(self, key_fingerprint: str, *, newest_first: bool = True,
-                model: str | None = None) -> list[dict[str, Any]]:
-        """Every task record of this key (Task/List)."""
+                model: str | None = None,
+                hide_younger_than: float = 0.0) -> list[dict[str, Any]]:
+        """Every task record of this key (Task/List), but those accepted less than
+        ``hide_younger_than`` seconds ago (``Faults.list_delay``)."""
+        born_before = time.monotonic() - hide_younger_than
         with self._lock:
             jobs = [j for j in self._jobs.values()
                     if j.task.api_key_fingerprint == key_fingerprint
-                    and (not model or model in (j.task.model, j.spec.project))]
+                    and (not model or model in (j.task.model, j.spec.project))
+                    and (not hide_younger_than or j.born <= born_before)]
             jobs.sort(key=lambda j: int(j.task.id), reverse=newest_first)
             return [self._record(j) for j in jobs]
 
@@ -204,22 +215,32 @@ class Engine:
     def cancel(self, task_id: str) -> dict[str, Any]:
         """Cancel a task that is still queued; its record, now ``task_cancel``.
 
+        ``Faults.cancel``: ``"refuse"`` refuses it anyway; ``"ignore"`` answers the record
+        as cancelled while the task goes on.
+
         Raises:
             TaskStateError: ``Task is not in a cancellable state.``
         """
+        fault = self.dice().faults.cancel
         with self._lock:
             job = self._jobs[task_id]
-            if job.task.status not in CANCELLABLE_STATUSES:
+            if job.task.status not in CANCELLABLE_STATUSES or fault == "refuse":
                 raise TaskStateError("Task is not in a cancellable state.")
+            if fault == "ignore":
+                return self._seemingly_cancelled(job)
             self._finish_cancel(job)
             return self._record(job)
 
     def kill(self, task_id: str) -> dict[str, Any]:
         """Kill a running task; its record, now ``task_cancel``.
 
+        ``Faults.kill``: ``"refuse"`` refuses it anyway; ``"ignore"`` answers the record as
+        cancelled while the task goes on.
+
         Raises:
             TaskStateError: ``Task could not be killed: <reason>``.
         """
+        fault = self.dice().faults.kill
         with self._lock:
             job = self._jobs[task_id]
             status = job.task.status
@@ -231,12 +252,23 @@ class Engine:
                 else:
                     reason = f"the model has already finished ({status})"
                 raise TaskStateError(f"Task could not be killed: {reason}")
-            now = time.time()
+            if fault == "refuse":
+                raise TaskStateError("Task could not be killed: the worker did not answer "
+                                     "the kill signal (sandbox fault)")
+            if fault == "ignore":
+                return self._seemingly_cancelled(job)
+            now = self.now()
             job.times["endtime"] = now
             if "starttime" in job.times:
                 job.elapsed = now - job.times["starttime"]
             self._finish_cancel(job)
             return self._record(job)
+
+    def _seemingly_cancelled(self, job: Job) -> dict[str, Any]:
+        """What an ignored Cancel/Kill answers: the record as if cancelled (nothing changes)."""
+        record = self._record(job)
+        record.update(status="task_cancel", canceltime=str(int(self.now())))
+        return record
 
     def _finish_cancel(self, job: Job) -> None:
         self._set_status(job, "task_cancel", None)
@@ -378,6 +410,7 @@ class Engine:
         outputs = (make_outputs(job, self.store, ttl=self.output_ttl,
                                 public_root=self.public_root, user_uuid=self.user_uuid)
                    if task.pexit == "0" else [])
+        outputs = self._as_faults_say(outputs)
         if not self._wait(job, _DELAYS["task_postprocess_end"]):
             self.store.remove(o["_path"] for o in outputs)
             return
@@ -391,6 +424,17 @@ class Engine:
                 job.cost = task_cost(job)
             self._set_status(job, "task_postprocess_end", outputs)
             self._finished(job)
+
+    def _as_faults_say(self, outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The outputs on the server's clock, made hostile when ``Faults`` says so."""
+        faults = self.dice().faults
+        added = str(int(self.now()))
+        for item in outputs:
+            item.update(addedtime=added, modifiedtime=added)
+        if faults.hostile_output is None:
+            return outputs
+        return make_hostile(faults.hostile_output, outputs, self.store, ttl=self.output_ttl,
+                            public_root=self.public_root)
 
     def _model_exit(self, job: Job, pexit: str, error: str, log: list[str]) -> bool:
         """``task_error_full`` (on failure), ``task_output_full`` and ``task_end``."""
@@ -406,14 +450,14 @@ class Engine:
                 return False
             job.task.pexit = pexit
             job.task.debugerror = error
-            now = time.time()
+            now = self.now()
             job.elapsed = now - job.times.get("starttime", now)
             self._set_status(job, "task_end", None)
         return True
 
     # -- state changes (caller holds the lock) ---------------------------------------------
     def _set_status(self, job: Job, status: str, message: Any) -> None:
-        now = time.time()
+        now = self.now()
         job.task.status = status
         job.task.history.append((status, now))
         time_field = TIMESTAMP_FIELDS.get(status)
@@ -442,16 +486,7 @@ class Engine:
                              name=f"sandbox-callback-{job.task.id}").start()
 
     def _post_callback(self, job: Job, record: dict[str, Any]) -> None:
-        url = job.task.callback_url
-        entry: dict[str, Any] = {"url": url, "status": None, "error": None, "skipped": None}
-        if urlsplit(url).scheme not in ("http", "https") or not is_loopback_url(url):
-            entry["skipped"] = "only loopback callback URLs are contacted by the sandbox"
-        else:
-            try:
-                response = requests.post(url, json=record, timeout=5)
-                entry["status"] = response.status_code
-            except requests.RequestException as err:
-                entry["error"] = f"{type(err).__name__}: {err}"
+        entry = post_callback(job.task.callback_url, record)
         with self._lock:
             job.task.callbacks.append(entry)
 

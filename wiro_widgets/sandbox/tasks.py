@@ -118,6 +118,8 @@ class Job:
     last_message: Any = None
     wake: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    #: `time.monotonic` when the Run was accepted (late listing counts from here).
+    born: float = field(default_factory=time.monotonic)
 
 
 def triggers(params: Mapping[str, Any]) -> str | None:
