@@ -436,7 +436,8 @@ class WiroClient:
 
     def sweep(self, model: str, *, max_concurrency: int = 4,
               on_progress: Callable[[SweepProgress], None] | None = None,
-              **params: Any) -> Sweep:
-        """Run every combination of list-valued parameters (see `research.run_sweep`)."""
+              rerun: bool = False, **params: Any) -> Sweep:
+        """Run every combination of list-valued parameters (see `research.run_sweep`);
+        ``rerun=True`` bills again cells that already ran with the same parameters."""
         return run_sweep(self, model, max_concurrency=max_concurrency, on_progress=on_progress,
-                         **params)
+                         rerun=rerun, **params)
