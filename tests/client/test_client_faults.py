@@ -65,7 +65,9 @@ def test_each_fault_kind_never_duplicates_a_run(make_sandbox: Any, wiro_home: Pa
     unknown = [e for e in events if e["event"] == "run_unknown"]
     if kind == "429":
         # A 429 started nothing: the Run was sent again.
-        assert adopted == [] and unknown == [] and failures == []
+        assert adopted == []
+        assert unknown == []
+        assert failures == []
         assert len(runs) == len(sb.tasks) + len(faulted)
     elif kind == "stall":
         # A stalled Run still creates its task after the client stopped reading: each

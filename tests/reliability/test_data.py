@@ -99,10 +99,12 @@ def test_a_torn_ledger_line_loses_nothing_else(
     later = sb.client()
     assert [r.task_id for r in later.history()] == [first.task_id]  # no UnicodeDecodeError
     [result] = later.resume(timeout=60)
-    assert result.task_id == task.id and result.images
+    assert result.task_id == task.id
+    assert result.images
     assert later.wait(first.token, timeout=60).images
     tasks = Ledger(wiro_home).tasks()
-    assert tasks[task.token].outcome == "succeeded" and "torn-token" not in tasks
+    assert tasks[task.token].outcome == "succeeded"
+    assert "torn-token" not in tasks
     warnings = [r.getMessage() for r in caplog.records if "ledger.jsonl, line" in r.getMessage()]
     assert any("line 3:" in w for w in warnings), warnings  # the fragment, named
     assert any("line 5:" in w for w in warnings), warnings  # the garbage
@@ -157,9 +159,11 @@ def test_an_unwritable_home_refuses_before_anything_is_billed(
     client = sb.client(home=home)
     with pytest.raises(ConfigError) as caught:
         client.run(MODEL, prompt=f"{kind} home", **SMALL)
-    assert str(home) in str(caught.value) and problem in str(caught.value)
+    assert str(home) in str(caught.value)
+    assert problem in str(caught.value)
     assert "ledger=False" in str(caught.value)
-    assert run_requests(sb) == [] and sb.tasks == []  # nothing sent, nothing billed
+    assert run_requests(sb) == []
+    assert sb.tasks == []
     assert client.reserved == 0
     # Running without a ledger is the caller's choice, and then it runs.
     task = sb.client(home=home, ledger=False).submit(MODEL, prompt=f"{kind}, no ledger",
@@ -252,12 +256,14 @@ def test_an_interrupted_sweep_run_again_does_not_bill_its_finished_cells(
         first = run_sweep(client, MODEL, max_concurrency=1, cancel_event=stop,
                           on_progress=lambda _: None, **params)
         driver.join()
-    assert len(first.results) == 2 and len(sb.tasks) == 3
+    assert len(first.results) == 2
+    assert len(sb.tasks) == 3
     runs = len(run_requests(sb))
     with pytest.raises(AlreadyRun) as caught:
         run_sweep(client, MODEL, on_progress=lambda _: None, **params)
     assert sorted(caught.value.tasks) == sorted(r.task_id for r in first.results)
-    assert "rerun=True" in str(caught.value) and "nothing was sent" in str(caught.value)
+    assert "rerun=True" in str(caught.value)
+    assert "nothing was sent" in str(caught.value)
     assert len(run_requests(sb)) == runs  # not one more Run
     again = client.sweep(MODEL, rerun=True, on_progress=lambda _: None, **params)
     assert len(again.results) == 3  # billed again, because the caller said so
@@ -270,6 +276,7 @@ def test_history_and_resume_read_a_ledger_of_garbage_only(wiro_home: Path,
     wiro_home.mkdir(parents=True, exist_ok=True)
     (wiro_home / "ledger.jsonl").write_bytes(b"\x80\x81\x82\n{\"half\": \n[1, 2]\n\"text\"\n")
     client = make_sandbox().client()
-    assert client.history() == [] and client.resume(timeout=5) == []
+    assert client.history() == []
+    assert client.resume(timeout=5) == []
     assert json.loads(json.dumps(list(Ledger(wiro_home).events()))) == []
     attack("a ledger of garbage")

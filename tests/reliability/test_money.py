@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -87,9 +91,13 @@ def test_a_lost_run_is_never_sent_again_and_is_collected_later(
     with pytest.raises(RunOutcomeUnknown) as caught:
         client.run(MODEL, prompt=prompt, seed=3, **SMALL)
     err = caught.value
-    assert len(run_requests(sb)) == 1 and len(sb.tasks) == 1  # one Run, one task
-    assert err.task_may_exist and err.model == MODEL and err.fingerprint in str(err)
-    assert err.reason in str(err) and "not sent again" in str(err)
+    assert len(run_requests(sb)) == 1
+    assert len(sb.tasks) == 1
+    assert err.task_may_exist
+    assert err.model == MODEL
+    assert err.fingerprint in str(err)
+    assert err.reason in str(err)
+    assert "not sent again" in str(err)
     assert client.reserved == pytest.approx(SMALL_COST)  # it may bill: still counted
     [unknown] = Ledger(wiro_home).unknown_runs()
     assert (unknown.run_id, unknown.fingerprint) == (err.run_id, err.fingerprint)
@@ -98,11 +106,14 @@ def test_a_lost_run_is_never_sent_again_and_is_collected_later(
     wait_for(lambda: time.monotonic() - sent > faults["list_delay"] + 0.5, 30)
     later = sb.client()
     [result] = later.resume(timeout=60)
-    assert result.task_id == sb.tasks[0].id and result.images
+    assert result.task_id == sb.tasks[0].id
+    assert result.images
     assert result.params["prompt"] == prompt
     entry = Ledger(wiro_home).tasks()[sb.tasks[0].token]
-    assert entry.submitted is not None and entry.submitted.adopted
-    assert entry.submitted.run_id == err.run_id and entry.outcome == "succeeded"
+    assert entry.submitted is not None
+    assert entry.submitted.adopted
+    assert entry.submitted.run_id == err.run_id
+    assert entry.outcome == "succeeded"
     assert Ledger(wiro_home).unknown_runs() == []
     assert len(run_requests(sb)) == 1
     attack("lost Run collected later", twice=duplicates(sb) + len(run_requests(sb)) - 1)
@@ -135,7 +146,8 @@ def test_check_again_and_history_adopt_the_task(make_sandbox: Callable[..., Any]
     # history() shows it, and a second look adopts nothing more.
     assert [r.task_id for r in client.history()] == [task.id]
     assert client.recover_lost_runs() == []
-    assert client.spent == pytest.approx(SMALL_COST) and client.reserved == 0
+    assert client.spent == pytest.approx(SMALL_COST)
+    assert client.reserved == 0
     assert len(run_requests(sb)) == 1
     attack("lost Run, check again", twice=duplicates(sb))
 
@@ -150,7 +162,9 @@ def test_history_adopts_and_resume_collects(make_sandbox: Callable[..., Any],
     client = sb.client()
     assert client.history() == []  # adopted: pending now, not finished yet
     entry = Ledger(wiro_home).tasks()[sb.tasks[0].token]
-    assert entry.submitted is not None and entry.submitted.adopted and not entry.is_finished
+    assert entry.submitted is not None
+    assert entry.submitted.adopted
+    assert not entry.is_finished
     assert [r.task_id for r in client.resume(timeout=60)] == [sb.tasks[0].id]
     attack("lost Run, history adopts", twice=duplicates(sb) + len(run_requests(sb)) - 1)
 
@@ -260,7 +274,8 @@ def test_a_detached_task_stays_reserved_until_it_ends(make_sandbox: Callable[...
             other.submit(MODEL, prompt="too much elsewhere", **SMALL)
         gate.release()
     assert client.wait(token, timeout=60).images
-    assert client.reserved == 0 and client.spent == pytest.approx(SMALL_COST)
+    assert client.reserved == 0
+    assert client.spent == pytest.approx(SMALL_COST)
     client.budget = SMALL_COST * 2.5
     assert client.submit(MODEL, prompt="room again", **SMALL)
     assert len(sb.tasks) == 2
@@ -311,7 +326,8 @@ def test_the_budget_holds_under_concurrent_submits_and_sweeps(
     assert len(sb.tasks) * SMALL_COST <= budget + 1e-9, len(sb.tasks)
     client.resume(timeout=60)  # collect the detached ones
     assert sb.wait_idle(30)
-    assert client.spent <= budget + 1e-9 and client.reserved == 0
+    assert client.spent <= budget + 1e-9
+    assert client.reserved == 0
     attack("concurrent submits and sweeps",
            overrun=int(len(sb.tasks) * SMALL_COST > budget + 1e-9))
 
@@ -337,7 +353,8 @@ def test_a_refused_kill_raises_at_once_with_the_servers_text(
         client.kill(task)
     assert time.monotonic() - started < 3  # at once: no 15 s of polling
     assert "Task could not be killed: " in str(caught.value)
-    assert caught.value.code == 1 and caught.value.refused
+    assert caught.value.code == 1
+    assert caught.value.refused
     assert caught.value.token == task.token
     assert len([r for r in sb.requests if r.path == "/v1/Task/Kill"]) == 1  # never retried
     assert not Ledger(wiro_home).tasks()[task.token].is_finished
@@ -358,7 +375,8 @@ def test_a_refused_kill_is_never_reported_as_cancelled(held: tuple[Any, WiroClie
     with pytest.raises(CancelRefused) as caught:
         client.wait(task, cancel_event=stop, on_update=lambda u: labels.append(u.label))
     assert not isinstance(caught.value, TaskCancelled)
-    assert "Task could not be killed" in str(caught.value) and "may still run" in str(caught.value)
+    assert "Task could not be killed" in str(caught.value)
+    assert "may still run" in str(caught.value)
     assert "cancelled" not in labels
     entry = Ledger(wiro_home).tasks()[task.token]
     assert not entry.is_finished  # still pending: resume() collects it
@@ -371,7 +389,7 @@ def test_a_refused_kill_is_never_reported_as_cancelled(held: tuple[Any, WiroClie
 
 def test_a_timeout_whose_kill_is_refused_detaches(held: tuple[Any, WiroClient, Any],
                                                   wiro_home: Path) -> None:
-    sb, client, gate = held
+    _, client, gate = held
     with pytest.raises(TaskTimeout) as caught:
         client.run(MODEL, prompt="timeout, kill refused", timeout=1.0, on_timeout="cancel",
                    **SMALL)
@@ -405,7 +423,8 @@ def test_an_ignored_kill_ends_with_the_tasks_real_outcome(make_sandbox: Callable
         stop.set()
         result = client.wait(task, cancel_event=stop)
         releaser.join()
-    assert result.images and result.task_id == task.id
+    assert result.images
+    assert result.task_id == task.id
     assert Ledger(wiro_home).tasks()[task.token].outcome == "succeeded"
     attack("Kill ignored")
 
@@ -420,6 +439,48 @@ def test_an_ignored_kill_that_never_ends_is_not_cancelled(make_sandbox: Callable
         gate.wait_reached(task.id, timeout=30)
         with pytest.raises(CancelRefused) as caught:
             client.kill(task)
-        assert not caught.value.refused and "still task_start" in str(caught.value)
+        assert not caught.value.refused
+        assert "still task_start" in str(caught.value)
         assert not Ledger(wiro_home).tasks()[task.token].is_finished
     attack("Kill ignored, task held")
+
+
+_SUBMIT_CHILD = """
+import sys
+from wiro_widgets import WiroClient
+client = WiroClient()
+try:
+    client.submit("black-forest-labs/flux-2-flex", prompt="interrupted in flight", width=64,
+                  height=64, steps=2)
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    sys.exit(130)
+print("returned", flush=True)
+"""
+
+
+def test_ctrl_c_while_the_run_is_in_flight_is_adopted_later(make_sandbox: Callable[..., Any],
+                                                            wiro_home: Path) -> None:
+    # The server holds the Run's answer for 3 s and creates the task after the client is
+    # gone: the ledger keeps a run_unknown entry, and a later resume() collects the task.
+    sb = make_sandbox(faults=Faults(error_rate=1.0, kinds=("stall",), stall_seconds=3.0))
+    env = {**os.environ, **sb.env(), "WIRO_WIDGETS_HOME": str(wiro_home)}
+    child = subprocess.Popen([sys.executable, "-c", _SUBMIT_CHILD], env=env, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: bool(run_requests(sb)), 30)
+        child.send_signal(signal.SIGINT)
+        out, err = child.communicate(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert "interrupted" in out, (out, err[-2000:])
+    sb.set_faults(None)
+    wait_for(lambda: len(sb.tasks) == 1, 30)  # the server went on and created it
+    [unknown] = Ledger(wiro_home).unknown_runs()
+    assert unknown.reason == "interrupted while the Run was in flight"
+    [result] = sb.client().resume(timeout=60)
+    assert result.task_id == sb.tasks[0].id
+    assert result.images
+    assert len(run_requests(sb)) == 1
+    attack("Ctrl-C while the Run is in flight", lost=int(not result.images))

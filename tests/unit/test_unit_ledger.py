@@ -65,10 +65,11 @@ def test_the_next_event_starts_a_line_of_its_own(tmp_path: Path,
 def test_a_read_only_home_reads_and_refuses_writes_clearly(tmp_path: Path) -> None:
     missing = tmp_path / "not-made" / "home"
     ledger = Ledger(missing)
-    assert list(ledger.events()) == [] and not missing.exists()  # reading makes nothing
+    assert list(ledger.events()) == []
+    assert not missing.exists()
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    with pytest.raises(ConfigError, match="cannot write the run ledger in .*a-file"):
+    with pytest.raises(ConfigError, match=r"cannot write the run ledger in .*a-file"):
         Ledger(blocker / "home").check_writable()
     ledger.check_writable()  # makes the folder; leaves no probe behind
     assert [p.name for p in missing.iterdir()] == ["ledger.jsonl"]

@@ -196,8 +196,10 @@ def test_adopt_makes_the_task_of_a_lost_run_pending(known: KnownTasks, tmp_path:
     assert [(a.run_id, a.task.id, a.task.token) for a in adopted] == [("run-1", "500", "tok")]
     entry = ledger.tasks()["tok"]
     assert entry.submitted is not None
-    assert entry.submitted.adopted and entry.submitted.run_id == "run-1"
-    assert entry.params["prompt"] == "fox" and not entry.is_finished
+    assert entry.submitted.adopted
+    assert entry.submitted.run_id == "run-1"
+    assert entry.params["prompt"] == "fox"
+    assert not entry.is_finished
     # The other key's lost Run is not this project's to adopt; it stays unknown.
     assert [run.run_id for run in ledger.unknown_runs()] == ["run-2"]
     assert Reconciler(listing, KnownTasks()).adopt(ledger, CLIENT, READ_RETRY) == []

@@ -121,13 +121,18 @@ class Submitter:
         self._journal.check_writable()
         estimate = run_estimate(prepared)
         hold = self._budget.reserve(estimate)
+        started = time.time()
+        attempts = self._attempts(prepared, settings)
         try:
-            envelope, started, adopted = self._send(prepared, settings)
+            envelope, adopted = attempts.run()
         except _Unknown as unknown:
             raise self._unknown(prepared, estimate, hold, unknown) from None
         except KeyboardInterrupt:
+            if attempts.sent_at is None:  # between attempts: nothing was on the wire
+                self._budget.release(hold)
+                raise
             self._unknown(prepared, estimate, hold, _Unknown(
-                "interrupted while the Run was being sent", time.time()))
+                "interrupted while the Run was in flight", attempts.sent_at))
             log.warning("Interrupted while submitting to %s: a task may have been created; "
                         "client.history() or client.resume() adopt it once the server "
                         "lists it", prepared.model)
@@ -152,17 +157,11 @@ class Submitter:
         return Task(id=task_id, token=token, model=prepared.model, params=prepared.params,
                     submitted_at=started)
 
-    def _send(self, prepared: Prepared,
-              settings: RunSettings) -> tuple[dict[str, Any], float, bool]:
-        """(envelope with ``taskid``/``socketaccesstoken``, Unix time of the submit,
-        whether the task was adopted by reconciliation)."""
-        started = time.time()
+    def _attempts(self, prepared: Prepared, settings: RunSettings) -> _Attempts:
         timeout = settings.timeout
         if prepared.body.size_hint() > _LARGE_BODY:
             timeout = (timeout[0], max(timeout[1], _UPLOAD_READ_TIMEOUT))
-        attempts = _Attempts(self._transport, self._reconciler, prepared, settings, timeout)
-        envelope, adopted = attempts.run()
-        return envelope, started, adopted
+        return _Attempts(self._transport, self._reconciler, prepared, settings, timeout)
 
     def _unknown(self, prepared: Prepared, estimate: float | None, hold: object,
                  unknown: _Unknown) -> RunOutcomeUnknown:
@@ -172,7 +171,6 @@ class Submitter:
         self._budget.assign(hold, run_id)
         fingerprint = params_fingerprint(prepared.params)
         when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(unknown.sent_at))
-        # Wiro's own clients never re-send Run either (none retries /Run, whatever failed).
         message = (
             f"the Run of {prepared.model} (parameters {fingerprint}), sent at {when} by "
             f"this computer's clock, got no answer ({unknown.reason}) and its task is not "
@@ -201,6 +199,9 @@ class _Attempts:
         self.endpoint = f"/Run/{prepared.model}"
         self.busy_deadline = time.monotonic() + max(0.0, settings.busy_timeout)
         self.refused = self.attempt = 0
+        #: When the Run now on the wire (or whose answer was lost) was sent; None between
+        #: attempts, when no request can have reached the server.
+        self.sent_at: float | None = None
 
     def run(self) -> tuple[dict[str, Any], bool]:
         """(the Run's envelope, whether its task was adopted by reconciliation).
@@ -210,18 +211,23 @@ class _Attempts:
         """
         while True:
             self.attempt += 1
-            sent_at = time.time()
+            self.sent_at = time.time()
             try:
                 envelope = self.transport.post_once(self.endpoint, body=self.prepared.body.open,
                                                     timeout=self.timeout, attempt=self.attempt)
                 return envelope, False
             except Transient as fault:
                 if isinstance(fault.error, ConcurrencyLimit) or fault.http_status == 429:
+                    self.sent_at = None  # refused: it started nothing
                     self._wait_busy(fault)
                 elif not fault.sent:
+                    self.sent_at = None  # the connection was refused: nothing left
                     self._wait_refused(fault)
                 else:
-                    return self._reconcile(fault, sent_at), True
+                    # It may have reached the server: never sent again, whatever failed (a
+                    # dropped connection, a read timeout, a gateway's 5xx page, a garbled
+                    # answer). Wiro's own clients never re-send Run either.
+                    return self._reconcile(fault, self.sent_at), True
 
     def _wait_busy(self, fault: Transient) -> None:
         # The server refused to start anything: waiting and asking again is safe.
