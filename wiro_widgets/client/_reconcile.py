@@ -207,7 +207,7 @@ class Reconciler:
         if created is not None and created < wanted.sent_at - MAX_CLOCK_SKEW:
             return False
         parameters = record.get("parameters")
-        if not isinstance(parameters, Mapping) or not parameters:
+        if not isinstance(parameters, Mapping) or not parameters or not wanted.sent:
             return False  # nothing to compare: never adopted on a guess
         return params_match(wanted.sent, parameters)
 
