@@ -367,7 +367,7 @@ class Engine:
                                 public_root=self.public_root, user_uuid=self.user_uuid)
                    if task.pexit == "0" else [])
         if not self._wait(job, _DELAYS["task_postprocess_end"]):
-            self.store.remove(o["_path"] for o in outputs)
+            self.store.remove(o["_path"] for o in outputs if "_path" in o)
             return
         with self._lock:
             if task.terminal or self._stopping.is_set():
