@@ -29,13 +29,34 @@ def wiro_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+#: Seconds a test's leftover tasks get to end on the session sandbox (they take ~0.3 s).
+IDLE_TIMEOUT = 60.0
+
+
 @pytest.fixture(scope="session")
-def sandbox() -> Iterator[Any]:
+def session_sandbox() -> Iterator[Any]:
     """One fast sandbox for the session (HTTP and WebSocket on free loopback ports)."""
     from wiro_widgets.sandbox import Sandbox
 
     with Sandbox(speed=20.0) as sb:
         yield sb
+
+
+@pytest.fixture
+def sandbox(session_sandbox: Any) -> Iterator[Any]:
+    """The session sandbox, idle when the test starts and made idle again after it.
+
+    Tests often submit and never wait; their tasks would still count against the key's limit
+    of 4 active tasks in the next tests (code 96). Waiting here keeps tests independent.
+    """
+    assert session_sandbox.wait_idle(IDLE_TIMEOUT), _active(session_sandbox)
+    yield session_sandbox
+    assert session_sandbox.wait_idle(IDLE_TIMEOUT), _active(session_sandbox)
+
+
+def _active(sb: Any) -> str:
+    active = [f"{t.id} ({t.status})" for t in sb.tasks if not t.terminal]
+    return f"tasks still active on the session sandbox: {', '.join(active)}"
 
 
 @pytest.fixture

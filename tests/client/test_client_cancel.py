@@ -15,10 +15,6 @@ from wiro_widgets.errors import TaskCancelled, TaskTimeout
 from wiro_widgets.ledger import Ledger
 from wiro_widgets.results import TaskUpdate
 
-#: "Queued" (Cancel still works) lasts about 1.2 s at this speed.
-SLOW = 0.5
-#: Running: starts after about 1 s and generates for about 1.4 s.
-RUNNING = {"speed": 1.0}
 LONG = {"width": 64, "height": 64, "steps": 20}
 
 
@@ -42,13 +38,13 @@ def cancel_when(event: threading.Event, status: str) -> tuple[Any, list[float]]:
 
 
 def test_cancel_event_while_queued_uses_cancel(make_sandbox: Any, wiro_home: Path) -> None:
-    sb = make_sandbox(speed=SLOW)
+    sb = make_sandbox()
     client = sb.client()
     event = threading.Event()
     on_update, when = cancel_when(event, "task_queue")
-    with pytest.raises(TaskCancelled) as info:
+    with sb.gate("task_queue"), pytest.raises(TaskCancelled) as info:
         client.run(MODEL, prompt="cancel while queued", on_update=on_update,
-                   cancel_event=event, **SMALL)
+                   cancel_event=event, timeout=60, **SMALL)
     seen = time.monotonic() - when[0]
     task_id = info.value.task_id
     assert task_id is not None
@@ -62,13 +58,13 @@ def test_cancel_event_while_queued_uses_cancel(make_sandbox: Any, wiro_home: Pat
 
 
 def test_cancel_event_while_running_uses_kill(make_sandbox: Any) -> None:
-    sb = make_sandbox(**RUNNING)
+    sb = make_sandbox()
     client = sb.client()
     event = threading.Event()
     on_update, _ = cancel_when(event, "task_output")
-    with pytest.raises(TaskCancelled) as info:
+    with sb.gate("task_output", step=2), pytest.raises(TaskCancelled) as info:
         client.run(MODEL, prompt="kill while running", on_update=on_update,
-                   cancel_event=event, **LONG)
+                   cancel_event=event, timeout=60, **LONG)
     task_id = info.value.task_id
     assert task_id is not None
     history = statuses(sb, task_id)
@@ -79,39 +75,41 @@ def test_cancel_event_while_running_uses_kill(make_sandbox: Any) -> None:
 
 
 def test_cancel_event_set_from_another_thread(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=SLOW)
+    sb = make_sandbox()
     client = sb.client()
     event = threading.Event()
-    task = client.submit(MODEL, prompt="stop button", **SMALL)
-    threading.Timer(0.5, event.set).start()
-    started = time.monotonic()
-    with pytest.raises(TaskCancelled):
-        client.wait(task, cancel_event=event)
+    with sb.gate("task_start"):  # it cannot end before the event, however slow the machine
+        task = client.submit(MODEL, prompt="stop button", **SMALL)
+        threading.Timer(0.5, event.set).start()
+        started = time.monotonic()
+        with pytest.raises(TaskCancelled):
+            client.wait(task, cancel_event=event, timeout=60)
     assert time.monotonic() - started < 5
     assert sb.tasks[-1].status == "task_cancel"
 
 
-@pytest.mark.parametrize(("delay", "endpoint"), [(0.1, "/v1/Task/Cancel"),
-                                                 (1.5, "/v1/Task/Kill")])
-def test_client_cancel_picks_cancel_or_kill(make_sandbox: Any, delay: float,
+@pytest.mark.parametrize(("status", "endpoint"), [("task_queue", "/v1/Task/Cancel"),
+                                                  ("task_output", "/v1/Task/Kill")])
+def test_client_cancel_picks_cancel_or_kill(make_sandbox: Any, status: str,
                                             endpoint: str) -> None:
-    sb = make_sandbox(**RUNNING)
+    sb = make_sandbox()
     client = sb.client()
-    task = client.submit(MODEL, prompt="cancel me", **LONG)
-    time.sleep(delay)
-    record = client.cancel(task)
+    with sb.gate(status) as gate:
+        task = client.submit(MODEL, prompt="cancel me", **LONG)
+        gate.wait_reached(task.id)
+        record = client.cancel(task)
     assert record["status"] == "task_cancel"
     assert stop_paths(sb)[-1] == endpoint
     assert client.cancel(task)["status"] == "task_cancel"  # repeating is harmless
 
 
 def test_kill(make_sandbox: Any) -> None:
-    sb = make_sandbox(**RUNNING)
+    sb = make_sandbox()
     client = sb.client()
-    task = client.submit(MODEL, prompt="kill me", **LONG)
-    while client.detail(task)["status"] not in ("task_start", "task_output"):
-        time.sleep(0.1)
-    assert client.kill(task.token)["status"] == "task_cancel"
+    with sb.gate("task_start") as gate:
+        task = client.submit(MODEL, prompt="kill me", **LONG)
+        gate.wait_reached(task.id)
+        assert client.kill(task.token)["status"] == "task_cancel"
 
 
 def test_cancel_of_a_finished_task_returns_its_record(sandbox: Any) -> None:
@@ -121,9 +119,9 @@ def test_cancel_of_a_finished_task_returns_its_record(sandbox: Any) -> None:
 
 
 def test_timeout_cancels_by_default(make_sandbox: Any, wiro_home: Path) -> None:
-    sb = make_sandbox(speed=SLOW)
+    sb = make_sandbox()
     client = sb.client()
-    with pytest.raises(TaskTimeout) as info:
+    with sb.gate("task_queue"), pytest.raises(TaskTimeout) as info:
         client.run(MODEL, prompt="too slow", timeout=1.0, **SMALL)
     assert info.value.detached is False
     assert sb.tasks[-1].status == "task_cancel"
@@ -132,15 +130,16 @@ def test_timeout_cancels_by_default(make_sandbox: Any, wiro_home: Path) -> None:
 
 
 def test_timeout_can_detach_and_resume(make_sandbox: Any, wiro_home: Path) -> None:
-    sb = make_sandbox(speed=1.0)
+    sb = make_sandbox()
     client = sb.client(on_timeout="detach")
-    with pytest.raises(TaskTimeout) as info:
-        client.run(MODEL, prompt="detach me", timeout=0.3, **SMALL)
+    with sb.gate("task_start"):
+        with pytest.raises(TaskTimeout) as info:
+            client.run(MODEL, prompt="detach me", timeout=0.3, **SMALL)
+        assert sb.tasks[-1].status == "task_start"  # still running
     err = info.value
     assert err.detached is True
     assert err.token
     assert f"client.wait({err.token!r})" in str(err)
-    assert not sb.tasks[-1].terminal  # still running
     assert not Ledger(wiro_home).tasks()[err.token].is_finished  # resumable
     result = client.wait(err.token, timeout=30)
     assert result.images
@@ -149,10 +148,11 @@ def test_timeout_can_detach_and_resume(make_sandbox: Any, wiro_home: Path) -> No
 
 
 def test_per_call_on_timeout_overrides(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=1.0)
+    sb = make_sandbox()
     client = sb.client()
-    task = client.submit(MODEL, prompt="detach just this one", **SMALL)
-    with pytest.raises(TaskTimeout) as info:
-        client.wait(task, timeout=0.2, on_timeout="detach")
+    with sb.gate("task_start"):
+        task = client.submit(MODEL, prompt="detach just this one", **SMALL)
+        with pytest.raises(TaskTimeout) as info:
+            client.wait(task, timeout=0.2, on_timeout="detach")
     assert info.value.detached
     assert client.wait(task, timeout=30).images

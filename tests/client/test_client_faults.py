@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -111,14 +112,23 @@ def test_unknown_outcome_is_reported_not_guessed(make_sandbox: Any, wiro_home: P
 
 
 def test_concurrency_limit_fails_fast_or_waits(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=2.0, concurrency_limit=1)
+    sb = make_sandbox(concurrency_limit=1)
     client = sb.client()
-    first = client.submit(MODEL, prompt="first", **SMALL)
-    with pytest.raises(ConcurrencyLimit) as info:
-        client.submit(MODEL, prompt="second", busy_timeout=0, **SMALL)
-    assert info.value.code == 96
-    assert len(sb.tasks) == 1
-    second = client.submit(MODEL, prompt="second", busy_timeout=30, **SMALL)
+    with sb.gate("task_queue") as queued, ThreadPoolExecutor(1) as pool:
+        first = client.submit(MODEL, prompt="first", **SMALL)
+        with pytest.raises(ConcurrencyLimit) as info:
+            client.submit(MODEL, prompt="second", busy_timeout=0, **SMALL)
+        assert info.value.code == 96
+        assert len(sb.tasks) == 1
+        waiting = pool.submit(client.submit, MODEL, prompt="second", busy_timeout=60, **SMALL)
+        deadline = time.monotonic() + 30
+        while len(run_requests(sb)) < 3:  # refused once more while the first is held
+            assert time.monotonic() < deadline, "the waiting submit never tried"
+            assert not waiting.done(), waiting.result()
+            time.sleep(0.02)
+        assert len(sb.tasks) == 1
+        queued.release(first.id)
+        second = waiting.result(timeout=60)
     assert len(sb.tasks) == 2
     assert sb.tasks[0].terminal  # it waited for the first to finish
     assert client.wait(first).images

@@ -5,15 +5,13 @@ KeyboardInterrupt reaches the caller."""
 from __future__ import annotations
 
 import os
-import select
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-import pytest
+from client_helpers import signal_on_line
 
 from wiro_widgets.ledger import Ledger
 
@@ -36,28 +34,7 @@ except KeyboardInterrupt:
 def interrupt_when(sb: Any, home: Path, status: str, mode: str = "cancel"
                    ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     env = {**os.environ, **sb.env(), "WIRO_WIDGETS_HOME": str(home)}
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, mode], env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-        if not ready:
-            assert proc.poll() is None, proc.stderr.read()
-            continue
-        line = proc.stdout.readline().strip()
-        lines.append(line)
-        if line == status:
-            proc.send_signal(signal.SIGINT)
-            break
-    else:
-        proc.kill()
-        pytest.fail(f"never saw {status}: {lines}")
-    out, err = proc.communicate(timeout=60)
-    lines.extend(out.split())
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), lines
+    return signal_on_line([sys.executable, "-c", CHILD, mode], env, status, signal.SIGINT)
 
 
 def stops(sb: Any) -> list[str]:
@@ -65,8 +42,9 @@ def stops(sb: Any) -> list[str]:
 
 
 def test_sigint_while_queued_cancels(make_sandbox: Any, tmp_path: Path) -> None:
-    sb = make_sandbox(speed=0.5)
-    done, _lines = interrupt_when(sb, tmp_path, "task_queue")
+    sb = make_sandbox()
+    with sb.gate("task_queue"):  # still queued when the signal lands
+        done, _lines = interrupt_when(sb, tmp_path, "task_queue")
     assert done.returncode != 0
     assert "KeyboardInterrupt reached the caller" in done.stdout
     assert "Interrupted: task" in done.stderr
@@ -81,8 +59,9 @@ def test_sigint_while_queued_cancels(make_sandbox: Any, tmp_path: Path) -> None:
 
 
 def test_sigint_while_running_kills(make_sandbox: Any, tmp_path: Path) -> None:
-    sb = make_sandbox(speed=1.0)
-    done, _lines = interrupt_when(sb, tmp_path, "task_output")
+    sb = make_sandbox()
+    with sb.gate("task_output"):  # still generating when the signal lands
+        done, _lines = interrupt_when(sb, tmp_path, "task_output")
     assert done.returncode != 0
     assert "KeyboardInterrupt reached the caller" in done.stdout
     (task,) = sb.tasks
@@ -92,8 +71,9 @@ def test_sigint_while_running_kills(make_sandbox: Any, tmp_path: Path) -> None:
 
 
 def test_sigint_with_detach_leaves_the_task_running(make_sandbox: Any, tmp_path: Path) -> None:
-    sb = make_sandbox(speed=1.0)
-    done, _lines = interrupt_when(sb, tmp_path, "task_output", mode="detach")
+    sb = make_sandbox()
+    with sb.gate("task_output"):  # still generating when the signal lands
+        done, _lines = interrupt_when(sb, tmp_path, "task_output", mode="detach")
     assert done.returncode != 0
     assert "keeps running" in done.stderr
     assert stops(sb) == []

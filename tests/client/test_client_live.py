@@ -3,6 +3,7 @@ socket that drops mid-task (the final state always read from Task/Detail)."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from typing import Any
@@ -12,6 +13,7 @@ from client_helpers import MODEL, closed_port
 
 from wiro_widgets import WiroClient
 from wiro_widgets.client import FollowConfig
+from wiro_widgets.errors import TaskTimeout
 from wiro_widgets.protocol import STATUS_ORDER
 from wiro_widgets.results import TaskUpdate
 
@@ -20,6 +22,24 @@ def run_with_updates(client: WiroClient, **params: Any) -> tuple[Any, list[TaskU
     updates: list[TaskUpdate] = []
     result = client.run(MODEL, on_update=updates.append, timeout=60,
                         **{"prompt": "live", "width": 64, "height": 64, "steps": 8, **params})
+    return result, updates
+
+
+def run_polled_stage_by_stage(sb: Any, client: WiroClient) -> tuple[Any, list[TaskUpdate]]:
+    """Run with the task held at three stages, each released once the client reported it,
+    so a poller sees at least those three however the machine's load shifts the timing."""
+    updates: list[TaskUpdate] = []
+    with contextlib.ExitStack() as stack:
+        gates = {status: stack.enter_context(sb.gate(status))
+                 for status in ("task_queue", "task_start", "task_output")}
+
+        def on_update(update: TaskUpdate) -> None:
+            updates.append(update)
+            if update.status in gates:
+                gates[update.status].release()
+
+        result = client.run(MODEL, on_update=on_update, timeout=60, prompt="live", width=64,
+                            height=64, steps=8)
     return result, updates
 
 
@@ -49,10 +69,10 @@ def test_socket_path_reports_every_step(make_sandbox: Any) -> None:
 
 
 def test_refused_socket_falls_back_to_polling(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=1.0)  # about 2 s, so polling sees the stages pass
+    sb = make_sandbox()
     client = WiroClient(api_key=sb.api_key, api_secret=sb.api_secret, base_url=sb.base_url,
                         socket_url=f"ws://127.0.0.1:{closed_port()}/v1")
-    result, updates = run_with_updates(client)
+    result, updates = run_polled_stage_by_stage(sb, client)
     assert result.images
     followed = [u for u in updates if u.source not in ("client",)]
     assert followed
@@ -62,8 +82,8 @@ def test_refused_socket_falls_back_to_polling(make_sandbox: Any) -> None:
 
 
 def test_polling_only_when_the_socket_is_off(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=1.0)
-    result, updates = run_with_updates(sb.client(use_socket=False))
+    sb = make_sandbox()
+    result, updates = run_polled_stage_by_stage(sb, sb.client(use_socket=False))
     assert result.images
     assert all(u.source in ("poll", "client") for u in updates)
     details = [r for r in sb.requests if r.path == "/v1/Task/Detail"]
@@ -71,16 +91,14 @@ def test_polling_only_when_the_socket_is_off(make_sandbox: Any) -> None:
 
 
 def test_polling_interval_backs_off(make_sandbox: Any) -> None:
-    # A task that sits queued: polls start around 0.5 s apart, then space out.
-    sb = make_sandbox(speed=0.1)
+    # A task that sits queued: polls start around 0.2 s apart, then space out.
+    sb = make_sandbox()
     cfg = FollowConfig(first_interval=0.2, max_interval=1.0, growth=2.0)
     client = sb.client(use_socket=False, follow_config=cfg)
-    task = client.submit(MODEL, prompt="slow", width=64, height=64, steps=2)
-    import contextlib
-
-    from wiro_widgets.errors import TaskTimeout
-    with contextlib.suppress(TaskTimeout):
-        client.wait(task, timeout=2.5, on_timeout="cancel")
+    with sb.gate("task_queue"):
+        task = client.submit(MODEL, prompt="slow", width=64, height=64, steps=2)
+        with pytest.raises(TaskTimeout):
+            client.wait(task, timeout=2.5, on_timeout="cancel")
     times = [r.time for r in sb.requests if r.path == "/v1/Task/Detail"]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert gaps[0] < 0.5

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from client_helpers import MODEL, SMALL
 from PIL import Image
 
@@ -75,7 +76,10 @@ def test_success_fills_the_result(sandbox: Any, wiro_home: Path) -> None:
 def test_outputs_survive_url_expiry(make_sandbox: Any) -> None:
     sb = make_sandbox(output_ttl=0.5)
     result = sb.client().run(MODEL, prompt="keep me", **SMALL)
-    time.sleep(1.0)
+    deadline = time.monotonic() + 30
+    while requests.get(result.outputs[0].url, timeout=10).status_code != 404:
+        assert time.monotonic() < deadline, "the output URL never expired"
+        time.sleep(0.1)
     assert result.images[0].size == (64, 64)  # read from the local cache
 
 
@@ -117,12 +121,13 @@ def test_task_error_ends_the_wait(sandbox: Any, wiro_home: Path) -> None:
 
 
 def test_cancelled_elsewhere(make_sandbox: Any, wiro_home: Path) -> None:
-    sb = make_sandbox(speed=0.5)
+    sb = make_sandbox()
     client = sb.client()
-    task = client.submit(MODEL, prompt="cancel me from another thread", **SMALL)
-    threading.Timer(0.3, client.cancel, args=(task,)).start()
-    with pytest.raises(TaskCancelled) as info:
-        client.wait(task, timeout=30)
+    with sb.gate("task_queue"):  # still queued when the other thread cancels
+        task = client.submit(MODEL, prompt="cancel me from another thread", **SMALL)
+        threading.Timer(0.3, client.cancel, args=(task,)).start()
+        with pytest.raises(TaskCancelled) as info:
+            client.wait(task, timeout=30)
     assert info.value.token == task.token
     assert sb.tasks[-1].status == "task_cancel"
     assert finished_events(wiro_home, task.token)[-1]["outcome"] == "cancelled"

@@ -144,17 +144,19 @@ def test_budget_refuses_before_sending(make_sandbox: Any) -> None:
 
 
 def test_budget_counts_running_estimates_and_spent_cost(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=2.0, concurrency_limit=None)
+    sb = make_sandbox(concurrency_limit=None)
     client = sb.client()
     one = client.estimate_cost(MODEL, prompt="x", **SMALL)
     assert one is not None
     client.budget = one * 2.5
-    first = client.submit(MODEL, prompt="one", **SMALL)
-    client.submit(MODEL, prompt="two", **SMALL)
-    with pytest.raises(BudgetExceeded) as info:  # two still running: 3 estimates > 2.5
-        client.submit(MODEL, prompt="three", **SMALL)
-    assert info.value.spent == 0.0
-    result = client.wait(first, timeout=30)
+    with sb.gate("task_queue") as queued:  # both stay running until released
+        first = client.submit(MODEL, prompt="one", **SMALL)
+        client.submit(MODEL, prompt="two", **SMALL)
+        with pytest.raises(BudgetExceeded) as info:  # two still running: 3 estimates > 2.5
+            client.submit(MODEL, prompt="three", **SMALL)
+        assert info.value.spent == 0.0
+        queued.release(first.id)
+        result = client.wait(first, timeout=30)
     assert client.spent == pytest.approx(result.cost)
     assert len(run_requests(sb)) == 2
 

@@ -120,17 +120,20 @@ def test_generate_shows_images_and_keeps_history(panel: FluxPanel, sandbox: Any)
 
 
 def test_second_generate_is_refused_while_running(make_sandbox: Callable[..., Any]) -> None:
-    sb = make_sandbox(speed=0.5)
+    sb = make_sandbox()
     panel = FluxPanel(sb.client())
     assert panel.form.prompt is not None
     panel.form.prompt.value = "one at a time"
     panel.form.controls["steps"].value = 10
-    assert panel.generate()
-    assert panel.running
-    assert panel.generate_button.disabled
-    assert not panel.cancel_button.disabled
-    assert panel.generate() is False
-    assert "already in progress" in panel.status.alert.value
+    with sb.gate("task_queue") as queued:  # the first run cannot end during the checks
+        assert panel.generate()
+        assert panel.running
+        assert panel.generate_button.disabled
+        assert not panel.cancel_button.disabled
+        assert panel.generate() is False
+        assert "already in progress" in panel.status.alert.value
+        queued.wait_reached()
+        assert panel.running
     assert panel.wait(60)
     assert panel.status.state == "done"
     assert len(sb.tasks) == 1
@@ -138,18 +141,18 @@ def test_second_generate_is_refused_while_running(make_sandbox: Callable[..., An
 
 @pytest.mark.parametrize("stage", ["queued", "running"])
 def test_cancel(make_sandbox: Callable[..., Any], stage: str) -> None:
-    sb = make_sandbox(speed=0.05 if stage == "queued" else 0.5)
+    sb = make_sandbox()
     panel = FluxPanel(sb.client())
     assert panel.form.prompt is not None
     panel.form.prompt.value = f"cancel me while {stage}"
-    assert panel.generate()
-    if stage == "queued":
-        wait_for(lambda: bool(sb.tasks))
-    else:
-        wait_for(lambda: "generating" in panel.status.stage.value)
-    assert panel.cancel()
-    assert "cancelling" in panel.status.stage.value
-    assert panel.wait(30)
+    with sb.gate("task_queue" if stage == "queued" else "task_output") as gate:
+        assert panel.generate()
+        gate.wait_reached()
+        if stage == "running":
+            wait_for(lambda: "generating" in panel.status.stage.value)
+        assert panel.cancel()
+        assert "cancelling" in panel.status.stage.value
+        assert panel.wait(30)
     assert panel.status.state == "cancelled"
     assert "wiro-status-cancelled" in panel.status.stage._dom_classes
     assert panel.status.progress.bar_style == "warning"
@@ -170,15 +173,16 @@ def test_cancel(make_sandbox: Callable[..., Any], stage: str) -> None:
 
 def test_cancel_answers_at_once_even_while_the_worker_waits(
         make_sandbox: Callable[..., Any]) -> None:
-    sb = make_sandbox(speed=0.05)
+    sb = make_sandbox()
     panel = FluxPanel(sb.client())
     assert panel.form.prompt is not None
     panel.form.prompt.value = "slow"
-    panel.generate()
-    started = time.monotonic()
-    panel.cancel()
-    assert time.monotonic() - started < 0.5  # the handler only sets an event
-    assert panel.wait(30)
+    with sb.gate("task_queue"):  # the worker is still waiting on the task
+        panel.generate()
+        started = time.monotonic()
+        panel.cancel()
+        assert time.monotonic() - started < 0.5  # the handler only sets an event
+        assert panel.wait(30)
     assert panel.status.state == "cancelled"
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import pytest
 from wiro_widgets.ledger import Ledger
 
 from . import tally
-from .helpers import MODEL, wait_for
+from .helpers import MODEL, signal_on_line, wait_for
 
 RUNNER = f"""
 import sys
@@ -61,32 +60,7 @@ def _env(sb: Any, home: Path) -> dict[str, str]:
 def _signal_at(sb: Any, home: Path, status: str, sig: int, prompt: str
                ) -> tuple[subprocess.CompletedProcess[str], list[str]]:
     """Run RUNNER; send ``sig`` once it reports ``status``; return its output."""
-    proc = subprocess.Popen([sys.executable, "-c", RUNNER, prompt], env=_env(sb, home),
-                            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None
-    assert proc.stderr is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
-            if not ready:
-                assert proc.poll() is None, proc.stderr.read()
-                continue
-            line = proc.stdout.readline().strip()
-            lines.append(line)
-            if line == status:
-                proc.send_signal(sig)
-                break
-        else:
-            pytest.fail(f"never saw {status}: {lines}")
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    lines.extend(out.split())
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), lines
+    return signal_on_line([sys.executable, "-c", RUNNER, prompt], _env(sb, home), status, sig)
 
 
 def _stops(sb: Any) -> list[str]:
@@ -101,14 +75,16 @@ def _count(name: str, ok: bool) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("status", "speed", "stop"), [
-    ("task_queue", 0.3, "/v1/Task/Cancel"),
-    ("task_output", 1.0, "/v1/Task/Kill"),
+@pytest.mark.parametrize(("status", "stop"), [
+    ("task_queue", "/v1/Task/Cancel"),
+    ("task_output", "/v1/Task/Kill"),
 ], ids=["queued", "running"])
 def test_ctrl_c_stops_the_task_on_the_server(make_sandbox: Callable[..., Any], tmp_path: Path,
-                                            status: str, speed: float, stop: str) -> None:
-    sb = make_sandbox(speed=speed)
-    done, _lines = _signal_at(sb, tmp_path, status, signal.SIGINT, f"ctrl-c while {status}")
+                                            status: str, stop: str) -> None:
+    sb = make_sandbox()
+    with sb.gate(status):  # still at that status when the signal lands
+        done, _lines = _signal_at(sb, tmp_path, status, signal.SIGINT,
+                                  f"ctrl-c while {status}")
     ok = False
     try:
         assert done.returncode != 0
@@ -148,11 +124,12 @@ def _check_recovered(sb: Any, home: Path, prompt: str) -> None:
 @pytest.mark.slow
 def test_process_killed_mid_run_is_resumed(make_sandbox: Callable[..., Any],
                                            tmp_path: Path) -> None:
-    sb = make_sandbox(speed=1.0)
+    sb = make_sandbox()
     prompt = "a process killed mid-run"
     ok = False
     try:
-        done, _lines = _signal_at(sb, tmp_path, "task_output", signal.SIGKILL, prompt)
+        with sb.gate("task_output"):  # still generating when the kill lands
+            done, _lines = _signal_at(sb, tmp_path, "task_output", signal.SIGKILL, prompt)
         assert done.returncode == -signal.SIGKILL
         _check_recovered(sb, tmp_path, prompt)
         ok = True
@@ -167,7 +144,7 @@ def test_process_killed_mid_run_is_resumed(make_sandbox: Callable[..., Any],
 def kernel(make_sandbox: Callable[..., Any], tmp_path: Path) -> Any:
     from jupyter_client import KernelManager
 
-    sb = make_sandbox(speed=1.0)
+    sb = make_sandbox()
     km = KernelManager(kernel_name="python3")
     km.start_kernel(env=_env(sb, tmp_path), cwd=str(tmp_path))
     kc = km.client()
@@ -186,7 +163,8 @@ def _start_run_in(kc: Any, prompt: str) -> str:
         "from wiro_widgets import WiroClient\n"
         "outcome = None\n"
         "try:\n"
-        f"    WiroClient().run({MODEL!r}, prompt={prompt!r}, width=64, height=64, steps=50)\n"
+        f"    WiroClient().run({MODEL!r}, prompt={prompt!r}, width=64, height=64, steps=50,\n"
+        "                     on_update=lambda u: print(u.status, flush=True))\n"
         "    outcome = 'finished'\n"
         "except KeyboardInterrupt:\n"
         "    outcome = 'interrupted'\n"
@@ -198,6 +176,17 @@ def _running(sb: Any, home: Path) -> bool:
     tasks = sb.tasks
     submitted = [e for e in Ledger(home).events() if e["event"] == "submitted"]
     return bool(tasks and submitted and tasks[0].status == "task_output")
+
+
+def _wait_for_printed(kc: Any, text: str, timeout: float = 60.0) -> None:
+    """Read the kernel's output until a line ``text`` is printed (from inside ``run``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"the kernel never printed {text!r}"
+        msg = kc.get_iopub_msg(timeout=remaining)
+        if msg["msg_type"] == "stream" and text in msg["content"]["text"].split():
+            return
 
 
 def _user_expression(kc: Any, expression: str) -> str:
@@ -212,11 +201,11 @@ def test_kernel_interrupt_button_stops_the_task(kernel: Any, tmp_path: Path) -> 
     sb, km, kc = kernel
     ok = False
     try:
-        _start_run_in(kc, "interrupted from the notebook toolbar")
-        wait_for(lambda: _running(sb, tmp_path), 60)
-        time.sleep(0.3)  # inside the wait, past the submit's return
-        km.interrupt_kernel()
-        wait_for(lambda: sb.tasks[0].status == "task_cancel", 20)
+        with sb.gate("task_output"):  # generating until the interrupt has landed
+            _start_run_in(kc, "interrupted from the notebook toolbar")
+            _wait_for_printed(kc, "task_output")  # an update: inside the wait
+            km.interrupt_kernel()
+            wait_for(lambda: sb.tasks[0].status == "task_cancel", 20)
         assert _user_expression(kc, "outcome") == "'interrupted'"
         finished = [e for e in Ledger(tmp_path).events() if e["event"] == "finished"]
         assert [e["outcome"] for e in finished] == ["cancelled"]
@@ -233,11 +222,12 @@ def test_kernel_killed_mid_run_is_resumed(kernel: Any, tmp_path: Path) -> None:
     prompt = "a kernel killed mid-run"
     ok = False
     try:
-        _start_run_in(kc, prompt)
-        wait_for(lambda: _running(sb, tmp_path), 60)
-        km.signal_kernel(signal.SIGKILL)
-        wait_for(lambda: not km.is_alive(), 10)
-        assert sb.tasks[0].status not in ("task_postprocess_end", "task_cancel")
+        with sb.gate("task_output"):  # generating until the kill has landed
+            _start_run_in(kc, prompt)
+            wait_for(lambda: _running(sb, tmp_path), 60)
+            km.signal_kernel(signal.SIGKILL)
+            wait_for(lambda: not km.is_alive(), 10)
+            assert sb.tasks[0].status == "task_output"
         _check_recovered(sb, tmp_path, prompt)
         ok = True
     finally:

@@ -155,10 +155,10 @@ def _client_errors(sb: Sandbox, home: Path) -> list[BaseException]:
     for prompt in ("fail-me please", "nsfw thing", "error-me now"):
         found.append(_raised(lambda p=prompt: client.run(MODEL, prompt=p, **SMALL)))
     # A cancel (the event the panel's Cancel button sets) and a timeout, both at once, on
-    # a slow sandbox with the same key: a fast task could finish before either lands.
+    # a sandbox with the same key that holds its tasks queued: none can finish first.
     cancel = threading.Event()
     cancel.set()
-    with Sandbox(speed=1.0, api_key=KEY, api_secret=SECRET) as slow:
+    with Sandbox(api_key=KEY, api_secret=SECRET) as slow, slow.gate("task_queue"):
         patient = slow.client()
         found.append(_raised(lambda: patient.run(MODEL, prompt="cancel me", width=64,
                                                  height=64, steps=50, cancel_event=cancel)))

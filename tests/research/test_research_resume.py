@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,7 +32,12 @@ import json
 from wiro_widgets import WiroClient
 client = WiroClient()
 seen = []
-results = client.resume(timeout=60, on_update=lambda u: seen.append(u.status))
+
+def on_update(update):
+    seen.append(update.status)
+    print("update", update.status, flush=True)
+
+results = client.resume(timeout=60, on_update=on_update)
 print(json.dumps(seen))
 print(json.dumps([{"task_id": r.task_id, "seed": r.seed, "prompt": r.prompt,
                    "size": list(r.image.size), "path": r.outputs[0].path} for r in results]))
@@ -49,32 +56,48 @@ def _wait_for_submitted(ledger: Ledger, proc: subprocess.Popen[bytes]) -> dict[s
     raise AssertionError("no submitted event in the ledger")
 
 
+def _first_line(proc: subprocess.Popen[str], timeout: float = 60.0) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, "the resumer printed nothing"
+    return proc.stdout.readline().strip()
+
+
 @pytest.mark.parametrize("ended_before_resume", [False, True],
                          ids=["still-running", "ended-meanwhile"])
-def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_resume: bool) -> None:
-    # Slow enough that the resumer (a fresh interpreter) starts while the task still runs.
-    sb = make_sandbox(speed=1.5 if not ended_before_resume else 6.0)
+def test_resume_after_sigkill(make_sandbox: Callable[..., Any], ended_before_resume: bool,
+                              tmp_path: Path) -> None:
+    sb = make_sandbox()
+    errors = tmp_path / "resumer-stderr.txt"
     env = {**os.environ, **sb.env()}  # WIRO_WIDGETS_HOME is shared through the environment
     ledger = Ledger()
-    runner = subprocess.Popen([sys.executable, "-c", RUNNER], env=env)
-    try:
-        submitted = _wait_for_submitted(ledger, runner)
-        os.kill(runner.pid, signal.SIGKILL)
-        assert runner.wait(timeout=10) == -signal.SIGKILL
-    finally:
-        if runner.poll() is None:
-            runner.kill()
-    [task] = sb.tasks
-    assert task.id == submitted["task_id"]
-    assert task.status not in ("task_postprocess_end", "task_cancel"), "killed too late"
-    assert not ledger.tasks()[submitted["token"]].is_finished
-    if ended_before_resume:
-        assert sb.wait_idle(30)
-
-    done = subprocess.run([sys.executable, "-c", RESUMER], env=env, capture_output=True,
-                          text=True, timeout=120, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    lines = done.stdout.strip().splitlines()
+    # Held while queued: the kill lands before the task ends, however slow the machine.
+    with sb.gate("task_queue") as queued:
+        runner = subprocess.Popen([sys.executable, "-c", RUNNER], env=env)
+        try:
+            submitted = _wait_for_submitted(ledger, runner)
+            os.kill(runner.pid, signal.SIGKILL)
+            assert runner.wait(timeout=10) == -signal.SIGKILL
+        finally:
+            if runner.poll() is None:
+                runner.kill()
+        [task] = sb.tasks
+        assert task.id == submitted["task_id"]
+        assert task.status == "task_queue"
+        assert not ledger.tasks()[submitted["token"]].is_finished
+        if ended_before_resume:
+            queued.release()
+            assert sb.wait_idle(30)
+        with errors.open("w") as stderr:
+            resumer = subprocess.Popen([sys.executable, "-c", RESUMER], env=env, text=True,
+                                       stdout=subprocess.PIPE, stderr=stderr)
+        # Still running: released only once the resumer reported the task, so it
+        # re-attached to a live task (ended: the first thing it reports is the end).
+        first = _first_line(resumer)
+    assert resumer.stdout is not None
+    out = resumer.stdout.read()  # what readline() buffered too (communicate() would skip it)
+    assert resumer.wait(timeout=120) == 0, errors.read_text()[-2000:]
+    lines = [first, *out.strip().splitlines()]
     [result] = json.loads(lines[-2])
     assert result["task_id"] == task.id
     assert result["seed"] == 77

@@ -163,15 +163,18 @@ def _check_nothing_running(sb: Any) -> None:
 
 def test_sweep_cancelled_halfway_leaves_nothing_running(
         make_sandbox: Callable[..., Any]) -> None:
-    sb = make_sandbox(speed=4.0)
+    sb = make_sandbox()
     client = sb.client()
+    with sb.gate("task_queue") as queued:  # only the first two may run; the rest wait
 
-    def progress(p: SweepProgress) -> None:
-        if p.succeeded >= 2 and p.sweep is not None:
-            p.sweep.cancel()
+        def progress(p: SweepProgress) -> None:
+            for task_id in queued.reached[:2]:
+                queued.release(task_id)
+            if p.succeeded >= 2 and p.sweep is not None:
+                p.sweep.cancel()
 
-    sweep = client.sweep(MODEL, prompt="a fox", seed=[1, 2, 3], guidance=[2.5, 4.5, 7.0],
-                         width=256, height=256, max_concurrency=2, on_progress=progress)
+        sweep = client.sweep(MODEL, prompt="a fox", seed=[1, 2, 3], guidance=[2.5, 4.5, 7.0],
+                             width=256, height=256, max_concurrency=2, on_progress=progress)
     _check_nothing_running(sb)
     assert sweep.cancelled
     assert len(sweep.results) >= 2
@@ -186,14 +189,14 @@ def test_sweep_cancelled_halfway_leaves_nothing_running(
 
 
 def test_interrupting_a_sweep_cancels_its_tasks(make_sandbox: Callable[..., Any]) -> None:
-    sb = make_sandbox(speed=4.0)
+    sb = make_sandbox()
     client = sb.client()
 
     def progress(p: SweepProgress) -> None:
         if p.event == "submitted":
             raise KeyboardInterrupt  # what Ctrl-C / a kernel interrupt does in the caller
 
-    with pytest.raises(KeyboardInterrupt):
+    with sb.gate("task_queue"), pytest.raises(KeyboardInterrupt):  # none may end first
         client.sweep(MODEL, prompt="a fox", seed=[1, 2, 3, 4], width=256, height=256,
                      max_concurrency=2, on_progress=progress)
     _check_nothing_running(sb)

@@ -18,7 +18,7 @@ from PIL import Image
 from wiro_widgets.protocol import STATUS_ORDER, TERMINAL_STATUSES
 from wiro_widgets.specs import FLUX_2_FLEX
 
-from .wire import Api, assert_envelope, png_bytes
+from .wire import Api, assert_envelope, join_lifecycle, png_bytes
 
 # Every key of the Task/Detail and Kill samples on the model page.
 SAMPLE_KEYS = {
@@ -111,16 +111,18 @@ def test_detail_by_each_identifier_and_errors(api: Api) -> None:
 
 
 def test_running_task_has_empty_pexit_then_cancel(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=1.0)
+    sb = make_sandbox()
     api = Api(sb)
-    answer = api.run_ok(steps=50)
-    record = api.detail(tasktoken=answer["socketaccesstoken"])
+    with sb.gate("task_queue") as queued:
+        answer = api.run_ok(steps=50)
+        queued.wait_reached(answer["taskid"])
+        record = api.detail(tasktoken=answer["socketaccesstoken"])
+        cancelled = api.post("/Task/Cancel", json={"taskid": answer["taskid"]}).json()
     assert record["status"] not in TERMINAL_STATUSES
     assert record["pexit"] == ""
     assert record["totalcost"] == "0"
     assert record["outputs"] == []
     assert record["endtime"] == "0"
-    cancelled = api.post("/Task/Cancel", json={"taskid": answer["taskid"]}).json()
     assert cancelled["result"] is True
     assert cancelled["errors"] == []
     (final,) = cancelled["tasklist"]
@@ -131,30 +133,34 @@ def test_running_task_has_empty_pexit_then_cancel(make_sandbox: Any) -> None:
     statuses = _statuses(sb, answer["taskid"])
     assert statuses[-1] == "task_cancel"
     assert "task_assign" not in statuses
-    time.sleep(0.4)   # the lifecycle thread must not carry on after a cancel
+    join_lifecycle(answer["taskid"])   # it must not carry on after a cancel
     assert api.detail(taskid=answer["taskid"])["status"] == "task_cancel"
+    assert _statuses(sb, answer["taskid"]) == ["task_queue", "task_cancel"]
     assert sb.wait_idle(1.0)
 
 
 def test_cancel_accepts_each_identifier(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=0.5)
+    sb = make_sandbox()
     api = Api(sb)
-    for key in ("taskid", "tasktoken", "socketaccesstoken"):
-        answer = api.run_ok()
-        value = answer["taskid"] if key == "taskid" else answer["socketaccesstoken"]
-        body = api.post("/Task/Cancel", json={key: value}).json()
-        assert body["tasklist"][0]["status"] == "task_cancel", (key, body)
+    with sb.gate("task_queue") as queued:
+        for key in ("taskid", "tasktoken", "socketaccesstoken"):
+            answer = api.run_ok()
+            queued.wait_reached(answer["taskid"])
+            value = answer["taskid"] if key == "taskid" else answer["socketaccesstoken"]
+            body = api.post("/Task/Cancel", json={key: value}).json()
+            assert body["tasklist"][0]["status"] == "task_cancel", (key, body)
 
 
 def test_cancel_refused_once_running_kill_works(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=2.0)
+    sb = make_sandbox()
     api = Api(sb)
-    answer = api.run_ok(steps=50)
-    token = answer["socketaccesstoken"]
-    api.status_is(token, "task_output")
-    assert_envelope(api.post("/Task/Cancel", json={"taskid": answer["taskid"]}), 200, 1,
-                    "Task is not in a cancellable state.")
-    killed = api.post("/Task/Kill", json={"socketaccesstoken": token}).json()
+    with sb.gate("task_output", step=2) as generating:
+        answer = api.run_ok(steps=50)
+        token = answer["socketaccesstoken"]
+        generating.wait_reached(answer["taskid"])
+        assert_envelope(api.post("/Task/Cancel", json={"taskid": answer["taskid"]}), 200, 1,
+                        "Task is not in a cancellable state.")
+        killed = api.post("/Task/Kill", json={"socketaccesstoken": token}).json()
     assert killed["result"] is True
     assert killed["errors"] == []
     final = killed["tasklist"][0]
@@ -162,18 +168,21 @@ def test_cancel_refused_once_running_kill_works(make_sandbox: Any) -> None:
     assert final["outputs"] == []
     assert final["canceltime"] != "0"
     assert final["totalcost"] == "0"
-    time.sleep(0.3)
+    join_lifecycle(answer["taskid"])
     assert api.detail(tasktoken=token)["status"] == "task_cancel"
-    assert _statuses(sb, answer["taskid"])[-1] == "task_cancel"
+    assert _statuses(sb, answer["taskid"])[-2:] == ["task_output", "task_cancel"]
 
 
 def test_kill_refused_while_queued_and_after_the_end(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=0.5)
+    sb = make_sandbox()
     api = Api(sb)
-    queued = api.run_ok()
-    error = assert_envelope(api.post("/Task/Kill", json={"taskid": queued["taskid"]}), 200, 1)
-    assert error["message"].startswith("Task could not be killed: ")
-    api.post("/Task/Cancel", json={"taskid": queued["taskid"]})
+    with sb.gate("task_queue") as gate:
+        queued = api.run_ok()
+        gate.wait_reached(queued["taskid"])
+        error = assert_envelope(api.post("/Task/Kill", json={"taskid": queued["taskid"]}),
+                                200, 1)
+        assert error["message"].startswith("Task could not be killed: ")
+        api.post("/Task/Cancel", json={"taskid": queued["taskid"]})
     error = assert_envelope(api.post("/Task/Kill", json={"taskid": queued["taskid"]}), 200, 1)
     assert error["message"].startswith("Task could not be killed: ")
     assert_envelope(api.post("/Task/Cancel", json={"taskid": queued["taskid"]}), 200, 1,
@@ -184,16 +193,17 @@ def test_kill_refused_while_queued_and_after_the_end(make_sandbox: Any) -> None:
 
 
 def test_concurrency_limit_answers_code_96(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=0.5, concurrency_limit=2)
+    sb = make_sandbox(concurrency_limit=2)
     api = Api(sb)
-    first, second = api.run_ok(), api.run_ok()
-    error = assert_envelope(api.run(json={"prompt": "third"}), 200, 96)
-    assert error["message"].startswith("You have reached your concurrent task limit.")
-    assert "run up to 2 tasks" in error["message"]
-    assert len(sb.tasks) == 2
-    api.post("/Task/Cancel", json={"taskid": first["taskid"]})
-    assert api.run_ok()["taskid"]
-    assert second["taskid"] in {t.id for t in sb.tasks}
+    with sb.gate("task_queue") as queued:  # both stay active until the end
+        first, second = api.run_ok(), api.run_ok()
+        error = assert_envelope(api.run(json={"prompt": "third"}), 200, 96)
+        assert error["message"].startswith("You have reached your concurrent task limit.")
+        assert "run up to 2 tasks" in error["message"]
+        assert len(sb.tasks) == 2
+        api.post("/Task/Cancel", json={"taskid": first["taskid"]})
+        assert api.run_ok()["taskid"]
+        assert queued.held == [second["taskid"], sb.tasks[-1].id]
 
 
 def test_task_list_newest_first_with_paging(make_sandbox: Any) -> None:

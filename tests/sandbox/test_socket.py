@@ -35,23 +35,26 @@ def test_connected_frame_first(sandbox: Any, ws_connect: Any) -> None:
 
 
 def test_frames_follow_the_lifecycle_with_progress(make_sandbox: Any, ws_connect: Any) -> None:
-    sb = make_sandbox(speed=4.0)        # slow enough to subscribe while queued
+    sb = make_sandbox()
     api = Api(sb)
     ws = ws_connect(sb)
     ws.recv(timeout=5)
-    answer = api.run_ok(steps=4)
-    token = answer["socketaccesstoken"]
-    _subscribe(ws, token)
-    frames = frames_until(ws, _terminal)
+    with sb.gate("task_queue") as queued:  # subscribed while queued: every frame is seen
+        answer = api.run_ok(steps=4)
+        token = answer["socketaccesstoken"]
+        queued.wait_reached(answer["taskid"])
+        _subscribe(ws, token)
+        first = json.loads(ws.recv(timeout=5))
+    frames = [first, *frames_until(ws, _terminal)]
     for frame in frames:
         assert set(frame) == FRAME_KEYS
         assert frame["id"] == answer["taskid"]
         assert frame["tasktoken"] == token
         assert frame["result"] is True
     kinds = [f["type"] for f in frames]
-    assert kinds[0] in ("task_queue", "task_accept")
+    assert kinds[0] == "task_queue"
     order = [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
-    assert order == list(STATUS_ORDER[STATUS_ORDER.index(kinds[0]):])
+    assert order == list(STATUS_ORDER)
     progress = [f["message"] for f in frames if f["type"] == "task_output"]
     assert [p["stepCurrent"] for p in progress] == ["1", "2", "3", "4"]
     assert [p["percentage"] for p in progress] == ["25", "50", "75", "100"]
@@ -122,15 +125,17 @@ def test_junk_frames_and_unknown_tokens_are_ignored(sandbox: Any, api: Api,
 
 
 def test_cancel_sends_a_terminal_task_cancel_frame(make_sandbox: Any, ws_connect: Any) -> None:
-    sb = make_sandbox(speed=0.5)
+    sb = make_sandbox()
     api = Api(sb)
     ws = ws_connect(sb)
     ws.recv(timeout=5)
-    answer = api.run_ok()
-    _subscribe(ws, answer["socketaccesstoken"])
-    json.loads(ws.recv(timeout=5))                      # the current status
-    api.post("/Task/Cancel", json={"taskid": answer["taskid"]})
-    frames = frames_until(ws, _terminal)
+    with sb.gate("task_queue") as queued:
+        answer = api.run_ok()
+        queued.wait_reached(answer["taskid"])
+        _subscribe(ws, answer["socketaccesstoken"])
+        assert json.loads(ws.recv(timeout=5))["type"] == "task_queue"  # the current status
+        api.post("/Task/Cancel", json={"taskid": answer["taskid"]})
+        frames = frames_until(ws, _terminal)
     assert frames[-1]["type"] == "task_cancel"
     assert frames[-1]["message"] is None
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -54,11 +55,6 @@ class Api:
         params.setdefault("steps", 4)
         response = self.run(json=params)
         body = response.json()
-        if body["result"] is False and body["errors"][0]["code"] == 96:
-            # The shared sandbox allows 4 active tasks; earlier runs may still be finishing.
-            assert self.sb.wait_idle(20.0)
-            response = self.run(json=params)
-            body = response.json()
         assert response.status_code == 200, body
         assert body["result"] is True, body
         return dict(body)
@@ -84,6 +80,14 @@ class Api:
 
     def status_is(self, token: str, *statuses: str, timeout: float = 20.0) -> dict[str, Any]:
         return self.wait(token, lambda r: r["status"] in statuses, timeout)
+
+
+def join_lifecycle(task_id: str, timeout: float = 10.0) -> None:
+    """Wait for a task's lifecycle thread to end: after that its status can never change."""
+    for thread in threading.enumerate():
+        if thread.name == f"sandbox-task-{task_id}":
+            thread.join(timeout)
+            assert not thread.is_alive(), f"task {task_id}'s lifecycle thread is still running"
 
 
 def assert_envelope(response: requests.Response, status: int, code: int | None = None,

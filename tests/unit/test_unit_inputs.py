@@ -6,7 +6,9 @@ import hashlib
 import io
 import json
 import pathlib
+import random
 import struct
+import tracemalloc
 import zlib
 from types import SimpleNamespace
 from typing import Any
@@ -291,18 +293,32 @@ def test_multipart_body_can_be_opened_again_and_closes_files(png_file: pathlib.P
 
 
 def test_multipart_streams_files_in_small_reads(tmp_path: pathlib.Path) -> None:
-    # A 3 MB reference: the encoder must hand out the body in bounded pieces.
+    # An 8 MB reference sent in the 8 KB reads an HTTP connection makes: tracemalloc would
+    # see any copy of the file (a preloaded stream, bytes handed to the encoder).
+    side = 1640
     path = tmp_path / "big.png"
-    Image.frombytes("RGB", (1000, 1000), bytes(range(256)) * 11718 + b"\0" * 192).save(path)
-    body = build_body({"prompt": "x"}, {"inputImage": normalize_references([path], FIELD)})
-    with body.open() as (encoder, _):
-        expected = encoder.len
-        total, largest = 0, 0
-        while chunk := encoder.read(8192):
-            total += len(chunk)
-            largest = max(largest, len(chunk))
-    assert total == expected > path.stat().st_size
-    assert largest <= 8192
+    Image.frombytes("RGB", (side, side), random.Random(0).randbytes(side * side * 3)).save(
+        path, compress_level=0)
+    size = path.stat().st_size
+    assert size > 8_000_000
+    refs = normalize_references([path], FIELD)
+
+    def send(body: Any) -> tuple[int, int]:
+        with body.open() as (encoder, _):
+            expected, total = encoder.len, 0
+            while chunk := encoder.read(8192):
+                total += len(chunk)
+        return expected, total
+
+    send(build_body({"prompt": "x"}, {"inputImage": normalize_references([PNG], FIELD)}))  # warm up
+    tracemalloc.start()
+    try:
+        expected, total = send(build_body({"prompt": "x"}, {"inputImage": refs}))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert total == expected > size
+    assert peak < 1_000_000, f"{peak:,} bytes held while sending a {size:,}-byte file"
 
 
 def test_descriptor_never_holds_bytes() -> None:

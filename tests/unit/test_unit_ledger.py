@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
-import json
+import logging
 import threading
+import time
 from pathlib import Path
+
+import pytest
+from filelock import FileLock
 
 from wiro_widgets.auth import Credentials
 from wiro_widgets.ledger import Finished, Ledger, OutputCache, Submitted
+
+#: filelock's DEBUG line for each poll of a lock that someone else holds.
+WAITING = "not acquired"
+
+
+def lock_path(home: Path) -> Path:
+    """The lock file every writer of the ledger in ``home`` takes (threads and processes)."""
+    return home / "ledger.jsonl.lock"
 
 
 def test_events_merge_per_task(tmp_path: Path) -> None:
@@ -40,21 +52,30 @@ def test_secrets_never_reach_the_ledger(tmp_path: Path) -> None:
     assert "***" in text
 
 
-def test_concurrent_appends_do_not_interleave(tmp_path: Path) -> None:
+def test_an_append_waits_for_the_ledger_lock(tmp_path: Path,
+                                             caplog: pytest.LogCaptureFixture) -> None:
+    # Short appends rarely tear even without a lock, so interleaving proves nothing: hold
+    # the lock every writer shares and watch an append wait for it.
     ledger = Ledger(tmp_path)
+    appended = threading.Event()
 
-    def write(n: int) -> None:
-        for i in range(25):
-            ledger.append("note", token=f"t{n}-{i}", blob="x" * 2000)
+    def append() -> None:
+        ledger.append("note", token="waited")
+        appended.set()
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    lines = ledger.path.read_text().splitlines()
-    assert len(lines) == 100
-    assert all(json.loads(line)["event"] == "note" for line in lines)
+    with caplog.at_level(logging.DEBUG, logger="filelock"), FileLock(str(lock_path(tmp_path))):
+        writer = threading.Thread(target=append)
+        writer.start()
+        deadline = time.monotonic() + 30
+        while not appended.is_set() and not any(
+                WAITING in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the append neither waited nor finished"
+            time.sleep(0.01)
+        assert not appended.is_set(), "the append did not wait for the ledger's lock"
+        assert list(ledger.events()) == []
+    writer.join(30)
+    assert appended.is_set()
+    assert [e["token"] for e in ledger.events()] == ["waited"]
 
 
 def test_output_cache_is_content_addressed(tmp_path: Path) -> None:

@@ -20,6 +20,22 @@ serves until Ctrl-C. ``sb.env()`` gives the same variables as a dict.
 Timing: ``speed`` divides every delay; at 1.0 a 50-step task takes about five seconds
 (queued, preparing, one ``task_output`` progress frame per step, finishing). Tests use 20+.
 
+Gates (for tests that must act at a known moment, not after a guessed sleep):
+``sb.gate(status, step=None)`` holds every task that reaches ``status`` (for
+``task_output``: that step's progress frame) while the gate is open, until the test
+releases it. Task/Detail and the WebSocket show the held status; Cancel and Kill still
+work and end the hold. Closing the gate (the end of its ``with`` block) and ``sb.stop()``
+release every task it holds; with no gate open nothing is ever held::
+
+    with sb.gate("task_queue") as gate:
+        task = client.submit("black-forest-labs/flux-2-flex", prompt="a fox")
+        gate.wait_reached(task.id, timeout=10)   # TimeoutError if it never gets there
+        client.cancel(task)                      # certainly a Task/Cancel (still queued)
+
+``gate.release(task_id)`` lets one task carry on (``gate.release()``: all held);
+``gate.held`` and ``gate.reached`` list task ids. Holdable statuses: ``task_queue`` ..
+``task_postprocess_start`` (not the terminal ones).
+
 Failure on purpose (prompt markers, case-insensitive):
     - ``nsfw`` with ``safetyTolerance`` <= 2: moderated. Ends ``task_postprocess_end`` with
       ``pexit "1"``, no outputs, ``totalcost "0"`` and ``debugerror`` starting
@@ -75,7 +91,8 @@ from __future__ import annotations
 
 from .app import RequestRecord
 from .faults import FAULT_KINDS, Faults
+from .gate import Gate
 from .server import Sandbox
 from .tasks import SandboxTask
 
-__all__ = ["FAULT_KINDS", "Faults", "RequestRecord", "Sandbox", "SandboxTask"]
+__all__ = ["FAULT_KINDS", "Faults", "Gate", "RequestRecord", "Sandbox", "SandboxTask"]

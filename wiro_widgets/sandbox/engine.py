@@ -39,6 +39,7 @@ from ..redaction import get_logger
 from ..references import Reference
 from ..schema import ModelSpec
 from .files import FileStore, random_token
+from .gate import GateKeeper
 from .tasks import (
     ConcurrencyRefused,
     Job,
@@ -109,6 +110,8 @@ class Engine:
         self._listeners: dict[str, list[Listener]] = {}
         self._next_id = 100000 + secrets.randbelow(800000)
         self._stopping = threading.Event()
+        #: Open gates (see `Gate`); they share ``_idle``, which every task end notifies.
+        self.gates = GateKeeper(self._idle, self._status_of)
 
     # -- creating ---------------------------------------------------------------------------
     def create(self, spec: ModelSpec, params: dict[str, Any], *, parameters: dict[str, Any],
@@ -143,6 +146,7 @@ class Engine:
                        times={"createtime": now})
             self._jobs[task_id] = job
             self._by_token[task.token] = job
+            self.gates.reached(task_id, "task_queue", None)
             job.thread = threading.Thread(target=self._run, args=(job,), daemon=True,
                                           name=f"sandbox-task-{task_id}")
             job.thread.start()
@@ -154,6 +158,11 @@ class Engine:
         with self._lock:
             job = self._jobs.get(task_id or "") if task_id else self._by_token.get(token or "")
             return job.task.id if job else None
+
+    def _status_of(self, task_id: str) -> str | None:
+        with self._lock:
+            job = self._jobs.get(task_id)
+            return job.task.status if job else None
 
     def record(self, task_id: str) -> dict[str, Any]:
         """The task record as Wiro's Task/Detail returns it (numbers as strings)."""
@@ -258,6 +267,7 @@ class Engine:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop every lifecycle thread (tasks stay as they are)."""
         self._stopping.set()
+        self.gates.close()
         with self._lock:
             jobs = list(self._jobs.values())
         for job in jobs:
@@ -281,7 +291,9 @@ class Engine:
                     self._finished(job)
 
     def _wait(self, job: Job, seconds: float) -> bool:
-        """Sleep (scaled by speed); False when the task ended meanwhile or we are stopping."""
+        """Stay while a gate holds the task, then sleep (scaled by speed); False when the
+        task ended meanwhile or we are stopping."""
+        self.gates.hold(job.task.id, lambda: job.task.terminal or self._stopping.is_set())
         if seconds > 0:
             job.wake.wait(seconds / self.speed)
         with self._lock:
@@ -409,6 +421,7 @@ class Engine:
             job.times[time_field] = now
         job.last_message = message
         self._emit(job, self._frame(job, status, message))
+        self.gates.reached(job.task.id, status, message)
 
     def _frame(self, job: Job, kind: str, message: Any) -> dict[str, Any]:
         return {"type": kind, "id": job.task.id, "tasktoken": job.task.token,

@@ -26,6 +26,7 @@ from .app import AppSettings, RequestRecord, SandboxApp
 from .engine import Engine
 from .faults import FaultDice, Faults
 from .files import FileStore
+from .gate import Gate
 from .models import SPELLINGS
 from .tasks import SandboxTask
 from .ws import SocketServer
@@ -269,6 +270,20 @@ class Sandbox:
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until no task is active; False if ``timeout`` seconds pass first."""
         return self._engine.wait_idle(timeout) if self._engine is not None else True
+
+    def gate(self, status: str, *, step: int | None = None) -> Gate:
+        """Hold every task that reaches ``status`` from now on until it is released.
+
+        ``step`` (with ``task_output`` only) holds at that progress frame. Closing the gate
+        (the end of its ``with`` block) or `stop` releases every task it holds. See `Gate`.
+
+        Example:
+            >>> with sb.gate("task_queue") as gate:
+            ...     task = client.submit("black-forest-labs/flux-2-flex", prompt="a fox")
+            ...     gate.wait_reached(task.id)      # certainly still queued
+            ...     client.cancel(task)             # so this is a Task/Cancel
+        """
+        return self._running()[1].gates.open(status, step=step)
 
     def __repr__(self) -> str:
         where = self._public_root if self._app is not None else "not started"
