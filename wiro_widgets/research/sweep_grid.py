@@ -84,7 +84,9 @@ def value_label(name: str, value: Any, limit: int = 40, *, files: bool = False) 
         >>> value_label("input_images", ["a/cat.png", "dog.png"], files=True)
         '2 refs: cat.png, dog.png'
     """
-    if files and isinstance(value, (list, tuple)):
+    if name == "model" and isinstance(value, str):
+        text = value.rsplit("/", 1)[-1]
+    elif files and isinstance(value, (list, tuple)):
         names = [_ref_label(v) for v in value]
         text = names[0] if len(names) == 1 else f"{len(names)} refs: {', '.join(names)}"
     elif isinstance(value, (Path, bytes, Image.Image, Mapping)):
