@@ -133,14 +133,20 @@ class ModelSpec:
             ...
             ValidationError: width=1000: must be an integer from 64 to 2048 and a multiple ...
         """
-        given = self._by_python_name(params)
-        files_given = any(
-            self.param(name).check(value) for name, value in given.items()
-            if self.param(name).is_files and value is not None)
+        given, spelled = self._by_python_name(params)
+
+        def check(p: ParamSpec) -> Any:
+            try:
+                return p.check(given[p.py_name])
+            except ValidationError as err:  # named as the caller spelled it
+                raise ValidationError(spelled[p.py_name], err.value, err.rule) from None
+
+        files_given = any(check(p) for p in self.file_params
+                          if given.get(p.py_name) is not None)
         out: dict[str, Any] = {}
         for p in self.params:
             if p.py_name in given and given[p.py_name] is not None:
-                out[p.py_name] = p.check(given[p.py_name])
+                out[p.py_name] = check(p)
             elif p.is_files:
                 out[p.py_name] = []
             elif p.required and p.default is None:
@@ -154,7 +160,8 @@ class ModelSpec:
             check(out)
         return out
 
-    def _by_python_name(self, params: Mapping[str, Any]) -> dict[str, Any]:
+    def _by_python_name(self, params: Mapping[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, str]]:
         by_python: dict[str, Any] = {}
         spelled: dict[str, str] = {}
         for key, value in params.items():
@@ -169,7 +176,7 @@ class ModelSpec:
                                       f"and as {key}); give one")
             spelled[p.py_name] = key
             by_python[p.py_name] = value
-        return by_python
+        return by_python, spelled
 
     def _check_zero_needs_files(self, out: Mapping[str, Any], files_given: bool) -> None:
         if files_given or not self.file_params:
