@@ -118,7 +118,7 @@ def _form_files(name: str, kind: str, refs: Sequence[Reference]
     a text value)."""
     if kind == FILE:
         ref = refs[0]
-        return [(name, str(ref.url)), (name + "Url", "")] if ref.is_url else [
+        return [(name, ""), (name + "Url", str(ref.url))] if ref.is_url else [
             (name, ref), (name + "Url", "")]
     if kind == MULTI:
         files: list[tuple[str, Reference | str]] = [(name, r) for r in refs if not r.is_url]
