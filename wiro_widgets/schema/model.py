@@ -135,18 +135,18 @@ class ModelSpec:
         """
         given, spelled = self._by_python_name(params)
 
-        def check(p: ParamSpec) -> Any:
+        def checked(p: ParamSpec) -> Any:
             try:
                 return p.check(given[p.py_name])
             except ValidationError as err:  # named as the caller spelled it
                 raise ValidationError(spelled[p.py_name], err.value, err.rule) from None
 
-        files_given = any(check(p) for p in self.file_params
+        files_given = any(checked(p) for p in self.file_params
                           if given.get(p.py_name) is not None)
         out: dict[str, Any] = {}
         for p in self.params:
             if p.py_name in given and given[p.py_name] is not None:
-                out[p.py_name] = check(p)
+                out[p.py_name] = checked(p)
             elif p.is_files:
                 out[p.py_name] = []
             elif p.required and p.default is None:
