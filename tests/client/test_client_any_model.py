@@ -219,3 +219,14 @@ def test_a_sweep_across_models(fast: Any) -> None:
     assert "nano-banana-pro" in grid
     with pytest.raises(ValidationError, match="none of the models"):
         client.sweep(model=[MODEL, "google/nano-banana-pro"], prompt="x", sampler="euler")
+
+
+def test_llm_text_and_a_video_survive_a_reload_from_the_ledger(fast: Any) -> None:
+    client = fast.client()
+    text = client.run("qwen/qwen3-5-27b", prompt="hello there", timeout=60)
+    video = client.run("wiro/3d-text-animations", caption="SALE", timeout=60)
+    reloaded = {r.token: r for r in fast.client().history()}
+    assert reloaded[text.token].text == text.text
+    assert "hello there" in reloaded[text.token].text
+    assert reloaded[video.token].videos == video.videos
+    assert [o.kind for o in reloaded[video.token].outputs] == ["video"]
