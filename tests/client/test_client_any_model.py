@@ -230,3 +230,12 @@ def test_llm_text_and_a_video_survive_a_reload_from_the_ledger(fast: Any) -> Non
     assert "hello there" in reloaded[text.token].text
     assert reloaded[video.token].videos == video.videos
     assert [o.kind for o in reloaded[video.token].outputs] == ["video"]
+
+
+def test_a_sweep_shows_text_and_video_results_in_its_grid(fast: Any) -> None:
+    sweep = fast.client().sweep(model=["qwen/qwen3-5-27b", "wiro/3d-text-animations"],
+                                prompt="SALE", on_progress=lambda p: None)
+    assert sweep.dropped == {"wiro/3d-text-animations": ("prompt",)}
+    grid = sweep._repr_html_()
+    assert "[SANDBOX]" in grid  # the LLM's answer
+    assert ">video<" in grid
