@@ -74,6 +74,10 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
     - ``trickle``: endpoints whose answer body is sent one byte every ``trickle_ms``
       milliseconds, with its full ``Content-Length`` (a per-read timeout never fires);
       ``sb.stop()`` cuts a trickle short.
+    - ``hostile_output``: every successful task returns, instead of its picture:
+      ``"nul_in_name"`` (the output's ``name`` is ``0\x00.png``), ``"svg"`` (an SVG file),
+      ``"truncated_png"`` (a PNG cut off half-way), ``"pixel_bomb"`` (a PNG of a few kB that
+      decodes to 8192 x 8192 pixels) or ``"huge_size"`` (declares 2 GiB and streams 2 GiB).
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).
@@ -108,9 +112,11 @@ Every response carries the header ``x-wiro-sandbox: 1``.
 from __future__ import annotations
 
 from .app import RequestRecord
-from .faults import FAULT_KINDS, Faults
+from .faults import ENDPOINTS, FAULT_KINDS, HOSTILE_OUTPUTS, STOP_FAULTS, Faults
 from .gate import Gate
+from .otherhost import OtherHost, OtherHostRequest
 from .server import Sandbox
 from .tasks import SandboxTask
 
-__all__ = ["FAULT_KINDS", "Faults", "Gate", "RequestRecord", "Sandbox", "SandboxTask"]
+__all__ = ["ENDPOINTS", "FAULT_KINDS", "HOSTILE_OUTPUTS", "STOP_FAULTS", "Faults", "Gate",
+           "OtherHost", "OtherHostRequest", "RequestRecord", "Sandbox", "SandboxTask"]
