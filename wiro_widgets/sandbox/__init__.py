@@ -78,6 +78,8 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
       ``"nul_in_name"`` (the output's ``name`` is ``0\x00.png``), ``"svg"`` (an SVG file),
       ``"truncated_png"`` (a PNG cut off half-way), ``"pixel_bomb"`` (a PNG of a few kB that
       decodes to 8192 x 8192 pixels) or ``"huge_size"`` (declares 2 GiB and streams 2 GiB).
+    - ``detail_mb``: Task/Detail answers padded to at least that many megabytes (a long
+      model log in ``debugoutput``).
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).

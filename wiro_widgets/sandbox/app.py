@@ -285,7 +285,7 @@ class SandboxApp:
         shown = self.engine.record(task_id)
         megabytes = self.settings.dice.faults.detail_mb
         if megabytes:
-            lines = int(megabytes * (1 << 20)) // len(_LOG_LINE)
+            lines = -(-int(megabytes * (1 << 20)) // len(_LOG_LINE))  # at least that size
             shown["debugoutput"] = str(shown["debugoutput"]) + _LOG_LINE * lines
         return ok(total="1", tasklist=[shown])
 
