@@ -89,7 +89,9 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
 Other limits: bodies over ``max_body_bytes`` get HTTP 413; one uploaded file over 100 MB or
 a file that is not a jpeg/png/webp/gif image under ``inputImage`` gets code 0 naming
 ``inputImage``; more active tasks than ``concurrency_limit`` gets code 96; unknown paths
-get HTTP 404 ``Error parsing url.``; a reused nonce gets HTTP 401.
+get HTTP 404 ``Error parsing url.``. Nonces may repeat (Wiro's own clients send millisecond
+or second nonces that repeat under parallel calls); ``Sandbox(strict_nonces=True)`` answers
+a reused nonce with HTTP 401.
 
 URLs:
     - Outputs: ``http://127.0.0.1:<port>/cdn/<hash>/0.png`` (or ``0.jpg``); after

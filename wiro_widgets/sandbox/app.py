@@ -94,12 +94,13 @@ class SandboxApp:
 
     def __init__(self, settings: AppSettings, *, engine: Engine, store: FileStore,
                  credentials: Credentials, api_secret: str | None, public_root: str,
-                 self_hosts: set[str]) -> None:
+                 self_hosts: set[str], strict_nonces: bool = False) -> None:
         self.settings = settings
         self.engine = engine
         self.store = store
         self._credentials = credentials
-        self.access = Access(credentials.api_key, None if settings.key_only else api_secret)
+        self.access = Access(credentials.api_key, None if settings.key_only else api_secret,
+                             strict_nonces=strict_nonces)
         self.public_root = public_root
         self.self_hosts = {h.lower() for h in self_hosts}
         self._records: deque[RequestRecord] = deque(maxlen=_MAX_RECORDS)
