@@ -183,7 +183,6 @@ def test_the_websocket_shows_the_held_status(make_sandbox: Any, ws_connect: Any)
     sb = make_sandbox(speed=FAST)
     api = Api(sb)
     ws = ws_connect(sb)
-    ws.recv(timeout=5)
     with sb.gate("task_queue") as gate:
         answer = api.run_ok(steps=1)
         gate.wait_reached(answer["taskid"])
