@@ -152,7 +152,7 @@ def test_stop_releases_held_tasks_at_once(make_sandbox: Any) -> None:
 
 
 def test_wait_reached_fails_clearly(make_sandbox: Any) -> None:
-    sb = make_sandbox(speed=FAST)
+    sb = make_sandbox(speed=FAST, faults={"task_error_status": True})
     api = Api(sb)
     with sb.gate("task_start") as gate:
         with pytest.raises(TimeoutError, match="no task reached the gate at task_start"):

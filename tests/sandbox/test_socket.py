@@ -159,9 +159,27 @@ def test_failed_task_sends_error_frames_then_postprocess_end(sandbox: Any, api: 
     assert error["message"].startswith("Generation failed:")
 
 
-def test_error_status_task_ends_with_its_task_error_frame(sandbox: Any, api: Api,
-                                                          ws_connect: Any) -> None:
+def test_error_before_running_sends_a_log_line_then_postprocess_end(
+        sandbox: Any, api: Api, ws_connect: Any) -> None:
     ws = ws_connect(sandbox)
+    answer = api.run_ok(prompt="error-me")
+    _subscribe(ws, answer["socketaccesstoken"])
+    frames = frames_until(ws, _terminal)
+    kinds = [f["type"] for f in frames]
+    error = next(f for f in frames if f["type"] == "task_error")
+    assert error["message"] == "Output folder creation failed"
+    assert kinds.index("task_error") < kinds.index("task_error_full")
+    assert kinds[-1] == "task_postprocess_end"
+    assert frames[-1]["message"] == []
+    record = api.detail(taskid=answer["taskid"])
+    assert (record["status"], record["pexit"]) == ("task_postprocess_end", "1")
+
+
+def test_error_status_task_ends_with_its_task_error_frame(make_sandbox: Any,
+                                                          ws_connect: Any) -> None:
+    sb = make_sandbox(faults={"task_error_status": True})
+    api = Api(sb)
+    ws = ws_connect(sb)
     answer = api.run_ok(prompt="error-me")
     _subscribe(ws, answer["socketaccesstoken"])
     frames = frames_until(ws, lambda f: f["message"] == "Output folder creation failed")

@@ -42,11 +42,15 @@ Failure on purpose (prompt markers, case-insensitive):
       ``Request Moderated:`` (a ``task_error`` frame carries the same text).
     - ``fail-me``: generation stops half-way; ``pexit "1"``, ``debugerror`` starting
       ``Generation failed:``.
-    - ``error-me``: the task stops while preprocessing with Task/Detail status
-      ``task_error`` (terminal), ``debugerror "Output folder creation failed"``,
-      ``pexit ""``. Its last WebSocket frame is a ``task_error`` frame with that text;
-      since ``task_error`` frames are otherwise interim stderr lines, read Task/Detail on
-      any ``task_error`` frame to learn whether the task ended.
+    - ``error-me``: the task fails while preprocessing, before its model runs, and ends as
+      the docs say every failure ends: ``task_postprocess_end`` with ``pexit "1"``,
+      ``debugerror "Output folder creation failed"`` (a ``task_error`` frame carries the
+      line). With ``Faults(task_error_status=True)`` it ends instead at Task/Detail status
+      ``task_error`` with ``pexit ""`` (Wiro-MCP's reading), its last frame a
+      ``task_error`` frame.
+
+    ``task_error`` frames are stderr lines, never a verdict by themselves: only Task/Detail's
+    final record decides. A task's ``debugerror`` is its whole stderr.
 
 Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults` or a dict):
     - ``error_rate``: that fraction of HTTP responses (every request, output and file
@@ -80,6 +84,10 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
       decodes to 8192 x 8192 pixels) or ``"huge_size"`` (declares 2 GiB and streams 2 GiB).
     - ``detail_mb``: Task/Detail answers padded to at least that many megabytes (a long
       model log in ``debugoutput``).
+    - ``task_error_status``: ``error-me`` ends at Task/Detail status ``task_error`` (above).
+    - ``interim_error_rate``: chance per progress step that the model prints a harmless
+      warning on stderr (an interim ``task_error`` frame, then ``task_error_full``, and the
+      lines in ``debugerror``) while the run goes on to succeed.
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).

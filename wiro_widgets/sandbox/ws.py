@@ -11,9 +11,9 @@ tokens get no frames. Nothing is sent before a subscription: Wiro documents a
 none (a client must not wait for one).
 
 Frames carry no ``pexit``: ``task_postprocess_end`` (outputs array; ``[]`` on failure) and
-``task_cancel`` end a task. ``task_error`` frames are stderr lines, except for a task whose
-Task/Detail status becomes ``task_error`` (the ``error-me`` trigger), whose last frame is a
-``task_error``: read Task/Detail on any ``task_error`` frame.
+``task_cancel`` end a task. ``task_error`` frames are stderr lines (``task_error_full``
+repeats them all once); only under ``Faults(task_error_status=True)`` does a task end at
+Task/Detail status ``task_error``, its last frame a ``task_error``.
 
 Each connection has a sender thread fed by a queue, so a slow client never slows a task.
 
