@@ -111,6 +111,10 @@ URLs:
       placeholder picture derived from the URL (same URL, same picture; the input is
       recorded with ``placeholder: True``); ``file://``, ``ftp://`` and other schemes are
       refused with code 0.
+    - Wiro's sample inputs, named as a model page's own Run sample names them (a bare file
+      name such as ``bfl-flux-2-flex-input-4-1.jpg``) or by their
+      ``https://cdn.wiro.ai/uploads/sampleinputs/...`` URL, become labelled stand-in pictures
+      of the sandbox's own (the same name, the same picture), so the page's sample runs.
     - ``callbackUrl``: when a task ends, its record is POSTed there as JSON, but only to
       loopback hosts; any other URL is recorded in ``task.callbacks`` as skipped.
     - The WebSocket sends a frame with a task's current status on subscribe (a finished
