@@ -79,7 +79,7 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
       milliseconds, with its full ``Content-Length`` (a per-read timeout never fires);
       ``sb.stop()`` cuts a trickle short.
     - ``hostile_output``: every successful task returns, instead of its picture:
-      ``"nul_in_name"`` (the output's ``name`` is ``0\x00.png``), ``"svg"`` (an SVG file),
+      ``"nul_in_name"`` (the output's ``name`` is ``0\\x00.png``), ``"svg"`` (an SVG file),
       ``"truncated_png"`` (a PNG cut off half-way), ``"pixel_bomb"`` (a PNG of a few kB that
       decodes to 8192 x 8192 pixels) or ``"huge_size"`` (declares 2 GiB and streams 2 GiB).
     - ``detail_mb``: Task/Detail answers padded to at least that many megabytes (a long
@@ -117,8 +117,9 @@ URLs:
       of the sandbox's own (the same name, the same picture), so the page's sample runs.
     - ``callbackUrl``: when a task ends, its record is POSTed there as JSON, but only to
       loopback hosts; any other URL is recorded in ``task.callbacks`` as skipped.
-    - The WebSocket sends a frame with a task's current status on subscribe (a finished
-      task's terminal frame at once), then one frame per change.
+    - The WebSocket sends nothing before a ``task_info`` subscription, then a frame with the
+      task's current status (a finished task's terminal frame at once), then one frame per
+      change.
     - File paths: only files the sandbox wrote are served; any path trick (``..``, encoded
       dots or slashes, backslashes, empty segments) answers 404.
 
