@@ -30,6 +30,8 @@ __all__ = [  # noqa: RUF022
     "TaskUpdate",
     "Result",
     "Output",
+    "models",
+    "ModelInfo",
     "FluxPanel",
     "Sweep",
     "sweep_over",
@@ -48,6 +50,7 @@ __all__ = [  # noqa: RUF022
     "ConcurrencyLimit",
     "InsufficientBalance",
     "NotFound",
+    "ModelNotFound",
     "NetworkError",
     "RunOutcomeUnknown",
     "TaskError",
@@ -64,6 +67,8 @@ _HOMES = {
     "TaskUpdate": "results",
     "Result": "results",
     "Output": "results",
+    "models": "client",
+    "ModelInfo": "client",
     "FluxPanel": "panel",
     "Sweep": "research",
     "sweep_over": "research",
@@ -77,7 +82,7 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
-    from .client import WiroClient
+    from .client import ModelInfo, WiroClient, models
     from .errors import (
         ApiError,
         AuthError,
@@ -85,6 +90,7 @@ if TYPE_CHECKING:
         ConcurrencyLimit,
         ConfigError,
         InsufficientBalance,
+        ModelNotFound,
         Moderated,
         NetworkError,
         NotFound,

@@ -23,6 +23,7 @@ __all__ = [
     "ConcurrencyLimit",
     "ConfigError",
     "InsufficientBalance",
+    "ModelNotFound",
     "Moderated",
     "NetworkError",
     "NotFound",
@@ -122,6 +123,14 @@ class InsufficientBalance(ApiError):
 
 class NotFound(ApiError):
     """Unknown model or task (code 1)."""
+
+
+class ModelNotFound(NotFound):
+    """The API does not know the model; ``closest`` holds the nearest names from Tool/List."""
+
+    def __init__(self, message: str, *, closest: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.closest = closest
+        super().__init__(message, **kwargs)
 
 
 class NetworkError(WiroError):

@@ -9,20 +9,20 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..errors import BudgetExceeded
-from ..specs import get_spec
-from .cells import Cell, split_axes
+from ..errors import BudgetExceeded, ValidationError
+from ..schema import ModelSpec
+from .cells import split_axes
 from .client_like import ClientLike
 from .notebook_progress import notebook_progress
-from .sweep import Sweep, SweepProgress
+from .sweep import MODEL_AXIS, Sweep, SweepProgress
 
 __all__ = ["run_sweep"]
 
 
-def run_sweep(client: ClientLike, model: str, *, max_concurrency: int = 4,
+def run_sweep(client: ClientLike, model: str | Sequence[str], *, max_concurrency: int = 4,
               on_progress: Callable[[SweepProgress], None] | None = None,
               cancel_event: threading.Event | None = None, **params: Any) -> Sweep:
     """Run the product of the list-valued parameters and return the `Sweep`.
@@ -31,9 +31,15 @@ def run_sweep(client: ClientLike, model: str, *, max_concurrency: int = 4,
     estimated cost are reported before the first Run. When the client has a budget that the
     estimate would pass, `BudgetExceeded` is raised and nothing is sent.
 
+    Several models make ``model`` the first axis: the same prompt runs on each, and each
+    model's parameters are checked by its own spec. A parameter that some of the models lack
+    is dropped for those models (noted in ``sweep.notes``): settings such as ``steps`` or
+    ``resolution`` belong to one model family, and refusing them would make a comparison
+    across families impossible. A parameter no model has is refused.
+
     Args:
         client: the `WiroClient` to run with.
-        model: ``owner/model``.
+        model: ``owner/model``, or a list of them.
         max_concurrency: the most runs in flight at once; fewer while the server answers
             code 96.
         on_progress: called with a `SweepProgress` after each change, on this thread.
@@ -48,21 +54,58 @@ def run_sweep(client: ClientLike, model: str, *, max_concurrency: int = 4,
         >>> len(sweep.results), sweep.cost
         (9, 0.5661)
     """
-    axes, fixed = split_axes(params, get_spec(model))
-    sweep = Sweep(client, model, axes, fixed, max_concurrency=max_concurrency,
-                  on_progress=on_progress or notebook_progress(), cancel_event=cancel_event)
+    models = [model] if isinstance(model, str) else list(dict.fromkeys(model))
+    if not models:
+        raise ValueError("model: give at least one model")
+    specs = {name: client.spec(name) for name in models}
+    axes, fixed = split_axes(params, specs.values())
+    dropped = _dropped(specs, [*axes, *fixed])
+    if len(models) > 1:
+        axes = {MODEL_AXIS: models, **axes}
+    files = next((s.file_param.py_name for s in specs.values() if s and s.file_param), None)
+    sweep = Sweep(client, models[0] if len(models) == 1 else " vs ".join(models), axes, fixed,
+                  max_concurrency=max_concurrency, on_progress=on_progress or notebook_progress(),
+                  cancel_event=cancel_event, file_param=files, dropped=dropped)
     for cell in sweep.cells:
-        client.validate(model, **{**fixed, **cell.values})
-    sweep.estimate = _estimate(client, model, fixed, sweep.cells)
+        cell_model, cell_params = sweep.request(cell)
+        client.validate(cell_model, **cell_params)
+    sweep.estimate = _estimate(client, sweep)
     _check_budget(client, sweep)
     return sweep.run()
 
 
-def _estimate(client: ClientLike, model: str, fixed: Mapping[str, Any],
-              cells: list[Cell]) -> float | None:
+def _dropped(specs: Mapping[str, ModelSpec | None], names: Sequence[str]
+             ) -> dict[str, tuple[str, ...]]:
+    """Per model, the parameters it lacks (models without a spec take everything).
+
+    Raises:
+        ValidationError: a parameter no model has.
+    """
+    if len(specs) < 2:
+        return {}
+    lacking: dict[str, tuple[str, ...]] = {}
+    for model, spec in specs.items():
+        lacking[model] = tuple(n for n in names if spec is not None and not _has(spec, n))
+    for name in names:
+        if all(name in lacking[m] for m in specs):
+            raise ValidationError(name, "<any value>", "is a parameter of none of the "
+                                  f"models swept ({', '.join(specs)})")
+    return {m: v for m, v in lacking.items() if v}
+
+
+def _has(spec: ModelSpec, name: str) -> bool:
+    try:
+        spec.param(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _estimate(client: ClientLike, sweep: Sweep) -> float | None:
     total = 0.0
-    for cell in cells:
-        one = client.estimate_cost(model, **{**fixed, **cell.values})
+    for cell in sweep.cells:
+        model, params = sweep.request(cell)
+        one = client.estimate_cost(model, **params)
         if one is None:
             return None
         total += float(one)
