@@ -30,6 +30,8 @@ __all__ = [  # noqa: RUF022
     "TaskUpdate",
     "Result",
     "Output",
+    "models",
+    "ModelInfo",
     "FluxPanel",
     "Sweep",
     "sweep_over",
@@ -50,6 +52,7 @@ __all__ = [  # noqa: RUF022
     "InsufficientBalance",
     "NotFound",
     "CancelRefused",
+    "ModelNotFound",
     "NetworkError",
     "RunOutcomeUnknown",
     "TaskError",
@@ -66,6 +69,8 @@ _HOMES = {
     "TaskUpdate": "results",
     "Result": "results",
     "Output": "results",
+    "models": "client",
+    "ModelInfo": "client",
     "FluxPanel": "panel",
     "Sweep": "research",
     "sweep_over": "research",
@@ -79,7 +84,7 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
-    from .client import WiroClient
+    from .client import ModelInfo, WiroClient, models
     from .errors import (
         AlreadyRun,
         ApiError,
@@ -89,6 +94,7 @@ if TYPE_CHECKING:
         ConcurrencyLimit,
         ConfigError,
         InsufficientBalance,
+        ModelNotFound,
         Moderated,
         NetworkError,
         NotFound,

@@ -25,6 +25,7 @@ __all__ = [
     "ConcurrencyLimit",
     "ConfigError",
     "InsufficientBalance",
+    "ModelNotFound",
     "Moderated",
     "NetworkError",
     "NotFound",
@@ -151,6 +152,14 @@ class CancelRefused(ApiError):
         self.status = status
         self.refused = refused
         super().__init__(message, code=code, http_status=http_status, endpoint=endpoint)
+
+
+class ModelNotFound(NotFound):
+    """The API does not know the model; ``closest`` holds the nearest names from Tool/List."""
+
+    def __init__(self, message: str, *, closest: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.closest = closest
+        super().__init__(message, **kwargs)
 
 
 class NetworkError(WiroError):

@@ -67,7 +67,7 @@ def test_prepare_fills_defaults_and_describes_references() -> None:
     assert prepared.params["steps"] == 50
     assert prepared.params["input_images"][0]["url"] == "https://example.com/a.png"
     assert prepared.body.files["inputImage"][0].is_url
-    assert prepared.file_fields == {"inputImage"}
+    assert prepared.file_fields == {"inputImage", "inputImageUrl"}  # the {id}Url companion too
     assert "inputImage" not in prepared.sent_values()
     assert prepared.estimate is not None
     with pytest.raises(ValidationError):

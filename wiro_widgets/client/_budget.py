@@ -35,7 +35,6 @@ from ..protocol import parse_number
 from ..redaction import get_logger
 from ..references import Reference
 from ..schema import ModelSpec, ParamSpec
-from ..specs import get_spec
 from ._config import check_budget
 from ._prepare import Prepared
 
@@ -157,7 +156,7 @@ def run_estimate(prepared: Prepared) -> float | None:
         ...                              "input_images": ["2048x2048.png"]}))
         0.251658
     """
-    spec = get_spec(prepared.model)
+    spec = prepared.spec
     if spec is None or spec.form.size is None:
         return prepared.estimate
     refs = list(prepared.body.files.get(spec.file_param.name, [])) if spec.file_param else []

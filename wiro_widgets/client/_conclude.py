@@ -24,6 +24,7 @@ from ..results import Output, Result, Task, TaskUpdate
 from ._budget import Budget
 from ._follow import emit
 from ._journal import Journal
+from ._outputs import keep_raw
 from ._transport import Transport
 
 __all__ = ["KEPT_LOG_CHARS", "Concluder", "client_update", "kept_record"]
@@ -105,7 +106,11 @@ class Concluder:
         """Every output of the record, checked against what it announced and cached."""
         outputs: list[Output] = []
         items = record.get("outputs")
-        for item in items if isinstance(items, list) else []:
+        for position, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and not item.get("url"):
+                raw = keep_raw(item, self._cache(), position)  # LLM text: no file to fetch
+                if raw is not None:
+                    outputs.append(raw)
             if not isinstance(item, dict) or not item.get("url"):
                 continue
             name = str(item.get("name") or "output")

@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from ..errors import AlreadyRun, BudgetExceeded
-from ..specs import get_spec
-from .cells import Cell, split_axes
+from ..errors import AlreadyRun, BudgetExceeded, ValidationError
+from ..schema import ModelSpec
+from .cells import split_axes
 from .client_like import ClientLike, ledger_of
 from .notebook_progress import notebook_progress
-from .sweep import Sweep, SweepProgress
+from .sweep import MODEL_AXIS, Sweep, SweepProgress
 
 __all__ = ["run_sweep"]
 
 
-def run_sweep(client: ClientLike, model: str, *, max_concurrency: int = 4,
+def run_sweep(client: ClientLike, model: str | Sequence[str], *, max_concurrency: int = 4,
               on_progress: Callable[[SweepProgress], None] | None = None,
               cancel_event: threading.Event | None = None, rerun: bool = False,
               **params: Any) -> Sweep:
@@ -41,9 +41,15 @@ def run_sweep(client: ClientLike, model: str, *, max_concurrency: int = 4,
     ran with the same parameters (the ledger says so), `AlreadyRun` is raised and nothing is
     sent, unless ``rerun`` is True.
 
+    Several models make ``model`` the first axis: the same prompt runs on each, and each
+    model's parameters are checked by its own spec. A parameter that some of the models lack
+    is dropped for those models (noted in ``sweep.notes``): settings such as ``steps`` or
+    ``resolution`` belong to one model family, and refusing them would make a comparison
+    across families impossible. A parameter no model has is refused.
+
     Args:
         client: the `WiroClient` to run with.
-        model: ``owner/model``.
+        model: ``owner/model``, or a list of them.
         max_concurrency: the most runs in flight at once; fewer while the server answers
             code 96.
         on_progress: called with a `SweepProgress` after each change, on this thread.
@@ -59,22 +65,61 @@ def run_sweep(client: ClientLike, model: str, *, max_concurrency: int = 4,
         >>> len(sweep.results), sweep.cost
         (9, 0.5661)
     """
-    axes, fixed = split_axes(params, get_spec(model))
-    sweep = Sweep(client, model, axes, fixed, max_concurrency=max_concurrency,
-                  on_progress=on_progress or notebook_progress(), cancel_event=cancel_event)
-    checked = [client.validate(model, **{**fixed, **cell.values}) for cell in sweep.cells]
+    models = [model] if isinstance(model, str) else list(dict.fromkeys(model))
+    if not models:
+        raise ValueError("model: give at least one model")
+    specs = {name: client.spec(name) for name in models}
+    axes, fixed = split_axes(params, specs.values())
+    dropped = _dropped(specs, [*axes, *fixed])
+    if len(models) > 1:
+        axes = {MODEL_AXIS: models, **axes}
+    files = next((s.file_param.py_name for s in specs.values() if s and s.file_param), None)
+    sweep = Sweep(client, models[0] if len(models) == 1 else " vs ".join(models), axes, fixed,
+                  max_concurrency=max_concurrency, on_progress=on_progress or notebook_progress(),
+                  cancel_event=cancel_event, file_param=files, dropped=dropped)
+    checked = []
+    for cell in sweep.cells:
+        cell_model, cell_params = sweep.request(cell)
+        checked.append((cell_model, client.validate(cell_model, **cell_params)))
     if not rerun:
-        _refuse_repeats(client, model, sweep, checked)
-    sweep.estimate = _estimate(client, model, fixed, sweep.cells)
+        _refuse_repeats(client, sweep, checked)
+    sweep.estimate = _estimate(client, sweep)
     _check_budget(client, sweep)
     return sweep.run()
 
 
-def _estimate(client: ClientLike, model: str, fixed: Mapping[str, Any],
-              cells: list[Cell]) -> float | None:
+def _dropped(specs: Mapping[str, ModelSpec | None], names: Sequence[str]
+             ) -> dict[str, tuple[str, ...]]:
+    """Per model, the parameters it lacks (models without a spec take everything).
+
+    Raises:
+        ValidationError: a parameter no model has.
+    """
+    if len(specs) < 2:
+        return {}
+    lacking: dict[str, tuple[str, ...]] = {}
+    for model, spec in specs.items():
+        lacking[model] = tuple(n for n in names if spec is not None and not _has(spec, n))
+    for name in names:
+        if all(name in lacking[m] for m in specs):
+            raise ValidationError(name, "<any value>", "is a parameter of none of the "
+                                  f"models swept ({', '.join(specs)})")
+    return {m: v for m, v in lacking.items() if v}
+
+
+def _has(spec: ModelSpec, name: str) -> bool:
+    try:
+        spec.param(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _estimate(client: ClientLike, sweep: Sweep) -> float | None:
     total = 0.0
-    for cell in cells:
-        one = client.estimate_cost(model, **{**fixed, **cell.values})
+    for cell in sweep.cells:
+        model, params = sweep.request(cell)
+        one = client.estimate_cost(model, **params)
         if one is None:
             return None
         total += float(one)
@@ -96,20 +141,22 @@ def _check_budget(client: ClientLike, sweep: Sweep) -> None:
         )
 
 
-def _refuse_repeats(client: ClientLike, model: str, sweep: Sweep,
-                    checked: list[dict[str, Any]]) -> None:
+def _refuse_repeats(client: ClientLike, sweep: Sweep,
+                    checked: list[tuple[str, dict[str, Any]]]) -> None:
     """Raise `AlreadyRun` when the ledger holds a task (succeeded, or not ended) with exactly
     the parameters of some cells, sent to this client's server."""
-    earlier: dict[str, str] = {}
+    earlier: dict[tuple[str, str], str] = {}
     here = client.base_url.rstrip("/")
+    models = {model for model, _ in checked}
     for entry in ledger_of(client).tasks().values():
-        if entry.model != model or entry.outcome not in (None, "succeeded"):
+        if entry.model not in models or entry.outcome not in (None, "succeeded"):
             continue
         if entry.base_url and entry.base_url.rstrip("/") != here:
             continue
-        earlier.setdefault(_canonical(entry.params), entry.task_id)
-    repeats = [(cell, earlier[key]) for cell, params in zip(sweep.cells, checked, strict=True)
-               if (key := _canonical(params)) in earlier]
+        earlier.setdefault((entry.model, _canonical(entry.params)), entry.task_id)
+    repeats = [(cell, earlier[key])
+               for cell, (model, params) in zip(sweep.cells, checked, strict=True)
+               if (key := (model, _canonical(params))) in earlier]
     if not repeats:
         return
     tasks = tuple(task for _, task in repeats)

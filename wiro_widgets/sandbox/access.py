@@ -36,11 +36,11 @@ class Access:
     Args:
         api_key: the project's key.
         api_secret: its secret; None for a key-only project.
-        strict_nonces: refuse a nonce seen before.
+        strict_nonces: refuse a nonce seen before (off by default, see `authorize`).
     """
 
     def __init__(self, api_key: str, api_secret: str | None, *,
-                 strict_nonces: bool = True) -> None:
+                 strict_nonces: bool = False) -> None:
         self._api_key = api_key
         self._api_secret = api_secret
         self.strict_nonces = strict_nonces
@@ -50,7 +50,14 @@ class Access:
     def authorize(self, key: str, nonce: str, signature: str) -> None:
         """Check a request's ``x-api-key``, ``x-nonce`` and ``x-signature`` (empty: absent).
 
-        ``strict_nonces`` refuses a nonce seen before.
+        Nonces: the docs say "Unix timestamp or random integer" and nothing of uniqueness,
+        and the official clients disagree on the unit (official-clients.md sections 6 and
+        9): the docs' samples, the model page and n8n send seconds; Wiro-MCP, Kotlin, Dart
+        and Swift wall-clock milliseconds, which repeat under parallel calls (only wirokit
+        keeps them strictly increasing). We follow what all of them can live with: any
+        integer string, repeats accepted. ``strict_nonces`` keeps the stricter reading of
+        the docs' "Replay protection: Yes (via nonce)", for a client that wants to prove it
+        never repeats one.
 
         Raises:
             ApiFailure: HTTP 401 with Wiro's code 0 and message.

@@ -28,6 +28,7 @@ from .engine import Engine
 from .faults import FaultDice, Faults
 from .files import FileStore
 from .gate import Gate
+from .models import SPELLINGS
 from .otherhost import OtherHost
 from .tasks import SandboxTask
 from .ws import SocketServer
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
     from ..client import WiroClient
 
 __all__ = ["Sandbox"]
+
+
+def _spelling(value: str) -> str:
+    if value not in SPELLINGS:
+        raise ValueError(f"schema_spelling must be one of {SPELLINGS}, not {value!r}")
+    return value
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -68,11 +75,16 @@ class Sandbox:
         key_only: a key-only project: no signature needed, ``api_secret`` is None.
         concurrency_limit: active tasks allowed per key before Run answers code 96
             (None or 0: no limit).
+        strict_nonces: refuse a repeated ``x-nonce`` with 401 (by default repeats are
+            accepted, as Wiro's own clients need; see `access.Access.authorize`).
         output_ttl: seconds an output URL keeps working.
         max_body_bytes: larger request bodies are refused with HTTP 413.
         data_dir: where uploads and outputs live (default: a temporary folder removed by
             `stop`).
         log: called with one line per HTTP request (the CLI prints them).
+        schema_spelling: how Tool/Detail spells its items: ``sdk`` (``default``, ``min``,
+            ``max``, ``step``, ``options[].label``) or ``docs`` (``defaultvalue``,
+            ``minvalue``, ``maxvalue``, ``incrementby``, ``options[].text``).
 
     Example:
         >>> sb = Sandbox(speed=5.0).start()
@@ -85,9 +97,11 @@ class Sandbox:
                  speed: float = 1.0, faults: Faults | Mapping[str, Any] | None = None,
                  api_key: str | None = None, api_secret: str | None = None,
                  key_only: bool = False, concurrency_limit: int | None = 4,
+                 strict_nonces: bool = False,
                  output_ttl: float = 600.0, max_body_bytes: int = 1_200_000_000,
                  data_dir: str | Path | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 schema_spelling: str = "sdk") -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.host = host
@@ -95,6 +109,7 @@ class Sandbox:
         self.speed = float(speed)
         self.key_only = key_only
         self.concurrency_limit = concurrency_limit
+        self.strict_nonces = strict_nonces
         self.output_ttl = float(output_ttl)
         self._api_key = api_key or "sbx" + secrets.token_hex(16)
         self._api_secret = None if key_only else (api_secret or secrets.token_hex(24))
@@ -102,7 +117,7 @@ class Sandbox:
         self._settings = AppSettings(dice=FaultDice(Faults.coerce(faults)),
                                      max_body_bytes=int(max_body_bytes),
                                      max_file_bytes=MAX_UPLOAD_BYTES, key_only=key_only,
-                                     log=log)
+                                     log=log, spelling=_spelling(schema_spelling))
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
         self._lock = threading.Lock()
         self._started = False
@@ -145,6 +160,7 @@ class Sandbox:
                 public_root=public_root,
                 self_hosts={f"{url_host}:{http_port}", f"127.0.0.1:{http_port}",
                             f"localhost:{http_port}"},
+                strict_nonces=self.strict_nonces,
             )
             self._socket = SocketServer(self._engine, self.host, self._socket_port,
                                         lambda: self._settings.dice)
