@@ -45,11 +45,13 @@ __all__ = [  # noqa: RUF022
     "ConfigError",
     "ValidationError",
     "BudgetExceeded",
+    "AlreadyRun",
     "ApiError",
     "AuthError",
     "ConcurrencyLimit",
     "InsufficientBalance",
     "NotFound",
+    "CancelRefused",
     "ModelNotFound",
     "NetworkError",
     "RunOutcomeUnknown",
@@ -84,9 +86,11 @@ _HOMES = {
 if TYPE_CHECKING:
     from .client import ModelInfo, WiroClient, models
     from .errors import (
+        AlreadyRun,
         ApiError,
         AuthError,
         BudgetExceeded,
+        CancelRefused,
         ConcurrencyLimit,
         ConfigError,
         InsufficientBalance,

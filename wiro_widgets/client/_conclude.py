@@ -132,7 +132,8 @@ class Concluder:
         """The task ended: settle its cost and write its ``finished`` event."""
         record = record or {}
         cost = parse_number(record.get("totalcost")) or 0.0
-        self._budget.settle(task.token, cost)
+        # The budget counts the estimate when the cost is missing, malformed or negative.
+        self._budget.settle(task.token, record.get("totalcost"))
         files = (tuple(OutputFile(name=o.name, content_type=o.content_type, size=o.size,
                                   url=o.url, sha256=o.sha256, path=o.path) for o in outputs)
                  if outputs is not None else _raw_outputs(record))

@@ -27,12 +27,14 @@ from typing import Any
 
 from ..backoff import READ_RETRY, RetryPolicy
 from ..credentials import load_credentials
+from ..errors import WiroError
 from ..ledger import Ledger, OutputCache, home_dir
 from ..protocol import is_loopback_url
+from ..redaction import get_logger
 from ..research import Sweep, SweepProgress, load_history, resume, run_sweep
 from ..results import Result, Task, TaskUpdate
 from ..schema import ModelSpec
-from ._budget import Budget
+from ._budget import Budget, run_estimate
 from ._catalog import ModelList, list_models
 from ._conclude import Concluder
 from ._config import (
@@ -47,12 +49,17 @@ from ._lookup import TaskLookup
 from ._prepare import Prepared, check_model, prepare
 from ._reconcile import TASK_LIST_QUERY, KnownTasks, Reconciler
 from ._specs import DEFAULT_SPEC_TTL, SpecSource
-from ._stop import Stopper
+from ._stop import Stopper, short_retry
 from ._submit import RunSettings, Submitter
 from ._transport import DEFAULT_TIMEOUT, Transport
 from ._wait import Waiter, WaitSettings
 
 __all__ = ["WiroClient"]
+
+log = get_logger("wiro_widgets")
+#: How long ``history()`` and ``resume()`` try to read Task/List for lost Runs: a server
+#: that is down must not hold up reading the local history.
+_ADOPT_RETRY = RetryPolicy(budget=2.0, base=0.1, cap=0.5)
 
 UpdateCallback = Callable[[TaskUpdate], None]
 #: Reading a model's schema is retried briefly: without it the client falls back to the
@@ -138,10 +145,11 @@ class WiroClient:
         known = KnownTasks()
         journal = Journal(self._ledger)
         self._lookup = TaskLookup(self._transport, self._ledger, known)
-        reconciler = Reconciler(
-            lambda: self._transport.post("/Task/List", dict(TASK_LIST_QUERY), retry=self.retry),
-            known)
-        self._submitter = Submitter(self._transport, reconciler, self._budget, journal,
+        self._reconciler = Reconciler(
+            lambda retry: self._transport.post("/Task/List", dict(TASK_LIST_QUERY),
+                                               retry=retry),
+            known, self._ledger)
+        self._submitter = Submitter(self._transport, self._reconciler, self._budget, journal,
                                     lambda: client_info(self._base_url, self._credentials,
                                                         sandbox=self.is_sandbox))
         self._stopper = Stopper(self._transport, self._lookup)
@@ -168,6 +176,12 @@ class WiroClient:
     def spent(self) -> float:
         """USD of this client's finished tasks (their ``totalcost``)."""
         return self._budget.spent
+
+    @property
+    def reserved(self) -> float:
+        """USD estimated for tasks that may still bill (running, detached, or a Run whose
+        outcome is unknown); they count against the budget until they end."""
+        return self._budget.reserved
 
     @property
     def budget(self) -> float | None:
@@ -269,7 +283,7 @@ class WiroClient:
             ...                      height=512)
             0.015729
         """
-        return self._prepare(model, params).estimate
+        return run_estimate(self._prepare(model, params))
 
     def tool_detail(self, model: str) -> dict[str, Any]:
         """The model's live description from ``Tool/Detail`` (parameters, price rules).
@@ -408,23 +422,65 @@ class WiroClient:
     # -- research (wiro_widgets.research) -------------------------------------------------
     def history(self, limit: int | None = None, model: str | None = None,
                 since: dt.datetime | float | None = None) -> list[Result]:
-        """Past results from the ledger, newest first (see `research.load_history`)."""
+        """Past results from the ledger, newest first (see `research.load_history`).
+
+        Runs whose answer was lost are looked for first (see `recover_lost_runs`): a task
+        found becomes pending, and `resume` collects it.
+        """
+        self._recover_quietly()
         return load_history(self, limit=limit, model=model, since=since)
 
     def resume(self, *, on_update: UpdateCallback | None = None,
                timeout: float | None = None) -> list[Result]:
-        """Collect tasks left unfinished by an earlier session (see `research.resume`)."""
+        """Collect tasks left unfinished by an earlier session (see `research.resume`),
+        and those of Runs whose answer was lost, once the server lists them."""
+        self._recover_quietly()
         return resume(self, on_update=on_update, timeout=timeout)
+
+    def recover_lost_runs(self) -> list[Task]:
+        """Look in ``Task/List`` for the tasks of Runs whose answer was lost
+        (`RunOutcomeUnknown`, ``run_unknown`` in the ledger) and adopt those found: each
+        becomes an ordinary pending task (`resume` and `wait` collect it). Matched by model
+        and parameters, never by this computer's clock. Nothing is ever sent again.
+
+        Raises:
+            ApiError, NetworkError: Task/List could not be read.
+
+        Example:
+            >>> try:
+            ...     client.run("black-forest-labs/flux-2-flex", prompt="a fox")
+            ... except RunOutcomeUnknown:
+            ...     tasks = client.recover_lost_runs()     # later: "check again"
+            >>> [client.wait(task) for task in tasks]
+        """
+        return self._recover(short_retry(self.retry))
+
+    def _recover(self, retry: RetryPolicy) -> list[Task]:
+        if self._ledger is None:
+            return []
+        info = client_info(self._base_url, self._credentials, sandbox=self.is_sandbox)
+        found = self._reconciler.adopt(self._ledger, info, retry)
+        for adopted in found:
+            self._budget.assign(adopted.run_id, adopted.task.token)
+        return [adopted.task for adopted in found]
+
+    def _recover_quietly(self) -> None:
+        try:
+            self._recover(_ADOPT_RETRY)
+        except (WiroError, OSError) as err:
+            log.info("could not look for the tasks of lost Runs now (%s); they stay "
+                     "unknown", err)
 
     def sweep(self, model: str | Sequence[str], *, max_concurrency: int = 4,
               on_progress: Callable[[SweepProgress], None] | None = None,
-              **params: Any) -> Sweep:
+              rerun: bool = False, **params: Any) -> Sweep:
         """Run every combination of list-valued parameters (see `research.run_sweep`); a list
-        of models makes the model an axis (each model's parameters checked by its own spec).
+        of models makes the model an axis (each model's parameters checked by its own spec);
+        ``rerun=True`` bills again cells that already ran with the same parameters.
 
         Example:
             >>> client.sweep(["black-forest-labs/flux-2-flex", "google/nano-banana-pro"],
             ...              prompt="a lighthouse at dusk")
         """
         return run_sweep(self, model, max_concurrency=max_concurrency, on_progress=on_progress,
-                         **params)
+                         rerun=rerun, **params)

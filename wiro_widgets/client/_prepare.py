@@ -40,6 +40,7 @@ class Prepared:
         params: Python-named parameters with defaults filled; references as descriptors.
         estimate: the USD estimate (None for models without a price).
         file_fields: the API names of the file inputs (kept apart when matching records).
+        spec: the spec the parameters were checked against (None: passed through).
     """
 
     model: str
@@ -47,6 +48,7 @@ class Prepared:
     params: dict[str, Any]
     estimate: float | None
     file_fields: frozenset[str] = field(default_factory=frozenset)
+    spec: ModelSpec | None = None
 
     def sent_values(self) -> dict[str, Any]:
         """The non-file values a task record's ``parameters`` should echo (the callback URL
@@ -92,7 +94,7 @@ def prepare(model: str, params: Mapping[str, Any],
         wire[_CALLBACK_WIRE] = callback
         shown[_CALLBACK_PY] = callback
     return Prepared(model=model, body=build_body(wire, files, kinds), params=shown,
-                    estimate=estimate, file_fields=file_fields)
+                    estimate=estimate, file_fields=file_fields, spec=spec)
 
 
 def check_model(model: Any) -> str:
