@@ -35,6 +35,7 @@ from filelock import FileLock
 from ..errors import ConfigError
 from ..redaction import get_logger, redact
 from .events import Detached, Event, Finished, RunUnknown, Submitted, TaskEntry, parse_event
+from .jobs import JobEvent, JobStarted, NotSent, Sending, parse_job_event
 
 __all__ = ["LEDGER_VERSION", "Ledger", "home_dir"]
 
@@ -73,8 +74,10 @@ class Ledger:
         self.path = self.home / "ledger.jsonl"
         self._lock = FileLock(str(self.home / "ledger.jsonl.lock"))
 
-    def write(self, event: Submitted | Finished | RunUnknown | Detached) -> dict[str, Any]:
-        """Write one typed event (see `ledger.events`); returns the line as written.
+    def write(self, event: Submitted | Finished | RunUnknown | Detached | JobStarted | Sending
+              | NotSent) -> dict[str, Any]:
+        """Write one typed event (see `ledger.events`, `ledger.jobs`); returns the line as
+        written.
 
         Example:
             >>> ledger.write(Detached(task_id="12", token="abc", reason="timeout"))
@@ -156,14 +159,15 @@ class Ledger:
                 else:
                     self._skipped(number, raw)
 
-    def read(self) -> Iterator[Event]:
-        """Every event, typed (see `ledger.events.parse_event`), in order.
+    def read(self) -> Iterator[Event | JobEvent]:
+        """Every event, typed (see `ledger.events.parse_event` and
+        `ledger.jobs.parse_job_event`), in order.
 
         Example:
             >>> [e.KIND for e in ledger.read() if isinstance(e, Finished)]
         """
         for raw in self.events():
-            yield parse_event(raw)
+            yield parse_job_event(raw) or parse_event(raw)
 
     def tasks(self) -> dict[str, TaskEntry]:
         """Each task's events merged by token, in the order tasks first appear.
@@ -175,13 +179,13 @@ class Ledger:
         merged: dict[str, TaskEntry] = {}
         for event in self.read():
             token = getattr(event, "token", "")
-            if token:
+            if token and not isinstance(event, (JobStarted, Sending, NotSent)):
                 merged.setdefault(token, TaskEntry(token)).add(event)
         return merged
 
     def unknown_runs(self) -> list[RunUnknown]:
         """Runs whose outcome is still unknown: `RunUnknown` entries that no `Submitted`
-        event has adopted (by ``run_id``), oldest first.
+        event has adopted and no `NotSent` closed (by ``run_id``), oldest first.
 
         Example:
             >>> [run.fingerprint for run in ledger.unknown_runs()]
@@ -192,8 +196,8 @@ class Ledger:
         for event in self.read():
             if isinstance(event, RunUnknown) and event.run_id:
                 unknown[event.run_id] = event
-            elif isinstance(event, Submitted) and event.run_id:
-                adopted.add(event.run_id)
+            elif isinstance(event, (Submitted, NotSent)) and event.run_id:
+                adopted.add(event.run_id)  # adopted, or proven to have made no task
         return [run for run_id, run in unknown.items() if run_id not in adopted]
 
     def _skipped(self, number: int, raw: bytes) -> None:
