@@ -83,13 +83,19 @@ def run_sweep(client: ClientLike, model: str | Sequence[str], *, max_concurrency
                   on_progress=on_progress, cancel_event=cancel_event, file_param=files,
                   dropped=dropped, name=name, on_interrupt=on_interrupt, progress=progress,
                   rerun=rerun, checked=checked)
+    _check_money(client, sweep, checked, rerun)
+    return sweep.run()
+
+
+def _check_money(client: ClientLike, sweep: Sweep, checked: list[tuple[str, dict[str, Any]]],
+                 rerun: bool) -> None:
+    """Refuse repeats of other tasks, and cells still to run that could pass the budget."""
     record = read_job(ledger_of(client), sweep.name)
     if not rerun:
         _refuse_repeats(client, sweep, checked, record.tokens)
     sweep.estimate = _estimate(client, sweep)
     to_do = [i for i in range(len(sweep.cells)) if rerun or record.state(i) == "to_do"]
     _check_budget(client, sweep, _estimate(client, sweep, to_do), len(to_do))
-    return sweep.run()
 
 
 def _checked(client: ClientLike, plan: Sweep) -> list[tuple[str, dict[str, Any]]]:
