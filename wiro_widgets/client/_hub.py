@@ -95,12 +95,15 @@ class Hub:
         self._pool: ThreadPoolExecutor | None = None
         self._socket: MultiSocket | None = None
         self._table: dict[str, Watched] = {}
+        self._adding = 0  # watches posted, not yet in the table
         self.socket_live = False
 
     # -- the callers' side -------------------------------------------------------------------
     def watch(self, task: Task, on_end: OnEnd) -> Watch:
         """Follow ``task`` until it ends; ``on_end`` gets its `Result` or the error that
         says how it ended, on one of the hub's threads."""
+        with self._lock:
+            self._adding += 1
         self.post(("add", Watched(task, on_end, self.cfg)))
         return Watch(self, task)
 
@@ -134,7 +137,7 @@ class Hub:
             if event is not None:
                 self._handle(event)
             self._poll_due()
-            if self._table or not self._events.empty():
+            if self._table or self._adding:
                 idle_since = None
             elif idle_since is None:
                 idle_since = time.monotonic()
@@ -144,7 +147,7 @@ class Hub:
     def _retire(self) -> bool:
         """Stop the threads when nothing is watched and nothing is queued."""
         with self._lock:
-            if self._table or not self._events.empty():
+            if self._table or self._adding:
                 return False
             pool, sock = self._pool, self._socket
             self._thread = self._pool = self._socket = None
@@ -160,6 +163,8 @@ class Hub:
         if kind == "add":
             watched: Watched = event[1]
             self._table[watched.task.token] = watched
+            with self._lock:
+                self._adding -= 1
             if self._socket is not None:
                 self._socket.add(watched.task.token)
         elif kind == "frame":
