@@ -56,7 +56,8 @@ def test_every_bad_row_is_reported_at_once_and_nothing_is_sent(
     text = str(caught.value)
     assert "5 of 7 rows" in text
     assert "line 2: guidance=99" in text
-    assert "line 4: <row>" in text and "not valid JSON" in text
+    assert "line 4: <row>" in text
+    assert "not valid JSON" in text
     assert "skip_invalid=True" in text
     assert _runs(sb) == 0
     assert sb.tasks == []
@@ -112,7 +113,8 @@ def test_failures_are_kept_and_listed_and_never_stop_the_rest(
     billed = sum(float(client.detail(t.token)["totalcost"]) for t in sb.tasks)
     assert status.spent == pytest.approx(billed, abs=1e-6)
     assert status.spent > 0
-    assert seen[0].event == "start" and seen[-1].event == "done"
+    assert seen[0].event == "start"
+    assert seen[-1].event == "done"
     assert (seen[-1].succeeded, seen[-1].failed, seen[-1].running) == (4, 2, 0)
     assert len(list(batch.results())) == 4
     # Run again: nothing is sent; the failures stay listed, from the ledger.
@@ -157,7 +159,8 @@ def test_the_progress_bar_says_done_failed_running_and_spent(
     final = text.replace("\r", "\n").strip().splitlines()[-1]
     assert final.startswith("bar: 100%")
     assert "3/3" in final
-    assert "1 failed, 0 running, $0.0" in final and "spent" in final
+    assert "1 failed, 0 running, $0.0" in final
+    assert "spent" in final
 
 
 def test_many_tasks_share_one_socket_and_a_bounded_pool(
