@@ -3,7 +3,8 @@
 ``format="imagefolder"`` writes Hugging Face's ``imagefolder`` layout: the images under
 ``images/`` (their recipe embedded, as `Result.save` does) and ``metadata.jsonl`` with one
 line per image: ``file_name``, every parameter, the model, seed, task id, cost and
-timestamps. ``datasets.load_dataset("imagefolder", data_dir=folder)`` loads it.
+timestamps (Unix seconds: ``submitted_at``, ``finished_at``; ``elapsed_seconds`` on the
+server). ``datasets.load_dataset("imagefolder", data_dir=folder)`` loads it.
 ``format="parquet"`` writes one Parquet file with the images embedded (the ``image``
 column in the ``{"bytes", "path"}`` form ``datasets`` reads as an ``Image`` feature), in
 row groups, so neither layout ever holds more than a few images in memory (pyarrow: the
@@ -19,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -115,19 +115,15 @@ def _metadata(item: ExportItem, position: int, name: str) -> dict[str, Any]:
     row: dict[str, Any] = {
         "file_name": name, "job": item.job, "index": item.index, "output_index": position,
         "model": result.model, "seed": result.seed, "task_id": result.task_id,
-        "cost": float(result.cost), "submitted_at": _iso(result.task.submitted_at),
-        "finished_at": _iso(finished), "elapsed_seconds": float(result.elapsed or 0.0),
+        "cost": float(result.cost),
+        "submitted_at": float(result.task.submitted_at) if result.task.submitted_at else None,
+        "finished_at": float(finished) if finished else None,
+        "elapsed_seconds": float(result.elapsed or 0.0),
     }
     for key, value in {**dict(result.params), **dict(item.extra)}.items():
         column = f"param_{key}" if key in RESERVED else key
         row[column] = value
     return row
-
-
-def _iso(unix: float | None) -> str | None:
-    if not unix:
-        return None
-    return dt.datetime.fromtimestamp(unix, dt.timezone.utc).isoformat()
 
 
 def _kind(value: Any) -> str:
