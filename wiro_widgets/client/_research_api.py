@@ -160,10 +160,12 @@ class ResearchMethods:
               max_concurrency: int | None = None,
               on_progress: Callable[[JobProgress], None] | None = None,
               on_interrupt: str = "detach", progress: bool = True, rerun: bool = False,
-              skip_invalid: bool = False, **common: Any) -> Batch:
+              skip_invalid: bool = False, shard: tuple[int, int] | str | None = None,
+              **common: Any) -> Batch:
         """Run one task per row (parameter dicts, or a JSONL / CSV file of them) as a named,
         resumable job; every row is checked before anything is sent (see
-        `research.run_batch`).
+        `research.run_batch`). ``shard=(k, n)`` runs one shard of it (rows whose index
+        leaves remainder k when divided by n).
 
         Example:
             >>> batch = client.batch("prompts.csv", model="black-forest-labs/flux-2-flex",
@@ -174,7 +176,7 @@ class ResearchMethods:
         return run_batch(self, items, model=model, name=name,  # type: ignore[arg-type]
                          max_concurrency=max_concurrency, on_progress=on_progress,
                          on_interrupt=on_interrupt, progress=progress, rerun=rerun,
-                         skip_invalid=skip_invalid, **common)
+                         skip_invalid=skip_invalid, shard=shard, **common)
 
     def submit_cell(self, cell: JobCell, model: str, *, busy_timeout: float | None = None,
                     **params: Any) -> Task:

@@ -54,6 +54,8 @@ class Batch:
         total: the rows, good and bad.
         skipped: (line, field, value, rule) of the bad rows skipped (``skip_invalid``).
         estimate: USD estimated for the rows this run sends, when known.
+        shard: (k, n): this place runs the rows whose index leaves remainder k when divided
+            by n (None: every row). See `merge` for putting shards back together.
     """
 
     kind = "batch"
@@ -64,8 +66,9 @@ class Batch:
                  on_progress: Callable[[JobProgress], None] | None = None,
                  cancel_event: threading.Event | None = None,
                  on_interrupt: str = "detach", progress: bool = True,
-                 rerun: bool = False) -> None:
+                 rerun: bool = False, shard: tuple[int, int] | None = None) -> None:
         self._client, self.source, self._checked = client, source, checked
+        self.shard = shard
         self._model, self._common = model, dict(common)
         self.total = checked.total
         self.digest = checked.digest
@@ -88,11 +91,22 @@ class Batch:
         """(index, model, parameters) of the good rows ``wanted`` accepts, read again from
         the source."""
         for index, (_line, row) in enumerate(self.source):
-            if index in self._checked.bad or isinstance(row, BadRow) or not wanted(index):
+            if not self.runs(index) or isinstance(row, BadRow) or not wanted(index):
                 continue
             yield (index, *row_request(row, model=self._model, common=self._common,
                                        client=self._client,
                                        text_cells=self.source.format == "csv"))
+
+    def runs(self, index: int) -> bool:
+        """Whether row ``index`` is run here (a good row, in this shard)."""
+        if index in self._checked.bad:
+            return False
+        return self.shard is None or index % self.shard[1] == self.shard[0]
+
+    @property
+    def left_out(self) -> int:
+        """Rows never run here: bad rows skipped, and other shards' rows."""
+        return sum(1 for index in range(self.total) if not self.runs(index))
 
     def label(self, index: int) -> str:
         where = self.source.where
@@ -150,8 +164,9 @@ class Batch:
             JobStatus('foxes': 998 done, 0 running, 0 to do, 2 failed, $62.7 spent)
         """
         status = read_job(ledger_of(self._client), self.name).status(self.total)
-        return dataclasses.replace(status, to_do=max(0, status.to_do - len(self.skipped)),
-                                   skipped=len(self.skipped))
+        left_out = self.left_out
+        return dataclasses.replace(status, to_do=max(0, status.to_do - left_out),
+                                   skipped=left_out)
 
     @property
     def failures(self) -> list[tuple[int, str]]:
@@ -212,7 +227,7 @@ class _Plan:
         self.digest, self.models = batch.digest, batch.models
         self.source = batch.source.label
         self.estimate = batch.estimate
-        self.excluded = len(batch.skipped)
+        self.excluded = batch.left_out
 
     def cells_to_run(self, wanted: Callable[[int], bool]
                      ) -> Iterator[tuple[int, str, dict[str, Any]]]:

@@ -21,7 +21,7 @@ from .job_state import read_job
 from .rows import RowSource
 from .runner import JobProgress
 
-__all__ = ["DEFAULT_CONCURRENCY", "run_batch"]
+__all__ = ["DEFAULT_CONCURRENCY", "parse_shard", "run_batch"]
 
 #: Runs in flight at once when ``max_concurrency`` is None (fewer while the API answers
 #: code 96, "too many active tasks").
@@ -34,7 +34,7 @@ def run_batch(client: ClientLike, rows: str | Path | Iterable[Mapping[str, Any]]
               on_progress: Callable[[JobProgress], None] | None = None,
               cancel_event: threading.Event | None = None, on_interrupt: str = "detach",
               progress: bool = True, rerun: bool = False, skip_invalid: bool = False,
-              **common: Any) -> Batch:
+              shard: tuple[int, int] | str | None = None, **common: Any) -> Batch:
     """Check every row, then run the batch (see `batch.Batch`) and return it.
 
     Args:
@@ -53,6 +53,9 @@ def run_batch(client: ClientLike, rows: str | Path | Iterable[Mapping[str, Any]]
         rerun: start over: every row is sent (and billed) again.
         skip_invalid: run the good rows and leave the bad ones out (listed in
             ``batch.skipped``) instead of refusing the batch.
+        shard: ``(k, n)`` or ``"k/n"``: run only the rows whose index leaves remainder k
+            when divided by n (one shard per machine or key, each with its own home;
+            ``wiro-widgets merge`` puts them back together).
         **common: parameters of every row (a row's own value wins).
 
     Raises:
@@ -66,6 +69,7 @@ def run_batch(client: ClientLike, rows: str | Path | Iterable[Mapping[str, Any]]
         ...                   model="black-forest-labs/flux-2-flex", name="pets")
         >>> batch.status()
     """
+    part = parse_shard(shard)
     source = RowSource.of(rows)
     checked = check_rows(client, source, model=model, common=common)
     if checked.problems and not skip_invalid:
@@ -73,13 +77,34 @@ def run_batch(client: ClientLike, rows: str | Path | Iterable[Mapping[str, Any]]
     batch = Batch(client, source, checked, model=model, common=common, name=name,
                   max_concurrency=max_concurrency or DEFAULT_CONCURRENCY,
                   on_progress=on_progress, cancel_event=cancel_event,
-                  on_interrupt=on_interrupt, progress=progress, rerun=rerun)
+                  on_interrupt=on_interrupt, progress=progress, rerun=rerun, shard=part)
     record = read_job(ledger_of(client), batch.name)
     to_do = [i for i in range(checked.total)
-             if i not in checked.bad and (rerun or record.state(i) == "to_do")]
+             if batch.runs(i) and (rerun or record.state(i) == "to_do")]
     batch.estimate = checked.estimate(to_do)
     _check_budget(client, batch, len(to_do))
     return batch.run()
+
+
+def parse_shard(shard: tuple[int, int] | str | None) -> tuple[int, int] | None:
+    """``(k, n)`` from ``(k, n)`` or ``"k/n"``.
+
+    Raises:
+        ValueError: not 0 <= k < n.
+
+    Example:
+        >>> parse_shard("1/4")
+        (1, 4)
+    """
+    if shard is None:
+        return None
+    try:
+        k, n = (int(x) for x in shard.split("/")) if isinstance(shard, str) else shard
+    except (TypeError, ValueError):
+        raise ValueError(f"shard must be (k, n) or 'k/n', not {shard!r}") from None
+    if not 0 <= k < n:
+        raise ValueError(f"shard {k}/{n}: k must be at least 0 and below n")
+    return int(k), int(n)
 
 
 def _check_budget(client: ClientLike, batch: Batch, runs: int) -> None:

@@ -30,7 +30,7 @@ from ..images import sniff_image_type
 from ..metadata import embed, metadata_for
 from ..results import Result
 
-__all__ = ["FORMATS", "RESERVED", "ExportItem", "export_items"]
+__all__ = ["FORMATS", "RESERVED", "ExportItem", "column_kinds", "export_items", "typed_rows"]
 
 FORMATS = ("imagefolder", "parquet")
 #: Columns of every row; a parameter of the same name is written as ``param_<name>``.
@@ -69,15 +69,15 @@ def export_items(items: Callable[[], Iterable[ExportItem]], directory: str | Pat
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
     folder = Path(directory).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
-    kinds = _column_kinds(_rows(items(), folder=None))
+    kinds = column_kinds(_rows(items(), folder=None))
     if format == "parquet":
         from .export_parquet import write_parquet
 
-        return write_parquet(_typed(_rows(items(), folder=None, with_bytes=True), kinds),
+        return write_parquet(typed_rows(_rows(items(), folder=None, with_bytes=True), kinds),
                              folder / "data.parquet", kinds)
     path = folder / "metadata.jsonl"
     with open(path, "w", encoding="utf-8") as handle:
-        for row in _typed(_rows(items(), folder=folder), kinds):
+        for row in typed_rows(_rows(items(), folder=folder), kinds):
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
     return path
 
@@ -140,7 +140,7 @@ def _kind(value: Any) -> str:
     return "json"
 
 
-def _column_kinds(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+def column_kinds(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
     """Each column's one type: ``int``, ``float``, ``bool``, ``str`` or ``json``."""
     seen: dict[str, set[str]] = {}
     for row in rows:
@@ -160,7 +160,7 @@ def _column_kinds(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
     return kinds
 
 
-def _typed(rows: Iterable[dict[str, Any]], kinds: Mapping[str, str]
+def typed_rows(rows: Iterable[dict[str, Any]], kinds: Mapping[str, str]
            ) -> Iterator[dict[str, Any]]:
     for row in rows:
         out: dict[str, Any] = {}

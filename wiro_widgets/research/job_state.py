@@ -81,7 +81,8 @@ class JobStatus:
         spent: USD billed for its tasks (every Run, failures included).
         estimate: USD estimated for the cells still to do, when known.
         failures: (cell index, task id, message) of the failed cells.
-        skipped: bad rows of a batch left out (``skip_invalid``).
+        skipped: rows of a batch left out here: bad rows skipped (``skip_invalid``), and
+            the rows of other shards.
     """
 
     name: str
