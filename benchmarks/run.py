@@ -48,6 +48,7 @@ FIGURES = {
     "sweep": "bench_sweep",
     "import": "bench_import",
     "cancel": "bench_cancel",
+    "batch": "bench_batch",
 }
 
 

@@ -39,7 +39,8 @@ __all__ = ["DEFAULT_WORKERS", "Hub", "OnEnd", "Watch"]
 
 log = get_logger("wiro_widgets")
 
-#: Threads that read Task/Detail, download outputs and stop tasks for all watched tasks.
+#: Threads that read Task/Detail, download outputs and stop tasks for all watched tasks
+#: (tasks often end in waves: fewer make the last of a wave wait for the others).
 DEFAULT_WORKERS = 8
 #: Seconds without any watched task after which the hub's threads stop.
 _IDLE = 3.0
@@ -113,7 +114,7 @@ class Hub:
             if self._thread is None:
                 self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="wiro-hub")
                 self._socket = (MultiSocket(self._socket_url, self._events,
-                                            self.cfg.socket_open_timeout)
+                                            self.cfg.socket_open_timeout, wanted=_telling)
                                 if self._socket_url else None)
                 self._thread = threading.Thread(target=self._loop, name="wiro-hub", daemon=True)
                 self._thread.start()
@@ -128,8 +129,11 @@ class Hub:
         idle_since: float | None = None
         while True:
             now = time.monotonic()
-            due = min((w.next_poll for w in self._table.values() if not w.busy), default=None)
-            wait = self.cfg.tick * 5 if due is None else max(0.0, min(due - now, 0.5))
+            # Only tasks waiting for a read count: one being read or concluded has no due
+            # time, and counting it would spin this loop until it is done.
+            due = min((w.next_poll for w in self._table.values()
+                       if not w.busy and not w.closing), default=None)
+            wait = 0.5 if due is None else max(0.0, min(due - now, 0.5))
             try:
                 event = self._events.get(timeout=wait)
             except queue.Empty:
@@ -162,6 +166,7 @@ class Hub:
         kind = event[0]
         if kind == "add":
             watched: Watched = event[1]
+            watched.start(self.socket_live)
             self._table[watched.task.token] = watched
             with self._lock:
                 self._adding -= 1
@@ -295,6 +300,16 @@ class Hub:
     def _forget(self, token: str) -> None:
         if self._table.pop(token, None) is not None and self._socket is not None:
             self._socket.discard(token)
+
+
+#: The frame types the hub acts on: the ends, and ``task_error`` (which may be one).
+_TELLING = tuple(f'"{kind}"'.encode() for kind in (*FINAL_FRAMES, "task_error"))
+
+
+def _telling(message: str | bytes) -> bool:
+    """Whether a frame may matter to the hub (a cheap look at its text, before parsing)."""
+    data = message.encode() if isinstance(message, str) else message
+    return any(kind in data for kind in _TELLING)
 
 
 def _fatal(err: BaseException) -> bool:

@@ -19,6 +19,7 @@ import contextlib
 import json
 import queue
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from ..backoff import RetryPolicy, backoff_delay
@@ -46,12 +47,16 @@ class MultiSocket:
         url: the WebSocket URL.
         events: where frames and up/down notes go.
         open_timeout: seconds to open the connection.
+        wanted: which frames (their text) go on the queue; the others (step progress, the
+            bulk of them) are dropped here, so the hub's dispatcher does not wake for them.
     """
 
     def __init__(self, url: str, events: queue.Queue[tuple[str, Any]],
-                 open_timeout: float = 5.0) -> None:
+                 open_timeout: float = 5.0,
+                 wanted: Callable[[str | bytes], bool] | None = None) -> None:
         self.url = url
         self.events = events
+        self._wanted = wanted
         self._timings: SocketTimings = _Timings(open_timeout)
         self._tokens: set[str] = set()
         self._lock = threading.Lock()
@@ -112,7 +117,8 @@ class MultiSocket:
                     failures = 0
                     self.events.put(("socket_up", len(tokens)))
                     for message in conn:
-                        self.events.put(("frame", message))
+                        if self._wanted is None or self._wanted(message):
+                            self.events.put(("frame", message))
                 except (ConnectionClosed, OSError) as err:
                     reason = f"dropped ({type(err).__name__})"
                 finally:

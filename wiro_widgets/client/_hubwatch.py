@@ -37,14 +37,22 @@ class Watched:
         self.on_end = on_end
         self.added = time.monotonic()
         self.interval = config.first_interval
-        # The first read comes at once: a re-attached task may have ended long ago.
+        # Without the socket the first read comes at once (a task followed again may have
+        # ended long ago); `start` puts it off while the socket is live, whose first frame
+        # repeats the task's status.
         self.next_poll = self.added
+        self._safety = config.safety_interval
         self.busy = False
         self.closing = False
         self.final = False
         self.status = ""
         self._pexit_since: float | None = None
         self._unknown_since: float | None = None
+
+    def start(self, socket_live: bool) -> None:
+        """Joined the hub's table: with a live socket, the first read is a safety read."""
+        if socket_live:
+            self.next_poll = time.monotonic() + self._safety
 
     def schedule(self, interval: float) -> None:
         self.interval = interval

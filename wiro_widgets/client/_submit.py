@@ -123,7 +123,9 @@ class Submitter:
             ApiError, NetworkError: the API refused, or could not be reached.
         """
         # A task the ledger cannot record is a billed task lost to resume(): refuse first.
-        self._journal.check_writable()
+        # (A job cell's `Sending` line, written and synced before its Run, is that proof.)
+        if cell is None:
+            self._journal.check_writable()
         estimate = run_estimate(prepared)
         hold = self._budget.reserve(estimate)
         run_id = self._intent(prepared, estimate, hold, cell)
