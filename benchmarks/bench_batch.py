@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from bench_upload_memory import _status_kib
 from common import MODEL, Context, RemoteSandbox, Row, Section, ratio, stats
 
 TASKS = 1000
@@ -32,16 +33,6 @@ GOAL_BUSY = 0.85
 GOAL_RSS_MB = 300.0
 MB = 1024 * 1024
 END = ("task_postprocess_end", "task_cancel", "task_error")
-
-
-def _status_kib(field: str) -> int:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
 
 
 def _sampler(peak: dict[str, float], stop: threading.Event) -> None:

@@ -27,11 +27,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..errors import ApiError, ConcurrencyLimit, NetworkError, NotFound
+from ..errors import NotFound
 from ..protocol import FINAL_FRAMES, KNOWN_STATUSES, TERMINAL_STATUSES
 from ..redaction import get_logger
 from ..results import Result, Task
-from ._follow import FollowConfig, UnknownStatus, parse_frame
+from ._follow import FollowConfig, UnknownStatus, _fatal, parse_frame
 from ._hubsocket import MultiSocket
 from ._hubwatch import Watched
 
@@ -256,7 +256,7 @@ class Hub:
         young = time.monotonic() - watched.added < self.cfg.not_found_grace
         if isinstance(error, NotFound) and young:
             watched.schedule(self.cfg.first_interval)
-        elif _fatal(error):
+        elif _fatal(error):  # the same rule as client.wait's
             self._end(watched, error)
         else:
             log.debug("task %s: poll failed (%s); trying again", watched.task.id, error)
@@ -310,13 +310,3 @@ def _telling(message: str | bytes) -> bool:
     """Whether a frame may matter to the hub (a cheap look at its text, before parsing)."""
     data = message.encode() if isinstance(message, str) else message
     return any(kind in data for kind in _TELLING)
-
-
-def _fatal(err: BaseException) -> bool:
-    """Read errors that end a watch (anything else is retried on the next poll)."""
-    if isinstance(err, (NetworkError, ConcurrencyLimit)):
-        return False
-    if isinstance(err, ApiError):
-        status = err.http_status or 0
-        return not (status >= 500 or status in (408, 429))
-    return True
