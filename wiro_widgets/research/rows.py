@@ -118,9 +118,11 @@ class RowSource:
         delimiter = "\t" if self.path.suffix.lower() == ".tsv" else ","
         with open(self.path, encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle, delimiter=delimiter)
-            start = 2
             for row in reader:
-                number, start = start, reader.line_num + 1
+                # The reader says where a row ends; it starts as many lines earlier as its
+                # quoted cells hold line breaks (blank lines before it are skipped).
+                cells_text = [v for v in row.values() if isinstance(v, str)]
+                number = reader.line_num - sum(v.count("\n") for v in cells_text)
                 if None in row:
                     yield number, BadRow(f"has more cells than the header's "
                                          f"{len(reader.fieldnames or [])} columns")
