@@ -257,6 +257,10 @@ class Hub:
         if isinstance(error, NotFound) and young:
             watched.schedule(self.cfg.first_interval)
         elif _fatal(error):  # the same rule as client.wait's
+            if isinstance(error, NotFound):
+                # The server keeps saying it has no such task: it ends here for good (else
+                # every later run of its job would follow it again).
+                self._ended(watched.task, {}, "error", str(error))
             self._end(watched, error)
         else:
             log.debug("task %s: poll failed (%s); trying again", watched.task.id, error)

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from tqdm.auto import tqdm as auto_tqdm
-
 __all__ = ["ProgressBar", "ProgressLine", "progress_line"]
 
 
@@ -68,6 +66,9 @@ class ProgressBar:
 
     def __init__(self, label: str, *, total: int, initial: int = 0,
                  kind: str = "batch") -> None:
+        # Imported here: tqdm.auto looks for IPython, which `import wiro_widgets` must not pay.
+        from tqdm.auto import tqdm as auto_tqdm
+
         self.kind = kind
         self._handle: Any = None
         cls: Any = auto_tqdm
