@@ -189,3 +189,18 @@ def test_many_tasks_share_one_socket_and_a_bounded_pool(
 def _client_threads() -> int:
     """The client's threads (the sandbox in this process has a thread per task)."""
     return sum(1 for t in threading.enumerate() if t.name.startswith("wiro-"))
+
+
+@pytest.mark.parametrize("how", ["polling only", "socket drops"])
+def test_a_batch_ends_without_the_socket_or_through_its_drops(
+        make_sandbox: Callable[..., Any], how: str) -> None:
+    from wiro_widgets.sandbox import Faults
+
+    faults = Faults(socket_drop_rate=0.3, seed=7) if how == "socket drops" else None
+    sb = make_sandbox(faults=faults)
+    client = sb.client(use_socket=how != "polling only")
+    rows = [{"prompt": f"fox {i}"} for i in range(8)]
+    batch = client.batch(rows, model=MODEL, max_concurrency=4, progress=False, **SMALL)
+    assert batch.status().done == 8
+    assert len(sb.tasks) == 8
+    assert sorted(str(t.params["prompt"]) for t in sb.tasks) == sorted(r["prompt"] for r in rows)
