@@ -81,8 +81,6 @@ def test_a_refused_kill_is_never_reported_as_cancelled(documented: DocumentedSer
     assert "cancelled" not in updates.labels
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: HTTP 403 raises a plain ApiError, not "
-                   "AuthError (wirokit maps 401 and 403 to its auth error)")
 def test_http_403_is_an_auth_error(documented: DocumentedServer,
                                    make_client: ClientFactory) -> None:
     documented.script("/Task/Detail", Step("error-permission.json", status=403))
@@ -99,8 +97,6 @@ def _detail(client: WiroClient) -> Any:
     return client.detail("534574")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: a 4xx page that is not Wiro's envelope is "
-                   "taken for a lost answer (Run: 'a task may exist'; reads: retried ~30 s)")
 @pytest.mark.parametrize(("endpoint", "call", "page", "status", "expected"), [
     (RUN, _submit, "gateway-forbidden.json", 403, AuthError),
     (RUN, _submit, "gateway-413.html", 413, ApiError),
@@ -133,8 +129,6 @@ def test_a_run_whose_answer_is_lost_is_never_sent_twice(
     assert len(documented.requests_to(RUN)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: requests follows a 307 to another host with "
-                   "x-api-key, x-nonce and x-signature")
 @pytest.mark.parametrize(("endpoint", "call", "answer"), [
     (RUN, _submit, "run.json"),
     ("/Task/Detail", _detail, "task-detail-succeeded.json"),
