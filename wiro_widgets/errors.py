@@ -26,6 +26,7 @@ __all__ = [
     "Moderated",
     "NetworkError",
     "NotFound",
+    "OutputError",
     "RunOutcomeUnknown",
     "TaskCancelled",
     "TaskError",
@@ -152,6 +153,26 @@ class RunOutcomeUnknown(NetworkError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, task_may_exist=True)
+
+
+class OutputError(NetworkError):
+    """The task succeeded (and is billed), but its outputs are not in hand: a download failed
+    or was stopped, or an output was refused (larger than the client reads, an image over
+    the pixel limit or not one it decodes, a damaged file).
+
+    Nothing is lost: the task stays pending in the ledger, so ``client.wait(err.token)`` or
+    ``client.resume()`` tries again. It is a `NetworkError` because it means what a network
+    failure after a Run means: a task exists, do not run again, collect it.
+
+    Attributes:
+        token: the task token, for ``client.wait(token)``.
+        reason: what went wrong, in words.
+    """
+
+    def __init__(self, message: str, *, task_id: str, token: str, reason: str = "") -> None:
+        self.token = token
+        self.reason = _redact(reason)
+        super().__init__(message, task_may_exist=True, task_id=task_id)
 
 
 class TaskError(WiroError):

@@ -82,5 +82,6 @@ def test_the_key_is_out_of_the_frames_of_a_later_configuration_error() -> None:
                                     api_secret="".join(SECRET_PARTS), base_url="ftp://x"))
     assert type(err) is ConfigError
     text = exposed_text(err)
-    assert KEY not in text and SECRET not in text
+    assert KEY not in text
+    assert SECRET not in text
     assert "WiroClient(<not configured>)" in text  # the half-built client's repr is safe

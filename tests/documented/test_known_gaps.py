@@ -1,6 +1,7 @@
 """Known gaps (issues 12 and 13): each test states the right behaviour against the documented
-examples or a misbehaving server, and is marked as a strict expected failure. When a fix makes
-one pass, pytest reports it as a failure until the fix also removes its mark.
+examples or a misbehaving server. A gap still open is marked as a strict expected failure;
+when a fix makes one pass, pytest reports it as a failure until the fix also removes its mark,
+and the test stays here as the fix's proof.
 
 Calls that today hang or retry for long run through `finish_within`, so an expected failure
 costs seconds, not minutes.
@@ -146,8 +147,6 @@ def test_a_redirect_to_another_host_carries_no_credentials(
     assert leaked == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a body trickled one byte per second holds "
-                   "run(timeout=4) (and the cancel that follows) for minutes")
 def test_a_trickling_answer_does_not_hold_run_past_its_timeout(
         documented: DocumentedServer, make_client: ClientFactory) -> None:
     documented.script(RUN, "run.json")

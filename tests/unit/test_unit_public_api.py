@@ -35,6 +35,7 @@ EXPECTED = [
     "NotFound",
     "NetworkError",
     "RunOutcomeUnknown",
+    "OutputError",
     "TaskError",
     "TaskFailed",
     "Moderated",

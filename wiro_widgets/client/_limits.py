@@ -34,6 +34,8 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 __all__ = [
+    "STOP_EACH",
+    "TICK",
     "Scope",
     "TooLarge",
     "Watch",
@@ -47,6 +49,9 @@ __all__ = [
 
 #: How often the watchdog looks at the requests in flight.
 TICK = 0.05
+#: Seconds each request of a stop (Cancel or Kill, and the reads confirming it) may take
+#: once a wait was cancelled or timed out: a server that trickles cannot hold the caller.
+STOP_EACH = 2.5
 _CHUNK = 64 * 1024
 
 
@@ -144,11 +149,12 @@ class Watch:
         deadline = _earliest(self.scope.deadline, self.own_deadline) or self.own_deadline
         return max(0.01, deadline - time.monotonic())
 
-    def due(self) -> tuple[str, bool] | None:
-        """(reason, final) when the request must end now, else None."""
+    def due(self, early: float = 0.0) -> tuple[str, bool] | None:
+        """(reason, final) when the request must end now (or within ``early`` seconds),
+        else None."""
         if any(event.is_set() for event in self.scope.stop):
             return "stopped", True
-        now = time.monotonic()
+        now = time.monotonic() + early
         if self.scope.deadline is not None and now >= self.scope.deadline:
             return "deadline", True
         if now >= self.own_deadline:
@@ -180,9 +186,10 @@ class Watch:
             if self._conn is not None:
                 _shut(self._conn)
 
-    def check(self) -> None:
-        """Expire now if due (called between chunks by the reading thread itself)."""
-        due = self.due()
+    def check(self, early: float = 0.0) -> None:
+        """Expire now if due (called between chunks by the reading thread itself, and after
+        a socket timeout, which is set to end with the deadline)."""
+        due = self.due(early)
         if due is not None:
             self.expire(*due)
 

@@ -50,6 +50,7 @@ from ._envelope import (
     parse_retry_after,
 )
 from ._limits import (
+    TICK,
     Scope,
     TooLarge,
     Watch,
@@ -373,6 +374,8 @@ def _transport_failure(err: requests.exceptions.RequestException, watch: Watch,
     """Our `Transient` for a requests error (which it never chains: its request holds the
     headers, key included)."""
     sent = not never_sent(err)
+    if isinstance(err, requests.exceptions.Timeout):
+        watch.check(early=TICK)  # socket timeouts are set to end with the watch's deadline
     if watch.reason == "stopped":
         return Transient("stopped", sent=sent, final=True,
                          error=NetworkError(f"{what}: stopped while waiting for the answer"))

@@ -28,6 +28,7 @@ from ._budget import Budget
 from ._conclude import Concluder, client_update
 from ._follow import FollowConfig, FollowStopped, UnknownStatus, emit, follow
 from ._journal import Journal
+from ._limits import STOP_EACH, bounded
 from ._lookup import TaskLookup
 from ._stop import Stopper, short_retry
 from ._transport import Transport
@@ -88,12 +89,15 @@ class Waiter:
         except UnknownStatus as err:
             self._concluder.finished(task, {"status": err.status}, "error", message=str(err))
             raise
-        return self._concluder.conclude(task, record, on_update, settings.retry)
+        # The downloads end with the wait: at its deadline, or at once on its cancel event.
+        with bounded(deadline=deadline, stop=cancel_event):
+            return self._concluder.conclude(task, record, on_update, settings.retry)
 
     def _stopped(self, task: Task, stop: FollowStopped, retry: RetryPolicy, policy: str,
                  limit: float | None, on_update: UpdateCallback | None) -> Result:
         if stop.reason == "cancel":
-            record = self._stopper.cancel(task, retry)
+            with bounded(each=STOP_EACH):
+                record = self._stopper.cancel(task, retry)
             if succeeded(record):
                 self._concluder.conclude(task, record, on_update, retry)
                 raise TaskCancelled("the task had already finished when the cancel arrived; "
@@ -111,7 +115,8 @@ class Waiter:
                 f"no result after {limit:g}s; the task is still running: resume with "
                 f"client.wait({task.token!r})", detached=True, task_id=task.id,
                 token=task.token)
-        record = self._stopper.cancel(task, retry)
+        with bounded(each=STOP_EACH):
+            record = self._stopper.cancel(task, retry)
         if succeeded(record):
             # It finished in the moment between the deadline and the cancel: keep it.
             return self._concluder.conclude(task, record, on_update, retry)
@@ -128,7 +133,8 @@ class Waiter:
                         task.id, task.token)
             return
         try:
-            record = self._stopper.cancel(task, retry, confirm_timeout=10.0)
+            with bounded(each=STOP_EACH):
+                record = self._stopper.cancel(task, retry, confirm_timeout=10.0)
         except KeyboardInterrupt:
             log.warning("Interrupted again: task %s may still be running (token %s)",
                         task.id, task.token)
