@@ -40,8 +40,6 @@ def _script_running_task(server: DocumentedServer, kill: str = "error-kill-refus
     server.script("/Task/Kill", kill)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: a task_error frame ranks above everything, "
-                   "labels the run 'failed' and freezes progress until the end")
 def test_a_task_error_frame_mid_run_keeps_progress_moving(
         documented: DocumentedServer, make_client: ClientFactory) -> None:
     frames = list(FULL_RUN_FRAMES)
