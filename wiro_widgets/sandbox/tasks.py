@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..images import decode_image
-from ..protocol import TERMINAL_STATUSES, succeeded
+from ..protocol import CANCELLABLE_STATUSES, KILLABLE_STATUSES, TERMINAL_STATUSES, succeeded
 from ..references import Reference
 from ..schema import ModelSpec
 from .files import FileStore, random_token
@@ -30,6 +30,7 @@ __all__ = [
     "Job",
     "SandboxTask",
     "TaskStateError",
+    "kill_refusal",
     "make_outputs",
     "task_cost",
     "task_record",
@@ -54,6 +55,27 @@ class ConcurrencyRefused(Exception):
 
 class TaskStateError(Exception):
     """Cancel or Kill asked of a task in the wrong state (Wiro code 1)."""
+
+
+def kill_refusal(status: str, *, refused: bool = False) -> str | None:
+    """Why Task/Kill refuses a task at ``status`` (Wiro's "Task could not be killed: ..."),
+    or None when it can be killed; ``refused``: refuse it anyway (``Faults.kill``).
+
+    Example:
+        >>> kill_refusal("task_queue")
+        'Task could not be killed: the task is not running yet (use Task/Cancel while it is queued)'
+    """
+    if status in CANCELLABLE_STATUSES:
+        reason = "the task is not running yet (use Task/Cancel while it is queued)"
+    elif status in TERMINAL_STATUSES:
+        reason = f"the task has already ended ({status})"
+    elif status not in KILLABLE_STATUSES:
+        reason = f"the model has already finished ({status})"
+    elif refused:
+        reason = "the worker did not answer the kill signal (sandbox fault)"
+    else:
+        return None
+    return f"Task could not be killed: {reason}"
 
 
 @dataclass
@@ -115,9 +137,15 @@ class Job:
     elapsed: float = 0.0
     cost: float = 0.0
     debugoutput: str = ""
+    #: The lines the model printed on stderr, in order (they make ``debugerror``).
+    stderr: list[str] = field(default_factory=list)
+    #: Its place in the order tasks were created (0 first): seeds its fault draws.
+    ordinal: int = 0
     last_message: Any = None
     wake: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    #: `time.monotonic` when the Run was accepted (late listing counts from here).
+    born: float = field(default_factory=time.monotonic)
 
 
 def triggers(params: Mapping[str, Any]) -> str | None:
