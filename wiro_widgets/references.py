@@ -42,6 +42,7 @@ from .images import (
     sniff_image_type,
 )
 from .protocol import MAX_UPLOAD_BYTES
+from .redaction import redact, strip_userinfo
 
 __all__ = [
     "Reference",
@@ -53,6 +54,9 @@ __all__ = [
 _CHUNK = 1024 * 1024
 _TYPES_TEXT = "a PNG, JPEG, WebP or GIF image"
 _ACCEPTED = "a path, bytes, a PIL image, an http(s) URL or a FileUpload entry"
+#: The fields a repr shows (never the bytes).
+_SHOWN = ("name", "index", "source", "content_type", "size", "sha256", "url", "path",
+          "width", "height", "placeholder")
 
 
 @dataclass(frozen=True)
@@ -156,8 +160,19 @@ class Reference:
         with self.open() as handle:
             return handle.read()
 
+    @property
+    def shown_url(self) -> str | None:
+        """The URL to record or show: without the user and password it may carry (the
+        request itself uses `url` as given)."""
+        return None if self.url is None else strip_userinfo(self.url)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)
+        return redact(f"Reference({fields})")
+
     def descriptor(self) -> dict[str, Any]:
-        """What the ledger and ``Result.params`` keep: never the bytes.
+        """What the ledger and ``Result.params`` keep: never the bytes, nor a password in a
+        URL.
 
         Example:
             >>> ref.descriptor()
@@ -168,7 +183,7 @@ class Reference:
             "sha256": self.sha256,
             "size": self.size,
             "source": self.source,
-            "url": self.url,
+            "url": self.shown_url,
             "content_type": self.content_type,
         }
 

@@ -12,6 +12,8 @@ import pytest
 
 from wiro_widgets import ConfigError, WiroClient
 
+MODEL = "black-forest-labs/flux-2-flex"
+
 #: Pieces of a key and a secret; each test joins them only inside the call it makes, so no
 #: frame of the test itself holds a whole one.
 KEY_PARTS = ("sk-live-", "HYGIENE-KEY-7f3a9c1e")
@@ -85,3 +87,30 @@ def test_the_key_is_out_of_the_frames_of_a_later_configuration_error() -> None:
     assert KEY not in text
     assert SECRET not in text
     assert "WiroClient(<not configured>)" in text  # the half-built client's repr is safe
+
+
+def test_a_password_in_a_reference_url_is_sent_but_never_kept(sandbox: Any, wiro_home: Any,
+                                                              tmp_path: Any) -> None:
+    from wiro_widgets.panel import FluxPanel
+
+    password = "".join(("pa55", "-in-url-", "9c1e"))
+    url = f"https://reel:{password}@example.com/refs/dog.png"
+    client = sandbox.client()
+    result = client.run(MODEL, prompt="a dog", input_images=[url], width=64, height=64,
+                        steps=2)
+    (task,) = [t for t in sandbox.tasks if t.id == result.task_id]
+    assert [i["url"] for i in task.inputs] == [url]  # the request used the URL as given
+    saved = result.save(tmp_path / "saved")
+    panel = FluxPanel(client)
+    panel.references.add_url(url)
+    places = {
+        "result.params": repr(result.params),
+        "repr(reference)": repr(panel.references.items[0]),
+        "descriptor": repr(panel.references.items[0].descriptor()),
+        "panel code": panel.show_code(),
+        "ledger": (wiro_home / "ledger.jsonl").read_text(encoding="utf-8"),
+        **{f"saved {p.name}": p.read_bytes().decode("latin-1")
+           for p in saved + [p.with_suffix(".json") for p in saved]},
+    }
+    assert "https://example.com/refs/dog.png" in places["ledger"]
+    assert [name for name, text in places.items() if password in text] == []

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ValidationError
 from ..protocol import parse_number
+from ..redaction import strip_userinfo
 from ..references import Reference, is_reference_like, normalize_references
 from ..schema import Kind
 from ..specs import get_spec
@@ -91,7 +92,7 @@ def prepare(model: str, params: Mapping[str, Any]) -> Prepared:
         estimate = spec.estimate_cost(shown)
     if callback:
         wire[_CALLBACK_WIRE] = callback
-        shown[_CALLBACK_PY] = callback
+        shown[_CALLBACK_PY] = strip_userinfo(callback)  # a password is sent, never kept
     file_fields = (frozenset({spec.file_param.name}) if spec and spec.file_param
                    else frozenset(files))
     return Prepared(model=model, body=build_body(wire, files), params=shown,
