@@ -35,6 +35,9 @@ def _cancel_after(seconds: float) -> threading.Event:
 
 HOLDS = {
     "trickle": Step("task-detail-running.json", trickle=1.0),
+    # http.client lets go of the connection's socket when the answer closes it
+    "trickle-then-close": Step("task-detail-running.json", trickle=1.0,
+                               headers={"Connection": "close"}),
     "stall": Step("task-detail-running.json", delay=120.0),
 }
 

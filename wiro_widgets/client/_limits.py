@@ -141,6 +141,7 @@ class Watch:
         self.reason: str | None = None
         self.final = False
         self._conn: Any = None
+        self._sock: Any = None
         self._released = False
         self._lock = threading.Lock()
 
@@ -162,20 +163,23 @@ class Watch:
         return None
 
     def attach(self, conn: Any) -> None:
-        """The connection carrying the request (from the watched connection classes)."""
+        """The connection carrying the request (from the watched connection classes). Its
+        socket is kept too: http.client lets go of it (``conn.sock = None``) once a
+        response that closes the connection begins, and the body is still read from it."""
         with self._lock:
             if self._released:
                 return
             self._conn = conn
+            self._sock = getattr(conn, "sock", None) or self._sock
             if self.reason is not None:
-                _shut(conn)
+                self._shut()
 
     def release(self) -> None:
         """The request is over: its connection may go back to the pool, never to be shut
         down by this watch again."""
         with self._lock:
             self._released = True
-            self._conn = None
+            self._conn = self._sock = None
 
     def expire(self, reason: str, final: bool) -> None:
         """End the request: remember why and shut its socket down."""
@@ -183,8 +187,15 @@ class Watch:
             if self.reason is not None or self._released:
                 return
             self.reason, self.final = reason, final
-            if self._conn is not None:
-                _shut(self._conn)
+            self._shut()
+
+    def _shut(self) -> None:
+        """Shut the socket down: a blocked recv or send returns at once. The base class's
+        method is used on TLS sockets too, so the TLS object is left to its reader."""
+        sock = getattr(self._conn, "sock", None) or self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
     def check(self, early: float = 0.0) -> None:
         """Expire now if due (called between chunks by the reading thread itself, and after
@@ -192,15 +203,6 @@ class Watch:
         due = self.due(early)
         if due is not None:
             self.expire(*due)
-
-
-def _shut(conn: Any) -> None:
-    """Shut the connection's socket down: a blocked recv or send returns at once. The base
-    class's method is used on TLS sockets too, so the TLS object is left to its reader."""
-    sock = getattr(conn, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Watchdog:
@@ -289,15 +291,18 @@ def _note(conn: Any) -> None:
 
 
 class _WatchedHTTPConnection(HTTPConnection):
-    """Tells the calling thread's `Watch` which connection carries its request."""
+    """Tells the calling thread's `Watch` which connection (and socket) carries its
+    request: before connecting, once connected, and for each request sent."""
 
     def connect(self) -> None:
         _note(self)
         super().connect()
+        _note(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _note(self)
         super().request(*args, **kwargs)
+        _note(self)
 
 
 class _WatchedHTTPSConnection(HTTPSConnection):
@@ -306,10 +311,12 @@ class _WatchedHTTPSConnection(HTTPSConnection):
     def connect(self) -> None:
         _note(self)
         super().connect()
+        _note(self)
 
     def request(self, *args: Any, **kwargs: Any) -> None:
         _note(self)
         super().request(*args, **kwargs)
+        _note(self)
 
 
 class WatchedHTTPConnectionPool(HTTPConnectionPool):
