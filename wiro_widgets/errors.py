@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .redaction import redact as _redact
+from .redaction import redact_data as _redact_data
 
 __all__ = [
     "ApiError",
@@ -62,9 +63,10 @@ class ValidationError(WiroError, ValueError):
     """
 
     def __init__(self, field: str, value: Any, rule: str) -> None:
-        self.field = field
-        self.value = value
-        self.rule = rule
+        self.field = _redact(field)
+        # A key pasted into a parameter must not survive in the error either.
+        self.value = _redact(value) if isinstance(value, str) else value
+        self.rule = _redact(rule)
         super().__init__(f"{field}={_short_repr(value)}: {rule}")
 
 
@@ -182,7 +184,7 @@ class TaskError(WiroError):
                  record: dict[str, Any] | None = None) -> None:
         self.task_id = task_id
         self.token = token
-        self.record = record or {}
+        self.record = _redact_data(record or {})
         suffix = f" (task {task_id})" if task_id else ""
         super().__init__(f"{message}{suffix}")
 

@@ -21,8 +21,10 @@ import logging
 import re
 import threading
 import weakref
+from typing import Any
 
-__all__ = ["MASK", "RedactingFilter", "Secret", "get_logger", "redact", "strip_userinfo"]
+__all__ = ["MASK", "RedactingFilter", "Secret", "get_logger", "redact", "redact_data",
+           "strip_userinfo"]
 
 #: What a secret is replaced with.
 MASK = "***"
@@ -71,6 +73,23 @@ def redact(text: str) -> str:
         if value in text:
             text = text.replace(value, MASK)
     return text
+
+
+def redact_data(value: Any) -> Any:
+    """``value`` with `redact` applied to every string inside it (dicts, lists, tuples);
+    other values are kept as they are.
+
+    Example:
+        >>> redact_data({"debugerror": "bad key sk-live-1234", "pexit": 1})
+        {'debugerror': 'bad key ***', 'pexit': 1}
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_data(v) for v in value)
+    return value
 
 
 def strip_userinfo(url: str) -> str:

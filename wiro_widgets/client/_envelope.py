@@ -34,6 +34,7 @@ __all__ = [
     "check_envelope",
     "error_for",
     "excerpt",
+    "judge",
     "parse_retry_after",
 ]
 
@@ -124,14 +125,28 @@ def check_envelope(status: int, body: bytes, endpoint: str,
         ApiError: ``result: false``, HTTP 401/403 (`AuthError`), or any other 4xx, with
             Wiro's envelope or without it (a proxy's page).
     """
+    outcome = judge(status, body, endpoint, retry_after)
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def judge(status: int, body: bytes, endpoint: str,
+          retry_after: float | None = None) -> dict[str, Any] | Exception:
+    """What an answer means: its envelope, or the exception to raise (see `check_envelope`).
+
+    It returns the exception rather than raising it, so that no frame the exception carries
+    holds the answer's text: a server that echoes the key would otherwise put it in the
+    locals a traceback shows (``capture_locals=True``, IPython's verbose mode).
+    """
     parsed: Any = None
     with contextlib.suppress(ValueError, UnicodeDecodeError, RecursionError):
         parsed = json.loads(body) if body else None
     envelope = parsed if isinstance(parsed, dict) and "result" in parsed else None
     if status in AUTH_STATUSES:
         code, message = _first_error(envelope) if envelope else (None, excerpt(body, parsed))
-        raise error_for(code, message or "the API refused the credentials",
-                        http_status=status, endpoint=endpoint)
+        return error_for(code, message or "the API refused the credentials",
+                         http_status=status, endpoint=endpoint)
     if status in RETRY_STATUSES:
         error = None
         if envelope is not None and envelope.get("result") is False:
@@ -140,30 +155,31 @@ def check_envelope(status: int, body: bytes, endpoint: str,
                               endpoint=endpoint)
         else:
             error = ApiError(f"HTTP {status}", http_status=status, endpoint=endpoint)
-        raise Transient(f"HTTP {status}", retry_after=retry_after, http_status=status,
-                        error=error)
+        return Transient(f"HTTP {status}", retry_after=retry_after, http_status=status,
+                         error=error)
     if envelope is None and 400 <= status < 500:
         # An answer came, so nothing was lost: a proxy's or gateway's page (or a bare
         # {"message": ...}) is a refusal, raised at once as the official SDKs do. It stays
         # an ApiError for 400/422 too: our ValidationError promises a field, a value and a
         # rule checked before sending, which a page from a proxy cannot give.
         text = excerpt(body, parsed)
-        raise ApiError(f"HTTP {status}" + (f": {text}" if text else ""), http_status=status,
-                       endpoint=endpoint)
+        return ApiError(f"HTTP {status}" + (f": {text}" if text else ""), http_status=status,
+                        endpoint=endpoint)
     if envelope is None:
-        raise Transient(f"garbled body (HTTP {status}, {len(body)} bytes)", http_status=status)
+        return Transient(f"garbled body (HTTP {status}, {len(body)} bytes)",
+                         http_status=status)
     if envelope.get("result") is not True:
         code, message = _first_error(envelope)
         error = error_for(code, message or "the API reported a failure", http_status=status,
                           endpoint=endpoint)
         if isinstance(error, ConcurrencyLimit):
             error.retry_after = retry_after
-            raise Transient("code 96 (concurrency limit)", retry_after=retry_after,
-                            http_status=status, error=error)
-        raise error
+            return Transient("code 96 (concurrency limit)", retry_after=retry_after,
+                             http_status=status, error=error)
+        return error
     if status >= 400:
-        raise ApiError(f"HTTP {status}", http_status=status, endpoint=endpoint)
-    return envelope
+        return ApiError(f"HTTP {status}", http_status=status, endpoint=endpoint)
+    return dict(envelope)
 
 
 def excerpt(body: bytes, parsed: Any = None, limit: int = _EXCERPT_CHARS) -> str:

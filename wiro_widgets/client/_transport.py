@@ -29,7 +29,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import requests
@@ -47,6 +47,7 @@ from ._envelope import (
     Transient,
     check_envelope,
     error_for,
+    judge,
     parse_retry_after,
 )
 from ._limits import (
@@ -90,12 +91,13 @@ _Opener = Callable[[], contextlib.AbstractContextManager[tuple[Any, Mapping[str,
 
 @dataclass(frozen=True)
 class _Answer:
-    """One HTTP answer, read whole (within its limit)."""
+    """One HTTP answer, read whole (within its limit). Its repr leaves out the body and
+    the headers: a server may echo what it was sent."""
 
     status: int
-    headers: Mapping[str, str]
-    content: bytes
-    url: str
+    headers: Mapping[str, str] = field(repr=False)
+    content: bytes = field(repr=False)
+    url: str = field(repr=False)
 
 
 def never_sent(error: BaseException) -> bool:
@@ -234,8 +236,11 @@ class Transport:
             lambda url: self._exchange("POST", url, opener, timeout or self.timeout,
                                        limit=self.max_answer_bytes, what=endpoint,
                                        attempt=attempt))
-        retry_after = parse_retry_after(answer.headers.get("Retry-After"))
-        return check_envelope(answer.status, answer.content, endpoint, retry_after)
+        meaning = judge(answer.status, answer.content, endpoint,
+                        parse_retry_after(answer.headers.get("Retry-After")))
+        if isinstance(meaning, Exception):
+            raise meaning  # from this frame, which shows no answer text (`_Answer`'s repr)
+        return meaning
 
     def post(self, endpoint: str, payload: dict[str, Any] | None = None, *,
              retry: RetryPolicy | None = READ_RETRY,
