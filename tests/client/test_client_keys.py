@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from wiro_widgets import ConfigError, WiroClient
+from wiro_widgets import ConfigError, WiroClient, WiroError
 
 MODEL = "black-forest-labs/flux-2-flex"
 
@@ -114,3 +114,25 @@ def test_a_password_in_a_reference_url_is_sent_but_never_kept(sandbox: Any, wiro
     }
     assert "https://example.com/refs/dog.png" in places["ledger"]
     assert [name for name, text in places.items() if password in text] == []
+
+
+@pytest.mark.parametrize("fault", ["drop", "garbled", "stall", "refused", "401"])
+def test_no_network_error_carries_the_key_in_its_chain_or_frames(make_sandbox: Any,
+                                                                 fault: str) -> None:
+    from wiro_widgets.backoff import RetryPolicy
+    from wiro_widgets.sandbox import Faults
+
+    sb = make_sandbox(api_key=KEY, api_secret=SECRET)
+    base_url = sb.base_url
+    if fault == "refused":
+        sb.stop()
+    elif fault != "401":
+        sb.set_faults(Faults(error_rate=1.0, kinds=(fault,), stall_seconds=3.0))
+    err = raised(lambda: WiroClient(
+        api_key="".join(KEY_PARTS), api_secret="".join(SECRET_PARTS) + ("x" * (fault == "401")),
+        base_url=base_url, timeout=(2.0, 1.0), retry=RetryPolicy(budget=0.5), ledger=False,
+    ).detail("534574"))
+    assert isinstance(err, WiroError), repr(err)
+    text = exposed_text(err)
+    assert KEY not in text
+    assert SECRET not in text
