@@ -53,20 +53,28 @@ def test_cancel_wins_over_a_held_task_detail(documented: DocumentedServer,
     with pytest.raises(WiroError) as caught:
         finish_within(15, client.wait, task, cancel_event=_cancel_after(1.0), timeout=600)
     assert time.monotonic() - started < 1.0 + LATE
-    # Cancel could not be confirmed (the server never answers): never called cancelled.
+    # Cancel could not be confirmed (the server never answers): never called cancelled,
+    # and the error names the task, which may still run.
     assert not isinstance(caught.value, TaskCancelled)
+    assert isinstance(caught.value, NetworkError)
+    assert caught.value.task_id == task.id
+    assert caught.value.task_may_exist
+    assert f"client.wait({TOKEN!r})" in str(caught.value)
 
 
 @pytest.mark.parametrize("hold", HOLDS, ids=list(HOLDS))
 def test_a_timeout_wins_over_a_held_task_detail(documented: DocumentedServer,
-                                                make_client: ClientFactory, hold: str) -> None:
+                                                make_client: ClientFactory, wiro_home: Path,
+                                                hold: str) -> None:
     documented.script(RUN, "run.json")
     documented.script("/Task/Detail", HOLDS[hold])
     started = time.monotonic()
-    with pytest.raises(WiroError):
+    with pytest.raises(WiroError) as caught:
         finish_within(15, make_client(use_socket=False).run, MODEL, prompt="a fox",
                       timeout=2)
     assert time.monotonic() - started < 2.0 + LATE
+    assert getattr(caught.value, "task_id", None) == "2221"  # never "nothing was created"
+    assert not Ledger(wiro_home).tasks()[TOKEN].is_finished  # kept for resume()
 
 
 def test_every_request_has_an_overall_deadline(documented: DocumentedServer,

@@ -17,9 +17,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..backoff import RetryPolicy
-from ..errors import TaskCancelled, TaskTimeout
+from ..errors import NetworkError, TaskCancelled, TaskTimeout
 from ..ledger import Detached
 from ..protocol import outcome_of, parse_number, succeeded
 from ..redaction import get_logger
@@ -96,8 +97,7 @@ class Waiter:
     def _stopped(self, task: Task, stop: FollowStopped, retry: RetryPolicy, policy: str,
                  limit: float | None, on_update: UpdateCallback | None) -> Result:
         if stop.reason == "cancel":
-            with bounded(each=STOP_EACH):
-                record = self._stopper.cancel(task, retry)
+            record = self._stop(task, retry, stop.status)
             if succeeded(record):
                 self._concluder.conclude(task, record, on_update, retry)
                 raise TaskCancelled("the task had already finished when the cancel arrived; "
@@ -115,14 +115,34 @@ class Waiter:
                 f"no result after {limit:g}s; the task is still running: resume with "
                 f"client.wait({task.token!r})", detached=True, task_id=task.id,
                 token=task.token)
-        with bounded(each=STOP_EACH):
-            record = self._stopper.cancel(task, retry)
+        record = self._stop(task, retry, stop.status)
         if succeeded(record):
             # It finished in the moment between the deadline and the cancel: keep it.
             return self._concluder.conclude(task, record, on_update, retry)
         self._concluder.finished(task, record, "timeout")
         raise TaskTimeout(f"no result after {limit:g}s; the task was cancelled",
                           detached=False, task_id=task.id, token=task.token)
+
+    def _stop(self, task: Task, retry: RetryPolicy, status: str) -> dict[str, Any]:
+        """Cancel or Kill after a cancel event or a timeout, each request bounded so that a
+        server that trickles or holds its answers cannot hold the caller.
+
+        Raises:
+            NetworkError: the stop could not reach the server in time; it names the task,
+                which may still run (and bill) and stays pending in the ledger.
+        """
+        failure: NetworkError | None = None
+        try:
+            with bounded(each=STOP_EACH):
+                return self._stopper.cancel(task, retry)
+        except NetworkError as err:
+            failure = err
+        self._journal.write(Detached(task_id=task.id, token=task.token, reason="stop",
+                                     status=status, message=str(failure)))
+        raise NetworkError(
+            f"could not stop task {task.id} ({failure}): it may still run and bill; "
+            f"client.wait({task.token!r}) or client.resume() collect it",
+            task_may_exist=True, task_id=task.id)
 
     def _interrupted(self, task: Task, retry: RetryPolicy, detach: bool) -> None:
         if detach:

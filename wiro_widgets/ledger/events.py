@@ -237,8 +237,9 @@ class RunUnknown:
 @dataclass(frozen=True)
 class Detached:
     """A wait stopped but the task is not over for the client: it keeps running
-    (``reason``: ``timeout`` or ``interrupt``), or it succeeded and its outputs are not in
-    hand yet (``outputs``; ``message`` says what failed). Either way it stays pending."""
+    (``reason``: ``timeout`` or ``interrupt``; ``stop``: a Cancel or Kill could not reach
+    the server in time), or it succeeded and its outputs are not in hand yet (``outputs``).
+    ``message`` says what failed. Either way it stays pending."""
 
     KIND: ClassVar[str] = "detached"
     task_id: str
