@@ -5,13 +5,15 @@ origin, never sends credentials with a download, and reads no answer past its li
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
-from wiro_widgets import ApiError, WiroClient
+from wiro_widgets import ApiError, NetworkError, WiroClient
 from wiro_widgets.client._transport import MAX_ANSWER_BYTES, _Session
+from wiro_widgets.ledger import Ledger
 
-from .helpers import MODEL, RUN, finish_within, script_run
+from .helpers import MODEL, RUN, TOKEN, finish_within, script_run
 from .server import DocumentedServer, Step
 
 ClientFactory = Callable[..., WiroClient]
@@ -107,3 +109,20 @@ def test_an_oversized_answer_without_a_size_is_cut_by_the_running_count(
     documented.script("/Task/Detail", Step(body=body, chunked=True))
     with pytest.raises(ApiError, match="too large"):
         finish_within(10, client.detail, "534574")
+
+
+@pytest.mark.parametrize("answer", ["redirect", "oversized"])
+def test_a_task_followed_through_an_unusable_answer_is_named_not_lost(
+        documented: DocumentedServer, other_host: DocumentedServer,
+        make_client: ClientFactory, wiro_home: Path, answer: str) -> None:
+    documented.script(RUN, "run.json")
+    if answer == "redirect":
+        documented.script("/Task/Detail", Step(redirect=other_host.base_url + "/Task/Detail"))
+    else:
+        documented.script("/Task/Detail", Step(body=b"{" + b" " * MAX_ANSWER_BYTES + b"}"))
+    with pytest.raises(NetworkError, match=r"another host|too large") as caught:
+        finish_within(10, make_client(use_socket=False).run, MODEL, prompt="a fox")
+    assert caught.value.task_id == "2221"  # it exists: never "press Generate again"
+    assert f"client.wait({TOKEN!r})" in str(caught.value)
+    assert not Ledger(wiro_home).tasks()[TOKEN].is_finished  # resume() collects it
+    assert other_host.requests == []

@@ -377,6 +377,14 @@ class _Follower:
     def _poll_error(self, err: BaseException) -> None:
         if isinstance(err, NotFound) and time.monotonic() - self.began < self.cfg.not_found_grace:
             return
+        if _fatal(err) and type(err) is ApiError and err.code is None:
+            # An answer the client will not use (too large, a redirect to another host, a
+            # proxy's page): the task itself may be fine, and bill. Say so, and name it.
+            task_id, token = self.state.task_id, self.state.token
+            raise NetworkError(
+                f"could not follow task {task_id}: {err}; it may still run and bill: "
+                f"client.wait({token!r}) or client.resume() collect it", task_id=task_id,
+                task_may_exist=True)
         if _fatal(err):
             raise err
         log.debug("task %s: poll failed (%s); trying again", self.state.task_id, err)
