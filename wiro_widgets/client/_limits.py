@@ -33,6 +33,8 @@ import requests
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
+from ..redaction import get_logger
+
 __all__ = [
     "STOP_EACH",
     "TICK",
@@ -46,6 +48,8 @@ __all__ = [
     "read_bounded",
     "watched",
 ]
+
+log = get_logger("wiro_widgets")
 
 #: How often the watchdog looks at the requests in flight.
 TICK = 0.05
@@ -193,7 +197,9 @@ class Watch:
         """Shut the socket down: a blocked recv or send returns at once. The base class's
         method is used on TLS sockets too, so the TLS object is left to its reader."""
         sock = getattr(self._conn, "sock", None) or self._sock
-        if sock is not None:
+        if sock is not None and not isinstance(sock, socket.socket):
+            sock = getattr(sock, "socket", None)  # TLS inside a TLS proxy: the outer socket
+        if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
@@ -233,7 +239,10 @@ class _Watchdog:
                     self._cond.wait()
                 watches = list(self._watches)
             for watch in watches:
-                watch.check()
+                try:
+                    watch.check()
+                except Exception:  # the watchdog must outlive any one odd connection
+                    log.debug("watchdog: could not check a request", exc_info=True)
             time.sleep(TICK)
 
 
