@@ -122,7 +122,7 @@ SECTIONS: list[Section] = [
         "every frame it carries (`capture_locals=True`)."), (
         Row("hostile-server attacks", ("hostile attacks",),
             "calls made against a sandbox in one of the fault modes below"),
-        Row("  {}", ("hostile attacks: *",), ""),
+        Row("  – {}", ("hostile attacks: *",), "calls of this kind"),
         Row("interim task_error frames seen as log lines", ("task_error log lines",),
             "`TaskUpdate.log` lines from runs whose socket sent stderr frames; none of those "
             "runs was shown as failed"),
@@ -135,7 +135,7 @@ SECTIONS: list[Section] = [
         "budget bypasses, refused and ignored Cancel/Kill, Ctrl-C during a Run: never two "
         "billed tasks for one run, the budget holds, no false cancel, nothing lost."), (
         Row("money attacks", ("money attacks",), "calls made under the money fault modes"),
-        Row("  {}", ("money attacks: *",), ""),
+        Row("  – {}", ("money attacks: *",), "calls of this kind"),
         _z("budget overruns", ("budget overruns",), "spending past a client's budget"),
         _z("false cancels", ("false cancels",),
            "a task reported cancelled that the server did not cancel"),
@@ -145,7 +145,7 @@ SECTIONS: list[Section] = [
         "read-only and full homes, tampered cache files, transient \"no task\" answers: "
         "everything else loads, nothing billed is lost."), (
         Row("data attacks", ("data attacks",), "attacks on the ledger, the cache and the home"),
-        Row("  {}", ("data attacks: *",), ""),
+        Row("  – {}", ("data attacks: *",), "attacks of this kind"),
         _z("tampered files served", ("tampered files served",),
            "cache files whose content no longer matches their hash, served as results"),
     )),
@@ -242,6 +242,18 @@ DEFECTS = [
      "without echo, only masked holders keep them, and URLs are recorded without userinfo."),
     ("98a73aa", "One `task_error` socket frame (a stderr line) labelled a run `failed` and "
      "froze its progress until it succeeded. It is now a log line on the `TaskUpdate`."),
+    ("2551f15", "Found here: the first cut of the request deadlines never ended a trickle from "
+     "a server that closes its connections (the sandbox's): http.client lets go of the "
+     "connection's socket once such an answer begins, so the watchdog had nothing to shut. "
+     "The watch now keeps the socket itself."),
+    ("e5fabe9", "Found here: an answer echoing the key (a proxy's debug page, an error quoting "
+     "the request) left it in the locals of the frame that raised the error, and a task "
+     "error's record kept it too. The answer is judged without raising, and errors redact "
+     "the record, value and rule they keep."),
+    ("f589970, 1e4e7a3", "Found here: a stop that could not reach a trickling server, or an "
+     "answer the client refused while following a task, raised an error without the task "
+     "(the panel then offered a second, billed Generate). Both now name the task, which "
+     "stays pending."),
 ]
 
 #: What the suite does not prove, or what is still weak.
