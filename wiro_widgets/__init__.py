@@ -30,6 +30,8 @@ __all__ = [  # noqa: RUF022
     "TaskUpdate",
     "Result",
     "Output",
+    "models",
+    "ModelInfo",
     "FluxPanel",
     "Sweep",
     "sweep_over",
@@ -43,11 +45,14 @@ __all__ = [  # noqa: RUF022
     "ConfigError",
     "ValidationError",
     "BudgetExceeded",
+    "AlreadyRun",
     "ApiError",
     "AuthError",
     "ConcurrencyLimit",
     "InsufficientBalance",
     "NotFound",
+    "CancelRefused",
+    "ModelNotFound",
     "NetworkError",
     "RunOutcomeUnknown",
     "OutputError",
@@ -65,6 +70,8 @@ _HOMES = {
     "TaskUpdate": "results",
     "Result": "results",
     "Output": "results",
+    "models": "client",
+    "ModelInfo": "client",
     "FluxPanel": "panel",
     "Sweep": "research",
     "sweep_over": "research",
@@ -78,14 +85,17 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
-    from .client import WiroClient
+    from .client import ModelInfo, WiroClient, models
     from .errors import (
+        AlreadyRun,
         ApiError,
         AuthError,
         BudgetExceeded,
+        CancelRefused,
         ConcurrencyLimit,
         ConfigError,
         InsufficientBalance,
+        ModelNotFound,
         Moderated,
         NetworkError,
         NotFound,

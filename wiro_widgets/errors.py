@@ -18,12 +18,15 @@ from .redaction import redact as _redact
 from .redaction import redact_data as _redact_data
 
 __all__ = [
+    "AlreadyRun",
     "ApiError",
     "AuthError",
     "BudgetExceeded",
+    "CancelRefused",
     "ConcurrencyLimit",
     "ConfigError",
     "InsufficientBalance",
+    "ModelNotFound",
     "Moderated",
     "NetworkError",
     "NotFound",
@@ -127,6 +130,41 @@ class NotFound(ApiError):
     """Unknown model or task (code 1)."""
 
 
+class CancelRefused(ApiError):
+    """A Cancel or Kill did not stop the task: the server refused it (``result: false``,
+    e.g. code 1 "Task could not be killed: ..."), or accepted it while Task/Detail never
+    came to say ``task_cancel``. The task may still run, and bill.
+
+    An `ApiError`, not a `TaskError`: a `TaskError` says how a task *ended*, and this one
+    has not ended (it stays pending in the ledger, so ``client.resume()`` still collects
+    it). Like Wiro's own clients, which raise their API error on a refused Kill, the
+    server's refusal text is the message.
+
+    Attributes:
+        task_id, token: the task that may still run.
+        status: its last status seen in Task/Detail.
+        refused: True when the server refused; False when it accepted but did not stop.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None = None,
+                 token: str | None = None, status: str = "", refused: bool = True,
+                 code: int | None = None, http_status: int | None = None,
+                 endpoint: str = "") -> None:
+        self.task_id = task_id
+        self.token = token
+        self.status = status
+        self.refused = refused
+        super().__init__(message, code=code, http_status=http_status, endpoint=endpoint)
+
+
+class ModelNotFound(NotFound):
+    """The API does not know the model; ``closest`` holds the nearest names from Tool/List."""
+
+    def __init__(self, message: str, *, closest: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.closest = closest
+        super().__init__(message, **kwargs)
+
+
 class NetworkError(WiroError):
     """Transport failure after retries.
 
@@ -147,13 +185,27 @@ class NetworkError(WiroError):
 
 
 class RunOutcomeUnknown(NetworkError):
-    """A Run was sent but its answer was lost, and no matching task could be found.
+    """A Run was sent but its answer was lost, and no matching task could be found yet.
 
-    A task may exist on the server; look it up later with ``client.history()`` or the
-    Wiro dashboard before running again.
+    A task may exist on the server and bill. The Run is never sent again by itself: the
+    ledger keeps a ``run_unknown`` entry, and ``client.history()`` / ``client.resume()``
+    adopt the task once ``Task/List`` shows it.
+
+    Attributes:
+        model: the model the Run was for.
+        fingerprint: a short hash of the parameters sent (the same in the ledger entry).
+        sent_at: Unix time the Run was sent (this computer's clock).
+        reason: how the answer was lost (``ReadTimeout``, ``HTTP 504``, ...).
+        run_id: the ledger entry's id.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, model: str = "", fingerprint: str = "",
+                 sent_at: float | None = None, reason: str = "", run_id: str = "") -> None:
+        self.model = model
+        self.fingerprint = fingerprint
+        self.sent_at = sent_at
+        self.reason = reason
+        self.run_id = run_id
         super().__init__(message, task_may_exist=True)
 
 
@@ -216,6 +268,19 @@ class TaskTimeout(TaskError):
                  token: str | None = None) -> None:
         self.detached = detached
         super().__init__(message, task_id=task_id, token=token)
+
+
+class AlreadyRun(WiroError):
+    """The same runs already finished (or still run) according to the ledger: sending them
+    again would bill them again, so nothing was sent.
+
+    Attributes:
+        tasks: the task ids of the earlier identical runs.
+    """
+
+    def __init__(self, message: str, *, tasks: tuple[str, ...] = ()) -> None:
+        self.tasks = tasks
+        super().__init__(message)
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

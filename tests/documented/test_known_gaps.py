@@ -52,8 +52,6 @@ def test_a_task_error_frame_mid_run_keeps_progress_moving(
     assert (6, 10, 60.0) in updates.steps  # the progress frame after it still counts
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: kill() swallows a refused Kill, polls for "
-                   "15 s and returns a still-running record")
 def test_a_refused_kill_raises_at_once(documented: DocumentedServer,
                                        make_client: ClientFactory) -> None:
     _script_running_task(documented)
@@ -64,8 +62,6 @@ def test_a_refused_kill_raises_at_once(documented: DocumentedServer,
     assert caught.value.code == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a refused Kill is reported as "
-                   "TaskCancelled after 15 s although the task still runs")
 def test_a_refused_kill_is_never_reported_as_cancelled(documented: DocumentedServer,
                                                        make_client: ClientFactory) -> None:
     _script_running_task(documented)
@@ -113,8 +109,6 @@ def test_a_4xx_without_the_envelope_raises_at_once(
     assert len(documented.requests_to(endpoint)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: when a lost Run's task is not in Task/List "
-                   "within 2 s the client sends Run again (two billed tasks)")
 @pytest.mark.parametrize("lost", [
     Step(drop=True),
     Step("gateway-504.html", status=504),

@@ -28,7 +28,7 @@ from ..results import Output, Result, Task, TaskUpdate
 from ._budget import Budget
 from ._follow import emit
 from ._journal import Journal
-from ._outputs import Fetched, OutputRefused, fetch, keep, outputs_of
+from ._outputs import Fetched, OutputRefused, fetch, keep, outputs_of, raw_of
 from ._transport import Transport
 
 __all__ = ["KEPT_LOG_CHARS", "Concluder", "client_update", "kept_record"]
@@ -90,7 +90,9 @@ class Concluder:
                    ) -> tuple[list[Fetched], tuple[str, str] | None]:
         """Every output, or (what failed, the reason) with nothing kept."""
         try:
-            return [fetch(self._transport, item, retry) for item in outputs_of(record)], None
+            return [fetch(self._transport, item, retry) if item.get("url")
+                    else raw_of(item, position)
+                    for position, item in enumerate(outputs_of(record))], None
         except OutputRefused as err:
             return [], ("an output was refused", str(err))
         except (ApiError, NetworkError) as err:
@@ -133,7 +135,8 @@ class Concluder:
         """The task ended: settle its cost and write its ``finished`` event."""
         record = record or {}
         cost = parse_number(record.get("totalcost")) or 0.0
-        self._budget.settle(task.token, cost)
+        # The budget counts the estimate when the cost is missing, malformed or negative.
+        self._budget.settle(task.token, record.get("totalcost"))
         files = (tuple(OutputFile(name=o.name, content_type=o.content_type, size=o.size,
                                   url=o.url, sha256=o.sha256, path=o.path) for o in outputs)
                  if outputs is not None else _raw_outputs(record))

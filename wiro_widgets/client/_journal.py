@@ -1,10 +1,13 @@
-"""The client's side of the ledger: typed events written without ever failing a run.
+"""The client's side of the ledger: typed events, and the check that they can be written.
 
-A full disk or a read-only home must not turn a finished task into an error, so a failed
-write is logged and the run goes on.
+Before a Run is sent, `Journal.check_writable` proves the ledger can take its events (a
+read-only or full home refuses the run with a `ConfigError` before anything is billed).
+After that, a failed write (the disk filled up mid-run) is logged and the run goes on: a
+finished task must not turn into an error.
 
 Example:
     >>> journal = Journal(Ledger())
+    >>> journal.check_writable()
     >>> journal.write(Detached(task_id="12", token="abc", reason="timeout"))
 """
 
@@ -22,11 +25,17 @@ class Journal:
     """Writes the client's ledger events (nothing when the ledger is off).
 
     Args:
-        ledger: the ledger, or None when the client keeps none.
+        ledger: the ledger, or None when the client keeps none (``ledger=False``).
     """
 
     def __init__(self, ledger: Ledger | None) -> None:
         self.ledger = ledger
+
+    def check_writable(self) -> None:
+        """Raise `ConfigError` (naming the folder and what failed) unless the ledger can be
+        written now; nothing to check without a ledger."""
+        if self.ledger is not None:
+            self.ledger.check_writable()
 
     def write(self, event: Submitted | Finished | RunUnknown | Detached) -> None:
         if self.ledger is None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -38,10 +39,10 @@ from ..images import IMAGE_TYPES, TooManyPixels, check_image, decode_image, snif
 from ..ledger import OutputCache
 from ..protocol import parse_number
 from ..redaction import get_logger
-from ..results import Output
+from ..results import RAW, Output
 from ._transport import MAX_DOWNLOAD_BYTES, Transport
 
-__all__ = ["Fetched", "Kept", "OutputRefused", "fetch", "keep", "outputs_of", "safe_name"]
+__all__ = ["Fetched", "Kept", "OutputRefused", "fetch", "keep", "outputs_of", "raw_of", "safe_name"]
 
 log = get_logger("wiro_widgets")
 
@@ -82,10 +83,25 @@ class Kept:
 
 
 def outputs_of(record: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The record's output items that point at a file (raw text outputs carry no URL)."""
+    """The record's output items, in order: those that point at a file, and those that carry
+    their content (an LLM's ``raw`` output: no URL)."""
     items = record.get("outputs")
     return [item for item in (items if isinstance(items, list) else [])
-            if isinstance(item, dict) and item.get("url")]
+            if isinstance(item, dict) and (item.get("url") or "content" in item)]
+
+
+def raw_of(item: Mapping[str, Any], position: int) -> Fetched:
+    """An output that carries its content instead of a URL (an LLM's ``raw`` answer), as
+    the JSON file the cache keeps for it.
+
+    Example:
+        >>> raw_of({"contenttype": "raw", "content": {"raw": "Hi."}}, 0).suffix
+        '.json'
+    """
+    data = json.dumps(item.get("content"), ensure_ascii=False, sort_keys=True).encode("utf-8")
+    name = safe_name(item.get("name") or f"output-{position}.json")
+    return Fetched(name=name, content_type=str(item.get("contenttype") or RAW), url="",
+                   data=data, suffix=".json")
 
 
 def safe_name(raw: Any) -> str:

@@ -114,6 +114,7 @@ class Submitted:
         estimate: the USD estimate, when the model has a price.
         adopted: the Run's answer was lost and the task was found by reconciliation.
         client: who sent it (see `ClientInfo`).
+        run_id: the `RunUnknown` entry this task was adopted for, if any.
         time: when the line was written (set by the ledger).
     """
 
@@ -126,6 +127,7 @@ class Submitted:
     estimate: float | None = None
     adopted: bool = False
     client: ClientInfo = field(default_factory=ClientInfo)
+    run_id: str = ""
     time: float | None = field(default=None, compare=False)
 
     @classmethod
@@ -136,12 +138,13 @@ class Submitted:
                    estimate=parse_number(raw.get("estimate")),
                    adopted=raw.get("adopted") is True,
                    client=ClientInfo.from_fields(raw.get("client")),
-                   time=parse_number(raw.get("time")))
+                   run_id=_text(raw, "run_id"), time=parse_number(raw.get("time")))
 
     def fields(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "token": self.token, "model": self.model,
-                "params": self.params, "estimate": self.estimate, "adopted": self.adopted,
-                "submitted_at": self.submitted_at, "client": self.client.fields()}
+        out = {"task_id": self.task_id, "token": self.token, "model": self.model,
+               "params": self.params, "estimate": self.estimate, "adopted": self.adopted,
+               "submitted_at": self.submitted_at, "client": self.client.fields()}
+        return {**out, "run_id": self.run_id} if self.run_id else out
 
 
 @dataclass(frozen=True)
@@ -217,21 +220,55 @@ class Finished:
 
 @dataclass(frozen=True)
 class RunUnknown:
-    """A Run was sent, its answer was lost and no task could be matched: one may exist."""
+    """A Run was sent, its answer was lost and no task could be matched: one may exist.
+
+    It keeps what is needed to recognise the task later in ``Task/List`` (the model and the
+    values sent), so ``history()`` / ``resume()`` can adopt it: a `Submitted` event with the
+    same ``run_id`` then marks it adopted.
+
+    Attributes:
+        run_id: this entry's id.
+        reason: how the answer was lost (``ReadTimeout``, ``HTTP 504``, ...).
+        sent: the non-file values the Run sent (API names), compared with a record's
+            ``parameters``.
+        fingerprint: a short hash of the parameters (shown in the error and here).
+        sent_at: Unix time the Run was sent (this computer's clock).
+        estimate: the USD estimate, when the model has a price.
+        client: who sent it (server and key fingerprint: only that project lists the task).
+    """
 
     KIND: ClassVar[str] = "run_unknown"
     model: str
     params: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    run_id: str = ""
+    reason: str = ""
+    sent: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    sent_at: float | None = None
+    estimate: float | None = None
+    client: ClientInfo = field(default_factory=ClientInfo)
     time: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_fields(cls, raw: Mapping[str, Any]) -> RunUnknown:
         return cls(model=_text(raw, "model"), params=_mapping(raw.get("params")),
-                   message=_text(raw, "message"), time=parse_number(raw.get("time")))
+                   message=_text(raw, "message"), run_id=_text(raw, "run_id"),
+                   reason=_text(raw, "reason"), sent=_mapping(raw.get("sent")),
+                   fingerprint=_text(raw, "fingerprint"),
+                   sent_at=parse_number(raw.get("sent_at")),
+                   estimate=parse_number(raw.get("estimate")),
+                   client=ClientInfo.from_fields(raw.get("client")),
+                   time=parse_number(raw.get("time")))
 
     def fields(self) -> dict[str, Any]:
-        return {"model": self.model, "params": self.params, "message": self.message}
+        out: dict[str, Any] = {"model": self.model, "params": self.params,
+                               "message": self.message}
+        if self.run_id:
+            out.update(run_id=self.run_id, reason=self.reason, sent=self.sent,
+                       fingerprint=self.fingerprint, sent_at=self.sent_at,
+                       estimate=self.estimate, client=self.client.fields())
+        return out
 
 
 @dataclass(frozen=True)

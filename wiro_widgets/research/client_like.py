@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from ..ledger import Ledger
 from ..results import Result, Task, TaskUpdate
+from ..schema import ModelSpec
 
 __all__ = ["ClientLike", "ledger_of"]
 
@@ -40,6 +41,14 @@ class ClientLike(Protocol):
 
     @property
     def spent(self) -> float: ...
+
+    @property
+    def reserved(self) -> float: ...
+
+    @property
+    def key_fingerprint(self) -> str: ...
+
+    def spec(self, model: str) -> ModelSpec | None: ...
 
     def validate(self, model: str, **params: Any) -> dict[str, Any]: ...
 

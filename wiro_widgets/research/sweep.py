@@ -42,7 +42,10 @@ from .cells import Cell
 from .client_like import ClientLike, ledger_of
 from .governor import Governor
 
-__all__ = ["BUSY_RETRY", "Sweep", "SweepProgress"]
+__all__ = ["BUSY_RETRY", "MODEL_AXIS", "Sweep", "SweepProgress"]
+
+#: The axis name of a sweep across models (``client.sweep(model=[...])``).
+MODEL_AXIS = "model"
 
 log = get_logger(__name__)
 
@@ -110,16 +113,25 @@ class Sweep:
         not_run: cells never submitted (the sweep was cancelled first).
         estimate: the estimated cost of all cells in USD, or None when unknown.
         file_param: the model's file input (its swept values are labelled by file name).
+        models: the models swept (one, or the values of the ``model`` axis).
+        dropped: per model, the parameters it lacks, left out of its runs.
+        notes: those drops, in words.
     """
 
     def __init__(self, client: ClientLike, model: str, axes: Mapping[str, list[Any]],
                  params: Mapping[str, Any], *, max_concurrency: int = 4,
                  on_progress: Callable[[SweepProgress], None] | None = None,
                  cancel_event: threading.Event | None = None,
-                 estimate: float | None = None) -> None:
+                 estimate: float | None = None, file_param: str | None = None,
+                 dropped: Mapping[str, tuple[str, ...]] | None = None) -> None:
         self.model = model
-        spec = get_spec(model)
-        self.file_param = spec.file_param.py_name if spec and spec.file_param else None
+        if file_param is None:
+            spec = get_spec(model)
+            file_param = spec.file_param.py_name if spec and spec.file_param else None
+        self.file_param = file_param
+        self.dropped: dict[str, tuple[str, ...]] = dict(dropped or {})
+        self.notes = [f"{m} has no {', '.join(names)}: left out of its runs"
+                      for m, names in self.dropped.items()]
         self.axes: dict[str, list[Any]] = {k: list(v) for k, v in axes.items()}
         self.params: dict[str, Any] = dict(params)
         files = frozenset({self.file_param} & set(self.axes) if self.file_param else ())
@@ -143,6 +155,18 @@ class Sweep:
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._started = False
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.axes.get(MODEL_AXIS, [self.model]))
+
+    def request(self, cell: Cell) -> tuple[str, dict[str, Any]]:
+        """The model and the parameters of one cell (without those its model lacks)."""
+        model = str(cell.values.get(MODEL_AXIS, self.model))
+        params = {**self.params, **{k: v for k, v in cell.values.items() if k != MODEL_AXIS}}
+        for name in self.dropped.get(model, ()):
+            params.pop(name, None)
+        return model, params
 
     # --- running ----------------------------------------------------------------------------
 
@@ -356,14 +380,14 @@ class Sweep:
                 self._on_progress(progress)
 
     def _run_cell(self, cell: Cell) -> None:
-        params = {**self.params, **cell.values}
+        model, params = self.request(cell)
         attempt = 0
         while True:
             if not self._governor.acquire(self._cancel):
                 self._drop(cell)
                 return
             try:
-                task = self._client.submit(self.model, busy_timeout=0, **params)
+                task = self._client.submit(model, busy_timeout=0, **params)
             except ConcurrencyLimit as err:
                 window = self._governor.busy()
                 attempt += 1

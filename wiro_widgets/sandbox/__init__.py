@@ -2,9 +2,11 @@
 
 `Sandbox` runs an HTTP server and a WebSocket server on free loopback ports in background
 threads. It checks Wiro's request signature, answers with Wiro's envelopes and string-typed
-numbers, validates flux-2-flex parameters with the same spec the client uses, walks each task
-through Wiro's status order with progress frames, and draws deterministic procedural images
-marked SANDBOX. Use it for demos, notebooks and tests.
+numbers, serves its catalogue of twelve real Wiro models (``Tool/Detail``, ``Tool/List``,
+``Tool/Explore``), validates each model's parameters with the spec the client builds from
+that record, walks each task through Wiro's status order with progress frames, and answers
+with outputs of the model's kind marked SANDBOX: deterministic procedural images, a short
+sample video, or LLM text. Use it for demos, notebooks and tests.
 
 Usage:
     >>> from wiro_widgets.sandbox import Sandbox, Faults

@@ -3,7 +3,8 @@
 Routing, Wiro's auth check and envelopes, body parsing, fault injection and the endpoints:
 POST ``/v1/Run/{owner}/{model}``, ``/v1/Task/Detail``, ``/v1/Task/List``,
 ``/v1/Task/Cancel``, ``/v1/Task/Kill``, ``/v1/File/Upload``, ``/v1/Tool/Detail``,
-``/v1/Tool/List``; GET (or HEAD) of uploaded files (``/v1/File/<token>/<name>``) and outputs
+``/v1/Tool/List``, ``/v1/Tool/Explore`` (for every catalogue model: `models`, `tools`,
+`runs`); GET (or HEAD) of uploaded files (``/v1/File/<token>/<name>``) and outputs
 (``/cdn/<hash>/<name>``). Auth failures answer HTTP 401, unknown paths 404, bodies over the
 cap 413, injected faults 500/429; everything else HTTP 200 with ``result`` true or false.
 
@@ -32,7 +33,6 @@ from ..images import sniff_image_type
 from ..protocol import ErrorCode
 from ..redaction import get_logger
 from ..schema import WireValidationError
-from ..specs import SPECS, get_spec
 from .access import Access
 from .answers import ApiFailure, Dropped, RequestRecord, drop, envelope, json_response, ok
 from .engine import Engine
@@ -40,10 +40,13 @@ from .faults import FaultDice
 from .files import FileStore, random_token
 from .forms import Body, BodyError, FilePart, parse_body
 from .hostile import declared_stream
-from .intake import InputError, collect, input_record, resolve
+from .intake import InputError
 from .misbehave import before_answer, endpoint_of, gateway_timeout, trickled
+from .models import SandboxModels
 from .otherhost import OTHER_HOST_FLAG
+from .runs import read_run
 from .tasks import ConcurrencyRefused, TaskStateError
+from .tools import ToolNotFound, tool_detail, tool_explore, tool_list
 
 __all__ = ["ApiFailure", "AppSettings", "RequestRecord", "SandboxApp"]
 # ApiFailure and RequestRecord live in `answers`; they stay importable from here.
@@ -72,6 +75,10 @@ class AppSettings:
     max_file_bytes: int
     key_only: bool = False
     log: Callable[[str], None] | None = None
+    #: The spelling of Tool/Detail items: ``sdk`` (``default``, ``min``...) or ``docs``
+    #: (``defaultvalue``, ``minvalue``...).
+    spelling: str = "sdk"
+
     #: Set when the sandbox stops: trickled and streamed answers end at once.
     stopping: threading.Event = field(default_factory=threading.Event)
     #: The root URL redirect faults point to (``sb.other_host``); None until it runs.
@@ -105,6 +112,7 @@ class SandboxApp:
         self.self_hosts = {h.lower() for h in self_hosts}
         self._records: deque[RequestRecord] = deque(maxlen=_MAX_RECORDS)
         self._records_lock = threading.Lock()
+        self.models = SandboxModels()
 
     # -- bookkeeping -------------------------------------------------------------------------
     def requests(self) -> list[RequestRecord]:
@@ -177,6 +185,7 @@ class SandboxApp:
             "/v1/File/Upload": self._file_upload,
             "/v1/Tool/Detail": self._tool_detail,
             "/v1/Tool/List": self._tool_list,
+            "/v1/Tool/Explore": self._tool_explore,
         }.get(path)
         if handler is None and len(segments) == 5 and segments[2] == "Run" and all(segments[3:]):
             owner, model = segments[3], segments[4]
@@ -222,51 +231,25 @@ class SandboxApp:
 
     # -- endpoints -------------------------------------------------------------------------
     def _run(self, request: Request, record: RequestRecord, owner: str, model: str) -> Response:
-        spec = get_spec(f"{owner}/{model}")
-        if spec is None:
+        slug = self.models.find(owner, model)
+        if slug is None:
             raise ApiFailure(_UNKNOWN, "slug-owner-project-not-exist")
+        spec = self.models.spec(slug)
         body = self._body(request, record)
         try:
-            file_param = spec.file_param
-            file_names = (file_param.name, file_param.name + "Url") if file_param else ()
             try:
-                entries = collect(body, file_param.name) if file_param else []
-            except InputError as err:
+                run = read_run(body, spec, store=self.store, token=random_token(),
+                               public_root=self.public_root, self_hosts=self.self_hosts)
+            except (InputError, WireValidationError) as err:
                 raise ApiFailure(_INVALID, str(err)) from None
-            wire = {k: v for k, v in body.scalars().items() if k not in file_names}
-            for p in spec.params:
-                if isinstance(wire.get(p.name), (list, dict)):
-                    raise ApiFailure(_INVALID,
-                                     f"Request parameter [{p.name}] must be a single value")
-            try:
-                params = spec.validate_wire(wire, file_count=len(entries))
-            except WireValidationError as err:
-                raise ApiFailure(_INVALID, str(err)) from None
-            callback = body.first("callbackUrl")
-            refs = []
-            if file_param and entries:
-                try:
-                    refs = resolve(entries, param=file_param.name, store=self.store,
-                                   token=random_token(), public_root=self.public_root,
-                                   self_hosts=self.self_hosts)
-                except InputError as err:
-                    raise ApiFailure(_INVALID, str(err)) from None
-            parameters: dict[str, Any] = {}
-            if file_param and refs:
-                parameters[file_param.name] = ",".join(str(r.url) for r in refs)
-            for key, value in wire.items():
-                if key != "callbackUrl" and value is not None and value != "":
-                    parameters[key] = value
             try:
                 task = self.engine.create(
-                    spec, params, parameters=parameters,
-                    inputs=[input_record(r, file_param.name) for r in refs if file_param],
-                    refs=tuple(refs),
-                    callback_url=str(callback) if callback else "",
+                    spec, run.params, parameters=run.parameters, inputs=run.inputs,
+                    refs=run.refs, callback_url=run.callback,
                     key_fingerprint=self._fingerprint(),
                 )
             except ConcurrencyRefused as err:
-                self.store.remove_files(r.path for r in refs if r.path is not None)
+                self.store.remove_files(r.path for r in run.refs if r.path is not None)
                 raise ApiFailure(_BUSY, str(err)) from None
         finally:
             body.close()
@@ -369,17 +352,36 @@ class SandboxApp:
         for name, value in (("slugowner", owner), ("slugproject", project)):
             if not value:
                 raise ApiFailure(_INVALID, f"Request parameter [{name}] required")
-        spec = get_spec(f"{owner}/{project}")
-        if spec is None:
-            raise ApiFailure(_UNKNOWN, "slug-owner-project-not-exist")
-        return ok(tool=[spec.tool_detail()])
+        try:
+            return ok(**tool_detail(self.models, str(owner), str(project),
+                                     self.settings.spelling))
+        except ToolNotFound as err:
+            raise ApiFailure(_UNKNOWN, str(err)) from None
 
     def _tool_list(self, request: Request, record: RequestRecord) -> Response:
         body = self._body(request, record)
         body.close()
-        tools = [{"slugowner": s.owner, "slugproject": s.project, "title": s.title,
-                  "description": s.description} for s in SPECS.values()]
-        return json_response({"result": True, "errors": [], "tool": tools, "total": len(tools)})
+        categories = tuple(str(c) for c in body.values("categories") if c)
+        start = self._int(body, "start", 0)
+        limit = max(1, min(self._int(body, "limit", 20), 1000))
+        payload = tool_list(self.models, search=str(body.first("search") or ""),
+                            categories=categories, slugowner=str(body.first("slugowner") or ""),
+                            start=max(0, start), limit=limit)
+        return json_response({"result": True, "errors": [], **payload})
+
+    def _tool_explore(self, request: Request, record: RequestRecord) -> Response:
+        self._body(request, record).close()
+        return ok(**tool_explore(self.models))
+
+    @staticmethod
+    def _int(body: Body, name: str, default: int) -> int:
+        value = body.first(name)
+        if value is None:
+            return default
+        try:
+            return int(str(value))
+        except ValueError:
+            raise ApiFailure(_INVALID, f"Request parameter [{name}] must be integer") from None
 
     # -- files -----------------------------------------------------------------------------
     def _serve_file(self, request: Request) -> Response:

@@ -406,7 +406,7 @@ class Engine:
                    if task.pexit == "0" else [])
         outputs = self._as_faults_say(outputs)
         if not self._wait(job, DELAYS["task_postprocess_end"]):
-            self.store.remove(o["_path"] for o in outputs)
+            self.store.remove(o["_path"] for o in outputs if "_path" in o)
             return
         with self._lock:
             if task.terminal or self._stopping.is_set():

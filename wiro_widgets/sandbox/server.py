@@ -28,6 +28,7 @@ from .engine import Engine
 from .faults import FaultDice, Faults
 from .files import FileStore
 from .gate import Gate
+from .models import SPELLINGS
 from .otherhost import OtherHost
 from .tasks import SandboxTask
 from .ws import SocketServer
@@ -36,6 +37,12 @@ if TYPE_CHECKING:
     from ..client import WiroClient
 
 __all__ = ["Sandbox"]
+
+
+def _spelling(value: str) -> str:
+    if value not in SPELLINGS:
+        raise ValueError(f"schema_spelling must be one of {SPELLINGS}, not {value!r}")
+    return value
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -75,6 +82,9 @@ class Sandbox:
         data_dir: where uploads and outputs live (default: a temporary folder removed by
             `stop`).
         log: called with one line per HTTP request (the CLI prints them).
+        schema_spelling: how Tool/Detail spells its items: ``sdk`` (``default``, ``min``,
+            ``max``, ``step``, ``options[].label``) or ``docs`` (``defaultvalue``,
+            ``minvalue``, ``maxvalue``, ``incrementby``, ``options[].text``).
 
     Example:
         >>> sb = Sandbox(speed=5.0).start()
@@ -90,7 +100,8 @@ class Sandbox:
                  strict_nonces: bool = False,
                  output_ttl: float = 600.0, max_body_bytes: int = 1_200_000_000,
                  data_dir: str | Path | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 schema_spelling: str = "sdk") -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.host = host
@@ -106,7 +117,7 @@ class Sandbox:
         self._settings = AppSettings(dice=FaultDice(Faults.coerce(faults)),
                                      max_body_bytes=int(max_body_bytes),
                                      max_file_bytes=MAX_UPLOAD_BYTES, key_only=key_only,
-                                     log=log)
+                                     log=log, spelling=_spelling(schema_spelling))
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
         self._lock = threading.Lock()
         self._started = False
