@@ -40,6 +40,7 @@ EXPECTED = [
     "ModelNotFound",
     "NetworkError",
     "RunOutcomeUnknown",
+    "OutputError",
     "TaskError",
     "TaskFailed",
     "Moderated",
