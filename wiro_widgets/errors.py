@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from .redaction import redact as _redact
+from .redaction import redact_data as _redact_data
 
 __all__ = [
     "AlreadyRun",
@@ -32,6 +33,7 @@ __all__ = [
     "Moderated",
     "NetworkError",
     "NotFound",
+    "OutputError",
     "RunOutcomeUnknown",
     "TaskCancelled",
     "TaskError",
@@ -67,9 +69,10 @@ class ValidationError(WiroError, ValueError):
     """
 
     def __init__(self, field: str, value: Any, rule: str) -> None:
-        self.field = field
-        self.value = value
-        self.rule = rule
+        self.field = _redact(field)
+        # A key pasted into a parameter must not survive in the error either.
+        self.value = _redact(value) if isinstance(value, str) else value
+        self.rule = _redact(rule)
         super().__init__(f"{field}={_short_repr(value)}: {rule}")
 
 
@@ -209,6 +212,26 @@ class RunOutcomeUnknown(NetworkError):
         super().__init__(message, task_may_exist=True)
 
 
+class OutputError(NetworkError):
+    """The task succeeded (and is billed), but its outputs are not in hand: a download failed
+    or was stopped, or an output was refused (larger than the client reads, an image over
+    the pixel limit or not one it decodes, a damaged file).
+
+    Nothing is lost: the task stays pending in the ledger, so ``client.wait(err.token)`` or
+    ``client.resume()`` tries again. It is a `NetworkError` because it means what a network
+    failure after a Run means: a task exists, do not run again, collect it.
+
+    Attributes:
+        token: the task token, for ``client.wait(token)``.
+        reason: what went wrong, in words.
+    """
+
+    def __init__(self, message: str, *, task_id: str, token: str, reason: str = "") -> None:
+        self.token = token
+        self.reason = _redact(reason)
+        super().__init__(message, task_may_exist=True, task_id=task_id)
+
+
 class TaskError(WiroError):
     """A task reached a state other than success. Carries its id and token."""
 
@@ -216,7 +239,7 @@ class TaskError(WiroError):
                  record: dict[str, Any] | None = None) -> None:
         self.task_id = task_id
         self.token = token
-        self.record = record or {}
+        self.record = _redact_data(record or {})
         suffix = f" (task {task_id})" if task_id else ""
         super().__init__(f"{message}{suffix}")
 

@@ -103,6 +103,8 @@ class TaskUpdate:
         source: ``socket``, ``poll`` or ``client``.
         task_id, token: the task followed.
         message: a log line or note, when there is one.
+        log: a line the model wrote to stderr (a ``task_error`` socket frame): a log line,
+            not a verdict; the task may still succeed, and status and progress go on.
     """
 
     status: str
@@ -115,6 +117,7 @@ class TaskUpdate:
     percentage: float | None = None
     source: str = "client"
     message: str = ""
+    log: str = ""
 
     @property
     def fraction(self) -> float | None:
@@ -214,6 +217,8 @@ class Result:
         cost: the task's ``totalcost`` in USD.
         sandbox: True when a local sandbox made it (its images are not the model's).
         record: the final Task/Detail record, as the API returned it.
+        warnings: what went wrong without losing the result, in plain words (e.g. the
+            outputs could not be written to the local cache and are kept in memory only).
     """
 
     task: Task
@@ -227,6 +232,7 @@ class Result:
     cost: float = 0.0
     record: dict[str, Any] = field(default_factory=dict, repr=False)
     sandbox: bool = False
+    warnings: tuple[str, ...] = ()
     _images: list[Image.Image] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 

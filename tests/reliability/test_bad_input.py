@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 import traitlets
+from PIL import Image
 
 from wiro_widgets.errors import ValidationError
 from wiro_widgets.panel import FluxPanel
@@ -211,6 +212,8 @@ CLIENT_CASES: dict[str, Case] = {
         lambda f: {"input_images": [f.bomb_81mp]}, "input_images[0]"),
     "a 196 MP PNG bomb": Case(lambda f: {"input_images": [f.good, f.bomb_196mp]},
                               "input_images[1]"),
+    "a 67 MP PIL image (over the 64 MP limit)": Case(
+        lambda f: {"input_images": [Image.new("1", (8200, 8200))]}, "input_images[0]"),
     "a missing file": Case(lambda f: {"input_images": [f.root / "nope.png"]}, "input_images[0]"),
     "a folder": Case(lambda f: {"input_images": [f.root]}, "input_images[0]"),
     "0-byte bytes": Case(lambda f: {"input_images": [b""]}, "input_images[0]"),

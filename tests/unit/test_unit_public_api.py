@@ -44,6 +44,7 @@ EXPECTED = [
     "ModelNotFound",
     "NetworkError",
     "RunOutcomeUnknown",
+    "OutputError",
     "TaskError",
     "TaskFailed",
     "Moderated",

@@ -119,7 +119,12 @@ class WiroClient(ResearchMethods):
         follow_config: FollowConfig | None = None,
         spec_ttl: float = DEFAULT_SPEC_TTL,
     ) -> None:
-        self._credentials = load_credentials(api_key, api_secret)
+        try:
+            self._credentials = load_credentials(api_key, api_secret)
+        finally:
+            # From here on only the masked `Credentials` hold them: no frame of a later
+            # error's traceback (a bad URL, say) shows the key among its locals.
+            del api_key, api_secret
         self._base_url = base_url_from(base_url)
         self._socket_url = socket_url_from(socket_url)
         self.on_timeout = check_on_timeout(on_timeout)
@@ -218,6 +223,10 @@ class WiroClient(ResearchMethods):
         return self._credentials.fingerprint()
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_transport"):
+            # Half built (its constructor raised): a traceback formatted with its frames'
+            # locals shows this object too.
+            return "WiroClient(<not configured>)"
         mode = "signature" if self._credentials.signed else "key-only"
         sandbox = ", sandbox" if self.is_sandbox else ""
         return (f"WiroClient(base_url={self._base_url!r}, "

@@ -31,7 +31,7 @@ from ..errors import NotFound
 from ..protocol import FINAL_FRAMES, KNOWN_STATUSES, TERMINAL_STATUSES
 from ..redaction import get_logger
 from ..results import Result, Task
-from ._follow import FollowConfig, UnknownStatus, _fatal, parse_frame
+from ._follow import FollowConfig, UnknownStatus, is_fatal, parse_frame
 from ._hubsocket import MultiSocket
 from ._hubwatch import Watched
 
@@ -256,7 +256,7 @@ class Hub:
         young = time.monotonic() - watched.added < self.cfg.not_found_grace
         if isinstance(error, NotFound) and young:
             watched.schedule(self.cfg.first_interval)
-        elif _fatal(error):  # the same rule as client.wait's
+        elif is_fatal(error):  # the same rule as client.wait's
             if isinstance(error, NotFound):
                 # The server keeps saying it has no such task: it ends here for good (else
                 # every later run of its job would follow it again).

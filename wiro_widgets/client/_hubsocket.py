@@ -24,7 +24,7 @@ from typing import Any
 
 from ..backoff import RetryPolicy, backoff_delay
 from ..redaction import get_logger
-from ._channels import SocketTimings, _connect_options
+from ._channels import SocketTimings, connect_options
 
 __all__ = ["MultiSocket"]
 
@@ -100,7 +100,7 @@ class MultiSocket:
         failures = 0
         while not self._stopped.is_set():
             try:
-                opened = connect(self.url, **_connect_options(self.url, self._timings))
+                opened = connect(self.url, **connect_options(self.url, self._timings))
             except Exception as err:  # refused, DNS, TLS, handshake: polling carries on
                 failures += 1
                 self.events.put(("socket_down", f"cannot connect: {type(err).__name__}"))

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from ..errors import ValidationError
 from ..protocol import parse_number
+from ..redaction import strip_userinfo
 from ..references import Reference, is_reference_like, normalize_references
 from ..schema import ModelSpec, plain
 from ..specs import get_spec
@@ -92,7 +93,7 @@ def prepare(model: str, params: Mapping[str, Any],
         file_fields = frozenset(n for p in spec.file_params for n in (p.name, p.name + "Url"))
     if callback:
         wire[_CALLBACK_WIRE] = callback
-        shown[_CALLBACK_PY] = callback
+        shown[_CALLBACK_PY] = strip_userinfo(callback)  # a password is sent, never kept
     return Prepared(model=model, body=build_body(wire, files, kinds), params=shown,
                     estimate=estimate, file_fields=file_fields, spec=spec)
 

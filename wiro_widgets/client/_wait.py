@@ -19,9 +19,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from ..backoff import RetryPolicy
-from ..errors import CancelRefused, TaskCancelled, TaskTimeout
+from ..errors import CancelRefused, NetworkError, TaskCancelled, TaskTimeout
 from ..ledger import Detached
 from ..protocol import outcome_of, parse_number, succeeded
 from ..redaction import get_logger
@@ -30,6 +31,7 @@ from ._budget import Budget
 from ._conclude import Concluder, client_update
 from ._follow import FollowConfig, FollowStopped, UnknownStatus, emit, follow
 from ._journal import Journal
+from ._limits import STOP_EACH, bounded
 from ._lookup import TaskLookup
 from ._stop import Stopper, short_retry
 from ._transport import Transport
@@ -94,7 +96,9 @@ class Waiter:
         except UnknownStatus as err:
             self._concluder.finished(task, {"status": err.status}, "error", message=str(err))
             raise
-        return self._concluder.conclude(task, record, on_update, settings.retry)
+        # The downloads end with the wait: at its deadline, or at once on its cancel event.
+        with bounded(deadline=deadline, stop=cancel_event):
+            return self._concluder.conclude(task, record, on_update, settings.retry)
 
     def _stopped(self, task: Task, stop: FollowStopped, retry: RetryPolicy, policy: str,
                  limit: float | None, on_update: UpdateCallback | None) -> Result:
@@ -107,7 +111,7 @@ class Waiter:
                 f"client.wait({task.token!r})", detached=True, task_id=task.id,
                 token=task.token)
         try:
-            record = self._stopper.cancel(task, retry)
+            record = self._stop(task, retry, stop.status)
         except CancelRefused as err:
             self._detach(task, "timeout", err.status or stop.status)
             raise TaskTimeout(
@@ -121,11 +125,32 @@ class Waiter:
         raise TaskTimeout(f"no result after {limit:g}s; the task was cancelled",
                           detached=False, task_id=task.id, token=task.token)
 
+    def _stop(self, task: Task, retry: RetryPolicy, status: str) -> dict[str, Any]:
+        """Cancel or Kill after a cancel event or a timeout, each request bounded so that a
+        server that trickles or holds its answers cannot hold the caller.
+
+        Raises:
+            NetworkError: the stop could not reach the server in time; it names the task,
+                which may still run (and bill) and stays pending in the ledger.
+        """
+        failure: NetworkError | None = None
+        try:
+            with bounded(each=STOP_EACH):
+                return self._stopper.cancel(task, retry)
+        except NetworkError as err:
+            failure = err
+        self._journal.write(Detached(task_id=task.id, token=task.token, reason="stop",
+                                     status=status, message=str(failure)))
+        raise NetworkError(
+            f"could not stop task {task.id} ({failure}): it may still run and bill; "
+            f"client.wait({task.token!r}) or client.resume() collect it",
+            task_may_exist=True, task_id=task.id)
+
     def _cancelled(self, task: Task, stop: FollowStopped, retry: RetryPolicy,
                    on_update: UpdateCallback | None) -> Result:
         """The caller's cancel: "cancelled" only when the record says ``task_cancel``."""
         try:
-            record = self._stopper.cancel(task, retry)
+            record = self._stop(task, retry, stop.status)
         except CancelRefused as err:
             # Not stopped: it stays pending in the ledger (resume() collects it) and keeps
             # its budget hold; the server's refusal is the error.
@@ -152,7 +177,8 @@ class Waiter:
                         task.id, task.token)
             return
         try:
-            record = self._stopper.cancel(task, retry, confirm_timeout=10.0)
+            with bounded(each=STOP_EACH):
+                record = self._stopper.cancel(task, retry, confirm_timeout=10.0)
         except KeyboardInterrupt:
             log.warning("Interrupted again: task %s may still be running (token %s)",
                         task.id, task.token)

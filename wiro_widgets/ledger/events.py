@@ -273,24 +273,29 @@ class RunUnknown:
 
 @dataclass(frozen=True)
 class Detached:
-    """A wait stopped but the task keeps running (``reason``: ``timeout`` or ``interrupt``)."""
+    """A wait stopped but the task is not over for the client: it keeps running
+    (``reason``: ``timeout`` or ``interrupt``; ``stop``: a Cancel or Kill could not reach
+    the server in time), or it succeeded and its outputs are not in hand yet (``outputs``).
+    ``message`` says what failed. Either way it stays pending."""
 
     KIND: ClassVar[str] = "detached"
     task_id: str
     token: str
     reason: str
     status: str = ""
+    message: str = ""
     time: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_fields(cls, raw: Mapping[str, Any]) -> Detached:
         return cls(task_id=_text(raw, "task_id"), token=_text(raw, "token"),
                    reason=_text(raw, "reason"), status=_text(raw, "status"),
-                   time=parse_number(raw.get("time")))
+                   message=_text(raw, "message"), time=parse_number(raw.get("time")))
 
     def fields(self) -> dict[str, Any]:
         out = {"task_id": self.task_id, "token": self.token, "reason": self.reason}
-        return {**out, "status": self.status} if self.status else out
+        optional = {"status": self.status, "message": self.message}
+        return {**out, **{k: v for k, v in optional.items() if v}}
 
 
 @dataclass(frozen=True)
@@ -315,7 +320,7 @@ def parse_event(raw: Mapping[str, Any]) -> Event:
 
     Example:
         >>> parse_event({"event": "detached", "task_id": "1", "token": "t", "reason": "timeout"})
-        Detached(task_id='1', token='t', reason='timeout', status='', time=None)
+        Detached(task_id='1', token='t', reason='timeout', status='', message='', time=None)
     """
     kind = _text(raw, "event")
     cls = _KINDS.get(kind)

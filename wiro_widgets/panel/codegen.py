@@ -62,7 +62,7 @@ def request_code(request: GenerationRequest, *, client_name: str = "client") -> 
         lines.append(f"    {request.file_param}=[")
         for index, ref in enumerate(request.references, start=1):
             if ref.url is not None:
-                lines.append(f"        {_literal(ref.url)},  # image {index}")
+                lines.append(f"        {_literal(ref.shown_url)},  # image {index}")
             else:
                 lines.append(
                     f"        {_literal(ref.name)},  # image {index}, sha256 "
