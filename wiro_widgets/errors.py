@@ -301,7 +301,10 @@ class InvalidRows(WiroError, ValueError):
 
     def __init__(self, problems: list[tuple[int, str, Any, str]], *, where: str = "line",
                  rows: int = 0) -> None:
-        self.problems = list(problems)
+        # Redacted before shortening: a key cut in half by the shortened value would no
+        # longer be found by the redaction of the message.
+        self.problems = [(line, _redact(field), _redact(value) if isinstance(value, str)
+                          else value, _redact(rule)) for line, field, value, rule in problems]
         lines = [f"  {where} {line}: {field}={_short_repr(value)}: {rule}"
                  for line, field, value, rule in self.problems[: self.SHOWN]]
         more = len(self.problems) - self.SHOWN
