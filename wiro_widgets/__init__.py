@@ -34,6 +34,7 @@ __all__ = [  # noqa: RUF022
     "ModelInfo",
     "FluxPanel",
     "Sweep",
+    "Batch",
     "sweep_over",
     "compare",
     "read_params",
@@ -44,8 +45,11 @@ __all__ = [  # noqa: RUF022
     "WiroError",
     "ConfigError",
     "ValidationError",
+    "InvalidRows",
     "BudgetExceeded",
     "AlreadyRun",
+    "JobBusy",
+    "JobChanged",
     "ApiError",
     "AuthError",
     "ConcurrencyLimit",
@@ -74,6 +78,7 @@ _HOMES = {
     "ModelInfo": "client",
     "FluxPanel": "panel",
     "Sweep": "research",
+    "Batch": "research",
     "sweep_over": "research",
     "compare": "research",
     "read_params": "metadata",
@@ -95,6 +100,9 @@ if TYPE_CHECKING:
         ConcurrencyLimit,
         ConfigError,
         InsufficientBalance,
+        InvalidRows,
+        JobBusy,
+        JobChanged,
         ModelNotFound,
         Moderated,
         NetworkError,
@@ -110,7 +118,7 @@ if TYPE_CHECKING:
     )
     from .metadata import read_params
     from .panel import FluxPanel
-    from .research import Sweep, compare, sweep_over
+    from .research import Batch, Sweep, compare, sweep_over
     from .results import Output, Result, Task, TaskUpdate
     from .schema import ModelSpec, ParamSpec
     from .specs import FLUX_2_FLEX, get_spec

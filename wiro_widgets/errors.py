@@ -26,6 +26,9 @@ __all__ = [
     "ConcurrencyLimit",
     "ConfigError",
     "InsufficientBalance",
+    "InvalidRows",
+    "JobBusy",
+    "JobChanged",
     "ModelNotFound",
     "Moderated",
     "NetworkError",
@@ -281,6 +284,46 @@ class AlreadyRun(WiroError):
     def __init__(self, message: str, *, tasks: tuple[str, ...] = ()) -> None:
         self.tasks = tasks
         super().__init__(message)
+
+
+class InvalidRows(WiroError, ValueError):
+    """Rows of a batch break the model's rules; nothing was sent. Every bad row is listed
+    at once (fix them, or pass ``skip_invalid=True`` to run the others).
+
+    Attributes:
+        problems: (line, field, value, rule) per problem: the line in the batch file (or
+            the item's position, from 1, in an iterable), the parameter, its value, and
+            what is allowed.
+    """
+
+    #: Problems named in the message (all of them are in ``problems``).
+    SHOWN = 30
+
+    def __init__(self, problems: list[tuple[int, str, Any, str]], *, where: str = "line",
+                 rows: int = 0) -> None:
+        # Redacted before shortening: a key cut in half by the shortened value would no
+        # longer be found by the redaction of the message.
+        self.problems = [(line, _redact(field), _redact(value) if isinstance(value, str)
+                          else value, _redact(rule)) for line, field, value, rule in problems]
+        lines = [f"  {where} {line}: {field}={_short_repr(value)}: {rule}"
+                 for line, field, value, rule in self.problems[: self.SHOWN]]
+        more = len(self.problems) - self.SHOWN
+        if more > 0:
+            lines.append(f"  ... and {more} more (all in .problems)")
+        bad = len({line for line, *_ in self.problems})
+        of = f" of {rows}" if rows else ""
+        super().__init__(
+            f"{bad}{of} rows break the model's rules; nothing was sent:\n" + "\n".join(lines)
+            + "\nFix them, or pass skip_invalid=True to run the other rows.")
+
+
+class JobBusy(WiroError):
+    """The named sweep or batch is running in another process (or thread) now."""
+
+
+class JobChanged(WiroError):
+    """A named batch (or sweep) was started before with other rows: resuming it would mix
+    two different jobs, so nothing was sent. Use another name, or restore the rows."""
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

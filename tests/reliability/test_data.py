@@ -259,14 +259,25 @@ def test_an_interrupted_sweep_run_again_does_not_bill_its_finished_cells(
     assert len(first.results) == 2
     assert len(sb.tasks) == 3
     runs = len(run_requests(sb))
+    # The same sweep run again resumes: its two finished cells are reused, only the one
+    # cancelled by the interruption is sent.
+    again = run_sweep(client, MODEL, on_progress=lambda _: None, **params)
+    assert len(again.results) == 3
+    assert {r.task_id for r in first.results} <= {r.task_id for r in again.results}
+    assert len(run_requests(sb)) == runs + 1
+    assert len(sb.tasks) == 4
+    # Another sweep that repeats those cells would bill them again: refused, nothing sent.
+    runs = len(run_requests(sb))
+    wider = {**params, "seed": [1, 2, 3, 4]}
     with pytest.raises(AlreadyRun) as caught:
-        run_sweep(client, MODEL, on_progress=lambda _: None, **params)
-    assert sorted(caught.value.tasks) == sorted(r.task_id for r in first.results)
+        run_sweep(client, MODEL, on_progress=lambda _: None, **wider)
+    assert sorted(caught.value.tasks) == sorted(r.task_id for r in again.results)
     assert "rerun=True" in str(caught.value)
     assert "nothing was sent" in str(caught.value)
     assert len(run_requests(sb)) == runs  # not one more Run
-    again = client.sweep(MODEL, rerun=True, on_progress=lambda _: None, **params)
-    assert len(again.results) == 3  # billed again, because the caller said so
+    billed = client.sweep(MODEL, rerun=True, on_progress=lambda _: None, **params)
+    assert len(billed.results) == 3  # billed again, because the caller said so
+    assert len(sb.tasks) == 7
     attack("interrupted sweep run again", twice=0)
 
 

@@ -131,6 +131,8 @@ def _server_text_errors() -> list[BaseException]:
         kind = getattr(errors, name)
         if kind is ValidationError:
             built.append(kind("prompt", text, text))
+        elif kind is errors.InvalidRows:
+            built.append(kind([(2, "prompt", text, text)]))
         elif kind is BudgetExceeded:
             built.append(kind(text, spent=0.0, estimate=1.0, budget=0.5))
         elif kind is TaskTimeout:

@@ -23,7 +23,7 @@ from ..backoff import RetryPolicy, backoff_delay
 from ..protocol import is_loopback_url
 from ._limits import bounded
 
-__all__ = ["Poller", "SocketReader"]
+__all__ = ["Poller", "SocketReader", "SocketTimings", "connect_options"]
 
 
 class SocketTimings(Protocol):
@@ -59,7 +59,7 @@ class SocketReader(threading.Thread):
             if self.stopped.is_set():
                 return
             try:
-                opened = connect(self.url, **_connect_options(self.url, self.config))
+                opened = connect(self.url, **connect_options(self.url, self.config))
             except Exception as err:  # refused, DNS, TLS, handshake: all mean "no socket"
                 self.events.put(("socket_down", f"cannot connect: {type(err).__name__}"))
                 return
@@ -91,7 +91,7 @@ class SocketReader(threading.Thread):
                 conn.close()
 
 
-def _connect_options(url: str, config: SocketTimings) -> dict[str, Any]:
+def connect_options(url: str, config: SocketTimings) -> dict[str, Any]:
     """Keyword arguments for ``websockets.sync.client.connect`` on the installed version."""
     from websockets.sync.client import connect
 

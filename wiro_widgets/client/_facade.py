@@ -19,19 +19,16 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from ..backoff import READ_RETRY, RetryPolicy
 from ..credentials import load_credentials
-from ..errors import WiroError
 from ..ledger import Ledger, OutputCache, home_dir
 from ..protocol import is_loopback_url
 from ..redaction import get_logger
-from ..research import Sweep, SweepProgress, load_history, resume, run_sweep
 from ..results import Result, Task, TaskUpdate
 from ..schema import ModelSpec
 from ._budget import Budget, run_estimate
@@ -44,12 +41,15 @@ from ._config import (
     socket_url_from,
 )
 from ._follow import FollowConfig, emit
+from ._hub import Hub
+from ._jobruns import DEFAULT_SETTLE
 from ._journal import Journal
 from ._lookup import TaskLookup
 from ._prepare import Prepared, check_model, prepare
 from ._reconcile import TASK_LIST_QUERY, KnownTasks, Reconciler
+from ._research_api import ResearchMethods
 from ._specs import DEFAULT_SPEC_TTL, SpecSource
-from ._stop import Stopper, short_retry
+from ._stop import Stopper
 from ._submit import RunSettings, Submitter
 from ._transport import DEFAULT_TIMEOUT, Transport
 from ._wait import Waiter, WaitSettings
@@ -67,7 +67,7 @@ UpdateCallback = Callable[[TaskUpdate], None]
 _SPEC_RETRY = RetryPolicy(budget=2.0)
 
 
-class WiroClient:
+class WiroClient(ResearchMethods):
     """A synchronous client for the Wiro API; safe to share between threads.
 
     Args:
@@ -137,6 +137,9 @@ class WiroClient:
         self.follow_config = follow_config or FollowConfig()
         #: Seconds over which an ambiguous Run failure is reconciled before a re-send.
         self.reconcile_window = 2.0
+        #: Seconds after which a job's Run cut short by a crash, not listed by the server,
+        #: is taken to have made no task (see `recover_job`).
+        self.unknown_settle = DEFAULT_SETTLE
         self._home = home
         self._ledger = Ledger(home) if ledger else None
         self._cache: OutputCache | None = None
@@ -158,10 +161,12 @@ class WiroClient:
                                     lambda: client_info(self._base_url, self._credentials,
                                                         sandbox=self.is_sandbox))
         self._stopper = Stopper(self._transport, self._lookup)
-        concluder = Concluder(self._transport, lambda: self.cache, journal, self._budget,
-                              lambda: self.is_sandbox)
-        self._waiter = Waiter(self._transport, self._lookup, self._stopper, concluder,
+        self._journal = journal
+        self._concluder = Concluder(self._transport, lambda: self.cache, journal, self._budget,
+                                    lambda: self.is_sandbox)
+        self._waiter = Waiter(self._transport, self._lookup, self._stopper, self._concluder,
                               journal, self._budget)
+        self._hub: Hub | None = None
 
     # -- configuration --------------------------------------------------------------------
     @property
@@ -427,69 +432,3 @@ class WiroClient:
     def kill(self, task: Task | str) -> dict[str, Any]:
         """Kill a running task and confirm; returns the final record."""
         return self._stopper.kill(self._lookup.task_for(task, self.retry), self.retry)
-
-    # -- research (wiro_widgets.research) -------------------------------------------------
-    def history(self, limit: int | None = None, model: str | None = None,
-                since: dt.datetime | float | None = None) -> list[Result]:
-        """Past results from the ledger, newest first (see `research.load_history`).
-
-        Runs whose answer was lost are looked for first (see `recover_lost_runs`): a task
-        found becomes pending, and `resume` collects it.
-        """
-        self._recover_quietly()
-        return load_history(self, limit=limit, model=model, since=since)
-
-    def resume(self, *, on_update: UpdateCallback | None = None,
-               timeout: float | None = None) -> list[Result]:
-        """Collect tasks left unfinished by an earlier session (see `research.resume`),
-        and those of Runs whose answer was lost, once the server lists them."""
-        self._recover_quietly()
-        return resume(self, on_update=on_update, timeout=timeout)
-
-    def recover_lost_runs(self) -> list[Task]:
-        """Look in ``Task/List`` for the tasks of Runs whose answer was lost
-        (`RunOutcomeUnknown`, ``run_unknown`` in the ledger) and adopt those found: each
-        becomes an ordinary pending task (`resume` and `wait` collect it). Matched by model
-        and parameters, never by this computer's clock. Nothing is ever sent again.
-
-        Raises:
-            ApiError, NetworkError: Task/List could not be read.
-
-        Example:
-            >>> try:
-            ...     client.run("black-forest-labs/flux-2-flex", prompt="a fox")
-            ... except RunOutcomeUnknown:
-            ...     tasks = client.recover_lost_runs()     # later: "check again"
-            >>> [client.wait(task) for task in tasks]
-        """
-        return self._recover(short_retry(self.retry))
-
-    def _recover(self, retry: RetryPolicy) -> list[Task]:
-        if self._ledger is None:
-            return []
-        info = client_info(self._base_url, self._credentials, sandbox=self.is_sandbox)
-        found = self._reconciler.adopt(self._ledger, info, retry)
-        for adopted in found:
-            self._budget.assign(adopted.run_id, adopted.task.token)
-        return [adopted.task for adopted in found]
-
-    def _recover_quietly(self) -> None:
-        try:
-            self._recover(_ADOPT_RETRY)
-        except (WiroError, OSError) as err:
-            log.info("could not look for the tasks of lost Runs now (%s); they stay "
-                     "unknown", err)
-
-    def sweep(self, model: str | Sequence[str], *, max_concurrency: int = 4,
-              on_progress: Callable[[SweepProgress], None] | None = None,
-              rerun: bool = False, **params: Any) -> Sweep:
-        """Run every combination of list-valued parameters (see `research.run_sweep`); a list
-        of models makes the model an axis (each model's parameters checked by its own spec);
-        ``rerun=True`` bills again cells that already ran with the same parameters.
-
-        Example:
-            >>> client.sweep(["black-forest-labs/flux-2-flex", "google/nano-banana-pro"],
-            ...              prompt="a lighthouse at dusk")
-        """
-        return run_sweep(self, model, max_concurrency=max_concurrency, on_progress=on_progress,
-                         rerun=rerun, **params)

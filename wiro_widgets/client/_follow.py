@@ -50,6 +50,7 @@ __all__ = [
     "Progress",
     "UnknownStatus",
     "follow",
+    "is_fatal",
     "log_text",
     "parse_frame",
     "parse_progress",
@@ -258,7 +259,7 @@ def emit(on_update: Callable[[TaskUpdate], None] | None, update: TaskUpdate) -> 
         log.exception("on_update callback raised; the wait goes on")
 
 
-def _fatal(err: BaseException) -> bool:
+def is_fatal(err: BaseException) -> bool:
     """Poll errors that end the wait (anything else is retried on the next poll)."""
     if isinstance(err, (NetworkError, ConcurrencyLimit)):
         return False
@@ -377,7 +378,7 @@ class _Follower:
     def _poll_error(self, err: BaseException) -> None:
         if isinstance(err, NotFound) and time.monotonic() - self.began < self.cfg.not_found_grace:
             return
-        if _fatal(err) and type(err) is ApiError and err.code is None:
+        if is_fatal(err) and type(err) is ApiError and err.code is None:
             # An answer the client will not use (too large, a redirect to another host, a
             # proxy's page): the task itself may be fine, and bill. Say so, and name it.
             task_id, token = self.state.task_id, self.state.token
@@ -385,7 +386,7 @@ class _Follower:
                 f"could not follow task {task_id}: {err}; it may still run and bill: "
                 f"client.wait({token!r}) or client.resume() collect it", task_id=task_id,
                 task_may_exist=True)
-        if _fatal(err):
+        if is_fatal(err):
             raise err
         log.debug("task %s: poll failed (%s); trying again", self.state.task_id, err)
         self.poller.interval = max(self.poller.interval, 2.0)

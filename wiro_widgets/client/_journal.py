@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from ..ledger import Detached, Finished, Ledger, RunUnknown, Submitted
+from ..ledger import Detached, Finished, JobStarted, Ledger, NotSent, RunUnknown, Sending, Submitted
 from ..redaction import get_logger
 
 __all__ = ["Journal"]
@@ -37,7 +37,17 @@ class Journal:
         if self.ledger is not None:
             self.ledger.check_writable()
 
-    def write(self, event: Submitted | Finished | RunUnknown | Detached) -> None:
+    def must_write(self, event: Sending | JobStarted) -> None:
+        """Write an event that must be on disk before going on (a job cell's `Sending`);
+        an error propagates. Nothing to write without a ledger.
+
+        Raises:
+            OSError: the line could not be written.
+        """
+        if self.ledger is not None:
+            self.ledger.write(event)
+
+    def write(self, event: Submitted | Finished | RunUnknown | Detached | NotSent) -> None:
         if self.ledger is None:
             return
         try:

@@ -167,6 +167,15 @@ class Reconciler:
             adopted.append(Adopted(run.run_id, task))
         return adopted
 
+    def match(self, records: Iterable[dict[str, Any]], wanted: Wanted) -> dict[str, Any] | None:
+        """The record among ``records`` that is ``wanted``'s task (now claimed), or None;
+        tasks the client holds (see `learn`) are never taken."""
+        return self._scan(records, wanted)
+
+    def learn(self, ledger: Ledger) -> None:
+        """Hold every task of ``ledger`` (none of them is adopted for a lost Run)."""
+        self._learn_ledger(ledger)
+
     def claim(self, record: Mapping[str, Any], wanted: Wanted) -> bool:
         """Whether ``record`` is the lost Run's task (then it is claimed)."""
         if not self._matches(record, wanted):

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..backoff import READ_RETRY, RetryPolicy, backoff_delay
-from ..errors import ApiError, ConcurrencyLimit, NetworkError, RunOutcomeUnknown
-from ..ledger import ClientInfo, RunUnknown, Submitted
+from ..errors import ApiError, ConcurrencyLimit, ConfigError, NetworkError, RunOutcomeUnknown
+from ..ledger import ClientInfo, JobCell, NotSent, RunUnknown, Sending, Submitted
 from ..redaction import get_logger
 from ..results import Task
 from ._budget import Budget, run_estimate
@@ -107,8 +107,13 @@ class Submitter:
         self._journal = journal
         self._client_info = client_info
 
-    def submit(self, prepared: Prepared, settings: RunSettings) -> Task:
+    def submit(self, prepared: Prepared, settings: RunSettings,
+               cell: JobCell | None = None) -> Task:
         """Start a task for ``prepared``; its ``submitted`` event is on disk on return.
+
+        For a job's ``cell``, a `Sending` event is written and synced before the Run goes
+        out, and every later event of this Run carries its ``run_id``: whatever moment a
+        crash hits, the next run of the job finds the trace (see `_jobruns`).
 
         Raises:
             ConfigError: the ledger cannot be written (nothing was sent).
@@ -118,32 +123,36 @@ class Submitter:
             ApiError, NetworkError: the API refused, or could not be reached.
         """
         # A task the ledger cannot record is a billed task lost to resume(): refuse first.
-        self._journal.check_writable()
+        # (A job cell's `Sending` line, written and synced before its Run, is that proof.)
+        if cell is None:
+            self._journal.check_writable()
         estimate = run_estimate(prepared)
         hold = self._budget.reserve(estimate)
+        run_id = self._intent(prepared, estimate, hold, cell)
         started = time.time()
         attempts = self._attempts(prepared, settings)
         try:
             envelope, adopted = attempts.run()
         except _Unknown as unknown:
-            raise self._unknown(prepared, estimate, hold, unknown) from None
+            raise self._unknown(prepared, estimate, hold, unknown, run_id) from None
         except KeyboardInterrupt:
             if attempts.sent_at is None:  # between attempts: nothing was on the wire
-                self._budget.release(hold)
+                self._not_sent(hold, cell, run_id, "interrupted between attempts")
                 raise
             self._unknown(prepared, estimate, hold, _Unknown(
-                "interrupted while the Run was in flight", attempts.sent_at))
+                "interrupted while the Run was in flight", attempts.sent_at), run_id)
             log.warning("Interrupted while submitting to %s: a task may have been created; "
                         "client.history() or client.resume() adopt it once the server "
                         "lists it", prepared.model)
             raise
-        except BaseException:
-            self._budget.release(hold)
+        except BaseException as err:
+            # Refused (code 96, an API error), or the connection was refused: no task.
+            self._not_sent(hold, cell, run_id, f"{type(err).__name__}: no task was created")
             raise
         task_id = str(envelope.get("taskid") or "")
         token = str(envelope.get("socketaccesstoken") or "")
         if not task_id or not token:
-            self._budget.release(hold)
+            self._not_sent(hold, cell, run_id, "the answer named no task")
             raise ApiError("Run answered without a task id or token",
                            endpoint=f"/Run/{prepared.model}")
         self._reconciler.known.add(task_id)
@@ -151,11 +160,39 @@ class Submitter:
         self._journal.write(Submitted(
             task_id=task_id, token=token, model=prepared.model, params=prepared.params,
             estimate=estimate, adopted=adopted, submitted_at=started,
-            client=self._client_info()))
+            client=self._client_info(), run_id=run_id))
         log.debug("submitted task %s (%s)%s", task_id, prepared.model,
                   " (adopted after a lost answer)" if adopted else "")
         return Task(id=task_id, token=token, model=prepared.model, params=prepared.params,
                     submitted_at=started)
+
+    def _intent(self, prepared: Prepared, estimate: float | None, hold: object,
+                cell: JobCell | None) -> str:
+        """Write a job cell's `Sending` (synced) before its Run; its run id ("" otherwise).
+
+        Raises:
+            ConfigError: the event could not be written (nothing was sent).
+        """
+        if cell is None:
+            return ""
+        run_id = uuid.uuid4().hex
+        try:
+            self._journal.must_write(Sending(
+                run_id=run_id, job=cell.job, cell=cell.cell, model=prepared.model,
+                params=prepared.params, sent=prepared.sent_values(), sent_at=time.time(),
+                estimate=estimate, client=self._client_info()))
+        except OSError as err:
+            self._budget.release(hold)
+            raise ConfigError(f"could not write the run ledger ({err}); nothing was sent, so "
+                              "nothing was billed") from None
+        return run_id
+
+    def _not_sent(self, hold: object, cell: JobCell | None, run_id: str, reason: str) -> None:
+        """No task exists for this Run: drop its hold and close its `Sending`."""
+        self._budget.release(hold)
+        if cell is not None:
+            self._journal.write(NotSent(run_id=run_id, job=cell.job, cell=cell.cell,
+                                        reason=reason))
 
     def _attempts(self, prepared: Prepared, settings: RunSettings) -> _Attempts:
         timeout = settings.timeout
@@ -164,9 +201,9 @@ class Submitter:
         return _Attempts(self._transport, self._reconciler, prepared, settings, timeout)
 
     def _unknown(self, prepared: Prepared, estimate: float | None, hold: object,
-                 unknown: _Unknown) -> RunOutcomeUnknown:
+                 unknown: _Unknown, run_id: str = "") -> RunOutcomeUnknown:
         """Keep the ledger entry (and the budget hold) of a Run whose outcome is unknown."""
-        run_id = uuid.uuid4().hex
+        run_id = run_id or uuid.uuid4().hex
         # A task may exist and bill: its estimate keeps counting until it is adopted and ends.
         self._budget.assign(hold, run_id)
         fingerprint = params_fingerprint(prepared.params)

@@ -35,6 +35,7 @@ from filelock import FileLock
 from ..errors import ConfigError
 from ..redaction import get_logger, redact
 from .events import Detached, Event, Finished, RunUnknown, Submitted, TaskEntry, parse_event
+from .jobs import JobEvent, JobStarted, NotSent, Sending, parse_job_event
 
 __all__ = ["LEDGER_VERSION", "Ledger", "home_dir"]
 
@@ -46,6 +47,13 @@ PROBE_BYTES = 64 * 1024
 log = get_logger(__name__)
 _WARNED: set[tuple[str, int, int]] = set()
 _WARNED_LOCK = threading.Lock()
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    """One lock per ledger file for the threads of this process (every `Ledger` of it)."""
+    with _WARNED_LOCK:
+        return _THREAD_LOCKS.setdefault(str(path.resolve()), threading.Lock())
 
 
 def home_dir(home: str | Path | None = None, *, create: bool = True) -> Path:
@@ -72,9 +80,12 @@ class Ledger:
         self.home = home_dir(home, create=False)
         self.path = self.home / "ledger.jsonl"
         self._lock = FileLock(str(self.home / "ledger.jsonl.lock"))
+        self._threads = _thread_lock(self.path)
 
-    def write(self, event: Submitted | Finished | RunUnknown | Detached) -> dict[str, Any]:
-        """Write one typed event (see `ledger.events`); returns the line as written.
+    def write(self, event: Submitted | Finished | RunUnknown | Detached | JobStarted | Sending
+              | NotSent) -> dict[str, Any]:
+        """Write one typed event (see `ledger.events`, `ledger.jobs`); returns the line as
+        written.
 
         Example:
             >>> ledger.write(Detached(task_id="12", token="abc", reason="timeout"))
@@ -99,7 +110,10 @@ class Ledger:
                                      sort_keys=True))
             data = line.encode("utf-8")
         self.home.mkdir(parents=True, exist_ok=True)
-        with self._lock, open(self.path, "ab+") as handle:
+        # Threads of this process queue on a plain lock first: the file lock polls (every
+        # 50 ms) when it is taken, which made many threads' lines wait far longer than
+        # their writes take. The file lock still keeps other processes' lines apart.
+        with self._threads, self._lock, open(self.path, "ab+") as handle:
             handle.write(_fresh_line(handle) + data + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -156,14 +170,15 @@ class Ledger:
                 else:
                     self._skipped(number, raw)
 
-    def read(self) -> Iterator[Event]:
-        """Every event, typed (see `ledger.events.parse_event`), in order.
+    def read(self) -> Iterator[Event | JobEvent]:
+        """Every event, typed (see `ledger.events.parse_event` and
+        `ledger.jobs.parse_job_event`), in order.
 
         Example:
             >>> [e.KIND for e in ledger.read() if isinstance(e, Finished)]
         """
         for raw in self.events():
-            yield parse_event(raw)
+            yield parse_job_event(raw) or parse_event(raw)
 
     def tasks(self) -> dict[str, TaskEntry]:
         """Each task's events merged by token, in the order tasks first appear.
@@ -175,13 +190,13 @@ class Ledger:
         merged: dict[str, TaskEntry] = {}
         for event in self.read():
             token = getattr(event, "token", "")
-            if token:
+            if token and not isinstance(event, (JobStarted, Sending, NotSent)):
                 merged.setdefault(token, TaskEntry(token)).add(event)
         return merged
 
     def unknown_runs(self) -> list[RunUnknown]:
         """Runs whose outcome is still unknown: `RunUnknown` entries that no `Submitted`
-        event has adopted (by ``run_id``), oldest first.
+        event has adopted and no `NotSent` closed (by ``run_id``), oldest first.
 
         Example:
             >>> [run.fingerprint for run in ledger.unknown_runs()]
@@ -192,8 +207,8 @@ class Ledger:
         for event in self.read():
             if isinstance(event, RunUnknown) and event.run_id:
                 unknown[event.run_id] = event
-            elif isinstance(event, Submitted) and event.run_id:
-                adopted.add(event.run_id)
+            elif isinstance(event, (Submitted, NotSent)) and event.run_id:
+                adopted.add(event.run_id)  # adopted, or proven to have made no task
         return [run for run_id, run in unknown.items() if run_id not in adopted]
 
     def _skipped(self, number: int, raw: bytes) -> None:

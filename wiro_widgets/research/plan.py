@@ -1,11 +1,11 @@
 """Starting a sweep: its cells planned, each checked locally, its cost estimated and held
-against the budget before the first Run; then it runs.
+against the budget before the first Run; then it runs as a named, resumable job.
 
-Running a sweep again (after an interruption, say) would bill again every cell that already
-ran: when the ledger holds a successful or still-running task with exactly a cell's
-parameters, the sweep is refused with `AlreadyRun` (nothing sent) unless ``rerun=True``.
-Resuming only the missing cells is a separate feature; this guard only keeps a second bill
-from happening silently.
+Running the same sweep again (same name: the one given, or the one derived from what it
+runs) resumes it: finished cells are reused, running ones followed, only the rest sent (see
+`runner`). Another sweep whose cells repeat tasks of the ledger that are not its own (a
+succeeded or still-running task with exactly a cell's parameters) would bill them again:
+it is refused with `AlreadyRun` (nothing sent) unless ``rerun=True``.
 
 Example:
     >>> sweep = run_sweep(client, "black-forest-labs/flux-2-flex", prompt="a fox",
@@ -23,7 +23,7 @@ from ..errors import AlreadyRun, BudgetExceeded, ValidationError
 from ..schema import ModelSpec
 from .cells import split_axes
 from .client_like import ClientLike, ledger_of
-from .notebook_progress import notebook_progress
+from .job_state import read_job
 from .sweep import MODEL_AXIS, Sweep, SweepProgress
 
 __all__ = ["run_sweep"]
@@ -32,14 +32,13 @@ __all__ = ["run_sweep"]
 def run_sweep(client: ClientLike, model: str | Sequence[str], *, max_concurrency: int = 4,
               on_progress: Callable[[SweepProgress], None] | None = None,
               cancel_event: threading.Event | None = None, rerun: bool = False,
+              name: str | None = None, on_interrupt: str = "detach", progress: bool = True,
               **params: Any) -> Sweep:
-    """Run the product of the list-valued parameters and return the `Sweep`.
+    """Run the product of the list-valued parameters as a named job; return the `Sweep`.
 
-    Every cell is checked locally first (nothing is sent when one is invalid), and the count and
-    estimated cost are reported before the first Run. When the client has a budget that the
-    estimate would pass, `BudgetExceeded` is raised and nothing is sent. When cells already
-    ran with the same parameters (the ledger says so), `AlreadyRun` is raised and nothing is
-    sent, unless ``rerun`` is True.
+    Every cell is checked locally first, then the budget (nothing is sent when either says
+    no: `ValidationError`, `BudgetExceeded`). The same sweep run again resumes; cells that
+    repeat other tasks of the ledger raise `AlreadyRun` unless ``rerun`` is True.
 
     Several models make ``model`` the first axis: the same prompt runs on each, and each
     model's parameters are checked by its own spec. A parameter that some of the models lack
@@ -50,12 +49,15 @@ def run_sweep(client: ClientLike, model: str | Sequence[str], *, max_concurrency
     Args:
         client: the `WiroClient` to run with.
         model: ``owner/model``, or a list of them.
-        max_concurrency: the most runs in flight at once; fewer while the server answers
-            code 96.
+        max_concurrency: the most runs in flight (fewer while the server answers code 96).
         on_progress: called with a `SweepProgress` after each change, on this thread.
-            Without it, a notebook shows a one-line progress display.
         cancel_event: set it (from another thread) to cancel the whole sweep.
-        rerun: run (and bill) cells again that already ran with the same parameters.
+        rerun: run (and bill) every cell again, this sweep's finished ones and other
+            tasks of the ledger with the same parameters alike.
+        name: the sweep's name in the ledger (default: derived from what it runs).
+        on_interrupt: on Ctrl-C (or an exception in ``on_progress``), ``"detach"`` leaves
+            running tasks running (the next run collects them) or ``"cancel"`` stops them.
+        progress: show a progress bar (a widget in a notebook, text in a terminal).
         **params: fixed values, or lists (tuples, ranges) of values to sweep; the model's
             file input (``input_images``) is swept only through `sweep_over`.
 
@@ -68,24 +70,41 @@ def run_sweep(client: ClientLike, model: str | Sequence[str], *, max_concurrency
     models = [model] if isinstance(model, str) else list(dict.fromkeys(model))
     if not models:
         raise ValueError("model: give at least one model")
-    specs = {name: client.spec(name) for name in models}
+    specs = {m: client.spec(m) for m in models}
     axes, fixed = split_axes(params, specs.values())
     dropped = _dropped(specs, [*axes, *fixed])
     if len(models) > 1:
         axes = {MODEL_AXIS: models, **axes}
     files = next((s.file_param.py_name for s in specs.values() if s and s.file_param), None)
-    sweep = Sweep(client, models[0] if len(models) == 1 else " vs ".join(models), axes, fixed,
-                  max_concurrency=max_concurrency, on_progress=on_progress or notebook_progress(),
-                  cancel_event=cancel_event, file_param=files, dropped=dropped)
-    checked = []
-    for cell in sweep.cells:
-        cell_model, cell_params = sweep.request(cell)
-        checked.append((cell_model, client.validate(cell_model, **cell_params)))
-    if not rerun:
-        _refuse_repeats(client, sweep, checked)
-    sweep.estimate = _estimate(client, sweep)
-    _check_budget(client, sweep)
+    title = models[0] if len(models) == 1 else " vs ".join(models)
+    checked = _checked(client, Sweep(client, title, axes, fixed, file_param=files,
+                                     dropped=dropped, checked=[]))
+    sweep = Sweep(client, title, axes, fixed, max_concurrency=max_concurrency,
+                  on_progress=on_progress, cancel_event=cancel_event, file_param=files,
+                  dropped=dropped, name=name, on_interrupt=on_interrupt, progress=progress,
+                  rerun=rerun, checked=checked)
+    _check_money(client, sweep, checked, rerun)
     return sweep.run()
+
+
+def _check_money(client: ClientLike, sweep: Sweep, checked: list[tuple[str, dict[str, Any]]],
+                 rerun: bool) -> None:
+    """Refuse repeats of other tasks, and cells still to run that could pass the budget."""
+    record = read_job(ledger_of(client), sweep.name)
+    if not rerun:
+        _refuse_repeats(client, sweep, checked, record.tokens)
+    sweep.estimate = _estimate(client, sweep)
+    to_do = [i for i in range(len(sweep.cells)) if rerun or record.state(i) == "to_do"]
+    _check_budget(client, sweep, _estimate(client, sweep, to_do), len(to_do))
+
+
+def _checked(client: ClientLike, plan: Sweep) -> list[tuple[str, dict[str, Any]]]:
+    """Each cell's model and parameters, checked (nothing is sent when one is invalid)."""
+    checked = []
+    for cell in plan.cells:
+        model, params = plan.request(cell)
+        checked.append((model, client.validate(model, **params)))
+    return checked
 
 
 def _dropped(specs: Mapping[str, ModelSpec | None], names: Sequence[str]
@@ -115,10 +134,11 @@ def _has(spec: ModelSpec, name: str) -> bool:
     return True
 
 
-def _estimate(client: ClientLike, sweep: Sweep) -> float | None:
+def _estimate(client: ClientLike, sweep: Sweep,
+              indices: Sequence[int] | None = None) -> float | None:
     total = 0.0
-    for cell in sweep.cells:
-        model, params = sweep.request(cell)
+    for index in range(len(sweep.cells)) if indices is None else indices:
+        model, params = sweep.request(sweep.cells[index])
         one = client.estimate_cost(model, **params)
         if one is None:
             return None
@@ -126,30 +146,37 @@ def _estimate(client: ClientLike, sweep: Sweep) -> float | None:
     return round(total, 6)
 
 
-def _check_budget(client: ClientLike, sweep: Sweep) -> None:
+def _check_budget(client: ClientLike, sweep: Sweep, estimate: float | None,
+                  runs: int) -> None:
+    """Refuse when the cells still to run could pass the budget (before any Run)."""
     budget = client.budget
-    if budget is None or sweep.estimate is None:
+    if budget is None or estimate is None:
         return
     spent = float(client.spent or 0.0)
     held = float(client.reserved or 0.0)
-    if spent + held + sweep.estimate > float(budget) + 1e-9:
+    if spent + held + estimate > float(budget) + 1e-9:
+        what = (f"this sweep of {runs} runs" if runs == len(sweep.cells) else
+                f"the {runs} runs left of this sweep of {len(sweep.cells)}")
         raise BudgetExceeded(
-            f"this sweep of {len(sweep.cells)} runs is estimated at ${sweep.estimate:.4f}; with "
+            f"{what} is estimated at ${estimate:.4f}; with "
             f"${spent:.4f} already spent and ${held:.4f} estimated for tasks that may still "
             f"bill it would pass the budget of ${float(budget):.4f}. Nothing was sent.",
-            spent=spent, estimate=sweep.estimate, budget=float(budget),
+            spent=spent, estimate=estimate, budget=float(budget),
         )
 
 
 def _refuse_repeats(client: ClientLike, sweep: Sweep,
-                    checked: list[tuple[str, dict[str, Any]]]) -> None:
+                    checked: list[tuple[str, dict[str, Any]]], own: set[str]) -> None:
     """Raise `AlreadyRun` when the ledger holds a task (succeeded, or not ended) with exactly
-    the parameters of some cells, sent to this client's server."""
+    the parameters of some cells, sent to this client's server, that is not one of this
+    sweep's own (``own``: its task tokens, which it resumes)."""
     earlier: dict[tuple[str, str], str] = {}
     here = client.base_url.rstrip("/")
     models = {model for model, _ in checked}
     for entry in ledger_of(client).tasks().values():
         if entry.model not in models or entry.outcome not in (None, "succeeded"):
+            continue
+        if entry.token in own:
             continue
         if entry.base_url and entry.base_url.rstrip("/") != here:
             continue
@@ -166,7 +193,8 @@ def _refuse_repeats(client: ClientLike, sweep: Sweep,
         f"{len(repeats)} of the {len(sweep.cells)} runs of this sweep already ran with the "
         f"same parameters: {shown}{more}. Running them again would bill them again, so "
         "nothing was sent. Their results are in client.history() (a task still running is "
-        "collected by client.resume()); pass rerun=True to run and bill them all again.",
+        "collected by client.resume()); the same sweep run again (same name) resumes instead; "
+        "pass rerun=True to run and bill them all again.",
         tasks=tasks)
 
 
