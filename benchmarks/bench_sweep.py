@@ -81,8 +81,10 @@ def run(ctx: Context) -> Section:
             before, since = len(sb.tasks()), time.time()
             extra = {} if concurrency is None else {"max_concurrency": concurrency}
             start = time.perf_counter()
+            # rerun=True: each repetition runs (and bills) every cell again, rather than
+            # resuming the earlier repetition's sweep or refusing the sequential runs' repeats.
             result = client.sweep(MODEL, seed=list(seeds), on_progress=lambda _p: None,
-                                  **extra, **PARAMS)
+                                  rerun=True, progress=False, **extra, **PARAMS)
             seconds = time.perf_counter() - start
             returned = time.time()
             if len(result.results) != TASKS or result.errors:

@@ -39,7 +39,7 @@ from common import (
     render_table,
 )
 
-#: name -> module, in the order of issue 7 (and issue 14's panel memory).
+#: name -> module, in the order of issue 7 (then issue 14's panel memory and issue 17's batch).
 FIGURES = {
     "notice": "bench_notice",
     "overhead": "bench_overhead",
@@ -49,6 +49,7 @@ FIGURES = {
     "import": "bench_import",
     "cancel": "bench_cancel",
     "panel_memory": "bench_panel_memory",
+    "batch": "bench_batch",
 }
 
 
@@ -59,7 +60,8 @@ def _log(text: str) -> None:
 def render(sections: list[Section], *, quick: bool, started: datetime, seconds: float,
            load_before: str, load_after: str, info: dict[str, str]) -> str:
     out = ["# Benchmarks", "",
-           "Produced by `make bench` (`benchmarks/run.py`); the goals are those of issue 7. Each "
+           "Produced by `make bench` (`benchmarks/run.py`); the goals are those of issue 7 "
+           "(figure 8: issue 17). Each "
            "figure and its baseline were measured in the same run with their repetitions "
            "interleaved, so the ratios hold on a busy machine even where absolute times "
            "drift. Cells give the median, then min–max and the number of repetitions. "

@@ -30,8 +30,11 @@ __all__ = [  # noqa: RUF022
     "TaskUpdate",
     "Result",
     "Output",
+    "models",
+    "ModelInfo",
     "FluxPanel",
     "Sweep",
+    "Batch",
     "sweep_over",
     "compare",
     "read_params",
@@ -42,14 +45,21 @@ __all__ = [  # noqa: RUF022
     "WiroError",
     "ConfigError",
     "ValidationError",
+    "InvalidRows",
     "BudgetExceeded",
+    "AlreadyRun",
+    "JobBusy",
+    "JobChanged",
     "ApiError",
     "AuthError",
     "ConcurrencyLimit",
     "InsufficientBalance",
     "NotFound",
+    "CancelRefused",
+    "ModelNotFound",
     "NetworkError",
     "RunOutcomeUnknown",
+    "OutputError",
     "TaskError",
     "TaskFailed",
     "Moderated",
@@ -64,8 +74,11 @@ _HOMES = {
     "TaskUpdate": "results",
     "Result": "results",
     "Output": "results",
+    "models": "client",
+    "ModelInfo": "client",
     "FluxPanel": "panel",
     "Sweep": "research",
+    "Batch": "research",
     "sweep_over": "research",
     "compare": "research",
     "read_params": "metadata",
@@ -77,17 +90,24 @@ _HOMES = {
 }
 
 if TYPE_CHECKING:
-    from .client import WiroClient
+    from .client import ModelInfo, WiroClient, models
     from .errors import (
+        AlreadyRun,
         ApiError,
         AuthError,
         BudgetExceeded,
+        CancelRefused,
         ConcurrencyLimit,
         ConfigError,
         InsufficientBalance,
+        InvalidRows,
+        JobBusy,
+        JobChanged,
+        ModelNotFound,
         Moderated,
         NetworkError,
         NotFound,
+        OutputError,
         RunOutcomeUnknown,
         TaskCancelled,
         TaskError,
@@ -98,7 +118,7 @@ if TYPE_CHECKING:
     )
     from .metadata import read_params
     from .panel import FluxPanel
-    from .research import Sweep, compare, sweep_over
+    from .research import Batch, Sweep, compare, sweep_over
     from .results import Output, Result, Task, TaskUpdate
     from .schema import ModelSpec, ParamSpec
     from .specs import FLUX_2_FLEX, get_spec

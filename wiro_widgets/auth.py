@@ -19,9 +19,12 @@ import threading
 import time
 
 from .errors import ConfigError
-from .redaction import Secret
+from .redaction import MASK, Secret
 
-__all__ = ["Credentials", "next_nonce", "sign"]
+__all__ = ["CREDENTIAL_HEADERS", "AuthHeaders", "Credentials", "next_nonce", "sign"]
+
+#: The request headers that carry credentials; they never go to another host.
+CREDENTIAL_HEADERS = frozenset({"x-api-key", "x-nonce", "x-signature"})
 
 class _NonceClock:
     """Millisecond nonces that strictly increase across every thread of the process.
@@ -60,6 +63,32 @@ def sign(api_key: str, api_secret: str, nonce: str) -> str:
     ).hexdigest()
 
 
+class AuthHeaders(dict[str, str]):
+    """Request headers holding credentials; ``repr`` masks every value, so a traceback
+    formatted with its frames' locals (``capture_locals=True``) never shows the key.
+
+    Example:
+        >>> AuthHeaders({"x-api-key": "abcd1234"})
+        AuthHeaders({'x-api-key': '***'})
+    """
+
+    def __repr__(self) -> str:
+        return f"AuthHeaders({ {name: MASK for name in self}!r})"
+
+
+def _problem(value: str, what: str) -> str | None:
+    """Why ``value`` cannot be sent as an HTTP header value, in words that never echo it."""
+    if not value.isascii():
+        # A pasted en dash or a non-breaking space would fail later, inside the signing
+        # or the HTTP library, with the whole key in the exception's text.
+        return (f"The Wiro API {what} contains a character that is not plain ASCII (often a "
+                "dash or a space changed by copy and paste); copy it again from the "
+                "dashboard.")
+    if any(c.isspace() for c in value) or not value.isprintable():
+        return f"The Wiro API {what} contains spaces or control characters."
+    return None
+
+
 class Credentials:
     """An API key and optional secret (no secret: key-only project mode).
 
@@ -68,25 +97,29 @@ class Credentials:
         api_secret: the project's secret; None or "" for key-only projects.
 
     Raises:
-        ConfigError: when the key is missing or malformed.
+        ConfigError: when the key is missing or malformed (not ASCII, spaces inside,
+            control characters); the message never holds the value.
     """
 
     __slots__ = ("_key", "_secret")
 
     def __init__(self, api_key: str | None, api_secret: str | None = None) -> None:
-        key = (api_key or "").strip()
-        if not key:
+        key = Secret((api_key or "").strip())
+        secret = Secret((api_secret or "").strip())
+        # Only masked holders stay in this frame: a traceback formatted with its locals
+        # (``capture_locals=True``) must not show the values it refuses.
+        del api_key, api_secret
+        if not key.value:
             raise ConfigError(
                 "No Wiro API key: pass api_key=... or set WIRO_API_KEY "
                 "(or start a local sandbox: `wiro-widgets sandbox`)."
             )
-        if any(c.isspace() for c in key) or not key.isprintable():
-            raise ConfigError("The Wiro API key contains spaces or control characters.")
-        secret = (api_secret or "").strip()
-        if secret and (any(c.isspace() for c in secret) or not secret.isprintable()):
-            raise ConfigError("The Wiro API secret contains spaces or control characters.")
-        self._key = Secret(key)
-        self._secret = Secret(secret) if secret else None
+        problem = _problem(key.value, "key") or (
+            _problem(secret.value, "secret") if secret.value else None)
+        if problem:
+            raise ConfigError(problem)
+        self._key = key
+        self._secret = secret if secret.value else None
 
     @classmethod
     def from_env(cls, api_key: str | None = None, api_secret: str | None = None) -> Credentials:
@@ -104,16 +137,16 @@ class Credentials:
         """True in signature mode, False in key-only mode."""
         return self._secret is not None
 
-    def headers(self) -> dict[str, str]:
-        """Auth headers for one request, with a fresh nonce."""
+    def headers(self) -> AuthHeaders:
+        """Auth headers for one request, with a fresh nonce (their repr is masked)."""
         if self._secret is None:
-            return {"x-api-key": self._key.value}
+            return AuthHeaders({"x-api-key": self._key.value})
         nonce = next_nonce()
-        return {
+        return AuthHeaders({
             "x-api-key": self._key.value,
             "x-nonce": nonce,
             "x-signature": sign(self._key.value, self._secret.value, nonce),
-        }
+        })
 
     def fingerprint(self) -> str:
         """A short, non-reversible tag of the key, safe to log (``key:ab12cd``)."""

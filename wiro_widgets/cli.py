@@ -11,6 +11,8 @@ Example:
     $ wiro-widgets notebooks my-notebooks
     wrote     my-notebooks/client.ipynb
     ...
+    $ wiro-widgets merge homes shard-0 shard-1 --into merged
+    merged 2 homes into merged: 4012 ledger lines (0 duplicates kept once), 2000 files copied
 """
 
 from __future__ import annotations
@@ -172,8 +174,43 @@ def _run_notebooks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_merge(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "merge",
+        help="merge the homes (ledgers, caches) or the exports of a batch's shards",
+        description="Put a batch run in shards back together. 'homes': merge each "
+        "WIRO_WIDGETS_HOME's ledger (every line once, in time order) and output cache into "
+        "the home INTO. 'exports': merge exported datasets (imagefolder folders, or Parquet "
+        "files) into INTO.",
+    )
+    parser.add_argument("what", choices=("homes", "exports"), help="what to merge")
+    parser.add_argument("sources", nargs="+", type=Path, metavar="SOURCE")
+    parser.add_argument("--into", type=Path, required=True, metavar="INTO",
+                        help="the home or folder to merge into (made when missing)")
+    parser.set_defaults(func=_run_merge)
+
+
+def _run_merge(args: argparse.Namespace) -> int:
+    from .research.merge import merge_exports, merge_homes
+
+    try:
+        if args.what == "homes":
+            report = merge_homes(args.sources, args.into)
+            what = "ledger lines"
+        else:
+            report = merge_exports(args.sources, args.into)
+            what = "rows"
+    except (OSError, ValueError, ImportError) as err:
+        print(f"wiro-widgets merge: {err}", file=sys.stderr)
+        return 1
+    print(f"merged {report.sources} {args.what} into {args.into}: {report.lines} {what} "
+          f"({report.duplicates} duplicates kept once), {report.files} files copied")
+    return 0
+
+
 #: Functions adding one subcommand each (see the module docstring).
-COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox, _add_demo, _add_notebooks]
+COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox, _add_demo, _add_notebooks,
+                                                _add_merge]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ import importlib
 import os
 import sys
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,7 +206,21 @@ def load_credentials(api_key: str | None = None, api_secret: str | None = None, 
         >>> creds = load_credentials()                    # finds WIRO_API_KEY in ./.env
         >>> creds = load_credentials("my-key", "my-secret")   # the arguments win
     """
-    places = _places(Path.cwd() if folder is None else Path(folder), timeout)
+    try:
+        return _first_found(api_key, api_secret, Path.cwd() if folder is None else Path(folder),
+                            timeout)
+    except BaseException as err:
+        # The finished frames below hold the key and secret as plain strings: clear their
+        # locals, so a traceback formatted with them (``capture_locals=True``) cannot show
+        # either. This frame's own are deleted before the error leaves.
+        traceback.clear_frames(err.__traceback__)
+        del api_key, api_secret
+        raise
+
+
+def _first_found(api_key: str | None, api_secret: str | None, folder: Path,
+                 timeout: float) -> Credentials:
+    places = _places(folder, timeout)
     if api_key is not None:
         if api_secret is None:
             # Only the local places: an explicit key never waits on a notebook service.

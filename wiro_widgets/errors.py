@@ -15,17 +15,25 @@ from __future__ import annotations
 from typing import Any
 
 from .redaction import redact as _redact
+from .redaction import redact_data as _redact_data
 
 __all__ = [
+    "AlreadyRun",
     "ApiError",
     "AuthError",
     "BudgetExceeded",
+    "CancelRefused",
     "ConcurrencyLimit",
     "ConfigError",
     "InsufficientBalance",
+    "InvalidRows",
+    "JobBusy",
+    "JobChanged",
+    "ModelNotFound",
     "Moderated",
     "NetworkError",
     "NotFound",
+    "OutputError",
     "RunOutcomeUnknown",
     "TaskCancelled",
     "TaskError",
@@ -61,9 +69,10 @@ class ValidationError(WiroError, ValueError):
     """
 
     def __init__(self, field: str, value: Any, rule: str) -> None:
-        self.field = field
-        self.value = value
-        self.rule = rule
+        self.field = _redact(field)
+        # A key pasted into a parameter must not survive in the error either.
+        self.value = _redact(value) if isinstance(value, str) else value
+        self.rule = _redact(rule)
         super().__init__(f"{field}={_short_repr(value)}: {rule}")
 
 
@@ -124,6 +133,41 @@ class NotFound(ApiError):
     """Unknown model or task (code 1)."""
 
 
+class CancelRefused(ApiError):
+    """A Cancel or Kill did not stop the task: the server refused it (``result: false``,
+    e.g. code 1 "Task could not be killed: ..."), or accepted it while Task/Detail never
+    came to say ``task_cancel``. The task may still run, and bill.
+
+    An `ApiError`, not a `TaskError`: a `TaskError` says how a task *ended*, and this one
+    has not ended (it stays pending in the ledger, so ``client.resume()`` still collects
+    it). Like Wiro's own clients, which raise their API error on a refused Kill, the
+    server's refusal text is the message.
+
+    Attributes:
+        task_id, token: the task that may still run.
+        status: its last status seen in Task/Detail.
+        refused: True when the server refused; False when it accepted but did not stop.
+    """
+
+    def __init__(self, message: str, *, task_id: str | None = None,
+                 token: str | None = None, status: str = "", refused: bool = True,
+                 code: int | None = None, http_status: int | None = None,
+                 endpoint: str = "") -> None:
+        self.task_id = task_id
+        self.token = token
+        self.status = status
+        self.refused = refused
+        super().__init__(message, code=code, http_status=http_status, endpoint=endpoint)
+
+
+class ModelNotFound(NotFound):
+    """The API does not know the model; ``closest`` holds the nearest names from Tool/List."""
+
+    def __init__(self, message: str, *, closest: tuple[str, ...] = (), **kwargs: Any) -> None:
+        self.closest = closest
+        super().__init__(message, **kwargs)
+
+
 class NetworkError(WiroError):
     """Transport failure after retries.
 
@@ -144,14 +188,48 @@ class NetworkError(WiroError):
 
 
 class RunOutcomeUnknown(NetworkError):
-    """A Run was sent but its answer was lost, and no matching task could be found.
+    """A Run was sent but its answer was lost, and no matching task could be found yet.
 
-    A task may exist on the server; look it up later with ``client.history()`` or the
-    Wiro dashboard before running again.
+    A task may exist on the server and bill. The Run is never sent again by itself: the
+    ledger keeps a ``run_unknown`` entry, and ``client.history()`` / ``client.resume()``
+    adopt the task once ``Task/List`` shows it.
+
+    Attributes:
+        model: the model the Run was for.
+        fingerprint: a short hash of the parameters sent (the same in the ledger entry).
+        sent_at: Unix time the Run was sent (this computer's clock).
+        reason: how the answer was lost (``ReadTimeout``, ``HTTP 504``, ...).
+        run_id: the ledger entry's id.
     """
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str, *, model: str = "", fingerprint: str = "",
+                 sent_at: float | None = None, reason: str = "", run_id: str = "") -> None:
+        self.model = model
+        self.fingerprint = fingerprint
+        self.sent_at = sent_at
+        self.reason = reason
+        self.run_id = run_id
         super().__init__(message, task_may_exist=True)
+
+
+class OutputError(NetworkError):
+    """The task succeeded (and is billed), but its outputs are not in hand: a download failed
+    or was stopped, or an output was refused (larger than the client reads, an image over
+    the pixel limit or not one it decodes, a damaged file).
+
+    Nothing is lost: the task stays pending in the ledger, so ``client.wait(err.token)`` or
+    ``client.resume()`` tries again. It is a `NetworkError` because it means what a network
+    failure after a Run means: a task exists, do not run again, collect it.
+
+    Attributes:
+        token: the task token, for ``client.wait(token)``.
+        reason: what went wrong, in words.
+    """
+
+    def __init__(self, message: str, *, task_id: str, token: str, reason: str = "") -> None:
+        self.token = token
+        self.reason = _redact(reason)
+        super().__init__(message, task_may_exist=True, task_id=task_id)
 
 
 class TaskError(WiroError):
@@ -161,7 +239,7 @@ class TaskError(WiroError):
                  record: dict[str, Any] | None = None) -> None:
         self.task_id = task_id
         self.token = token
-        self.record = record or {}
+        self.record = _redact_data(record or {})
         suffix = f" (task {task_id})" if task_id else ""
         super().__init__(f"{message}{suffix}")
 
@@ -193,6 +271,59 @@ class TaskTimeout(TaskError):
                  token: str | None = None) -> None:
         self.detached = detached
         super().__init__(message, task_id=task_id, token=token)
+
+
+class AlreadyRun(WiroError):
+    """The same runs already finished (or still run) according to the ledger: sending them
+    again would bill them again, so nothing was sent.
+
+    Attributes:
+        tasks: the task ids of the earlier identical runs.
+    """
+
+    def __init__(self, message: str, *, tasks: tuple[str, ...] = ()) -> None:
+        self.tasks = tasks
+        super().__init__(message)
+
+
+class InvalidRows(WiroError, ValueError):
+    """Rows of a batch break the model's rules; nothing was sent. Every bad row is listed
+    at once (fix them, or pass ``skip_invalid=True`` to run the others).
+
+    Attributes:
+        problems: (line, field, value, rule) per problem: the line in the batch file (or
+            the item's position, from 1, in an iterable), the parameter, its value, and
+            what is allowed.
+    """
+
+    #: Problems named in the message (all of them are in ``problems``).
+    SHOWN = 30
+
+    def __init__(self, problems: list[tuple[int, str, Any, str]], *, where: str = "line",
+                 rows: int = 0) -> None:
+        # Redacted before shortening: a key cut in half by the shortened value would no
+        # longer be found by the redaction of the message.
+        self.problems = [(line, _redact(field), _redact(value) if isinstance(value, str)
+                          else value, _redact(rule)) for line, field, value, rule in problems]
+        lines = [f"  {where} {line}: {field}={_short_repr(value)}: {rule}"
+                 for line, field, value, rule in self.problems[: self.SHOWN]]
+        more = len(self.problems) - self.SHOWN
+        if more > 0:
+            lines.append(f"  ... and {more} more (all in .problems)")
+        bad = len({line for line, *_ in self.problems})
+        of = f" of {rows}" if rows else ""
+        super().__init__(
+            f"{bad}{of} rows break the model's rules; nothing was sent:\n" + "\n".join(lines)
+            + "\nFix them, or pass skip_invalid=True to run the other rows.")
+
+
+class JobBusy(WiroError):
+    """The named sweep or batch is running in another process (or thread) now."""
+
+
+class JobChanged(WiroError):
+    """A named batch (or sweep) was started before with other rows: resuming it would mix
+    two different jobs, so nothing was sent. Use another name, or restore the rows."""
 
 
 def _short_repr(value: Any, limit: int = 80) -> str:

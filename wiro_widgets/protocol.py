@@ -30,6 +30,7 @@ __all__ = [
     "FINAL_FRAMES",
     "KILLABLE_STATUSES",
     "KNOWN_STATUSES",
+    "LOG_FRAMES",
     "MAX_UPLOAD_BYTES",
     "OUTCOMES",
     "STATUS_ORDER",
@@ -85,6 +86,11 @@ KNOWN_STATUSES: Final = frozenset(STATUS_ORDER) | TERMINAL_STATUSES | {
 #: no ``pexit``).
 FINAL_FRAMES: Final = frozenset({"task_postprocess_end", "task_cancel", "task_end",
                                  "task_error_full"})
+#: Socket frames that carry the model's stderr: log lines, never a verdict. The docs call a
+#: ``task_error`` frame "an interim log event, not a final failure... the task may still
+#: complete successfully" and every SDK maps it to a non-terminal status (section 9); only
+#: Task/Detail's final record decides how a task ended.
+LOG_FRAMES: Final = frozenset({"task_error", "task_error_full"})
 #: Position of each status, for "never go backwards"; cancel and error rank last.
 STATUS_RANK: Final[Mapping[str, int]] = {
     **{status: i for i, status in enumerate(STATUS_ORDER)},

@@ -2,30 +2,38 @@
 redacting filter on the package's loggers.
 
 A `Secret` registers its value while it lives; `redact` replaces every registered value in a
-text with ``***``. Errors (`errors.WiroError`), log records, the ledger and saved metadata
-all pass through `redact`, so no message built by this package can carry a key. This module
-imports nothing of the package, so every other module may use it.
+text with ``***`` and drops the user and password of every URL in it
+(``https://user:pass@host/x.png`` becomes ``https://host/x.png``). Errors
+(`errors.WiroError`), log records, the ledger and saved metadata all pass through `redact`, so
+no message built by this package can carry a key or a password. This module imports nothing
+of the package, so every other module may use it.
 
 Example:
     >>> secret = Secret("sk-live-1234")
-    >>> redact("the key sk-live-1234 was refused")
-    'the key *** was refused'
+    >>> redact("the key sk-live-1234 was refused by https://me:pw@example.com/a.png")
+    'the key *** was refused by https://example.com/a.png'
     >>> log = get_logger("wiro_widgets.mine")      # records pass through `redact`
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import weakref
+from typing import Any
 
-__all__ = ["MASK", "RedactingFilter", "Secret", "get_logger", "redact"]
+__all__ = ["MASK", "RedactingFilter", "Secret", "get_logger", "redact", "redact_data",
+           "strip_userinfo"]
 
 #: What a secret is replaced with.
 MASK = "***"
 
 _SECRETS: weakref.WeakSet[Secret] = weakref.WeakSet()
 _SECRETS_LOCK = threading.Lock()
+# scheme://user:password@ (up to the last "@" before the path). Quotes and backslashes end
+# it, so a URL inside JSON or a repr is stripped without touching the text around it.
+_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^\s/?#\"<>\\]*@")
 
 
 class Secret:
@@ -48,7 +56,8 @@ class Secret:
 
 
 def redact(text: str) -> str:
-    """Replace every known key and secret in ``text`` with ``***``.
+    """Replace every known key and secret in ``text`` with ``***``, and drop the user and
+    password of every URL in it.
 
     Example:
         >>> redact(f"bad key {creds.api_key}")
@@ -56,12 +65,41 @@ def redact(text: str) -> str:
     """
     if not text:
         return text
+    if "@" in text and "://" in text:
+        text = _USERINFO.sub(r"\1", text)
     with _SECRETS_LOCK:
         values = sorted({s.value for s in _SECRETS if len(s.value) >= 4}, key=len, reverse=True)
     for value in values:
         if value in text:
             text = text.replace(value, MASK)
     return text
+
+
+def redact_data(value: Any) -> Any:
+    """``value`` with `redact` applied to every string inside it (dicts, lists, tuples);
+    other values are kept as they are.
+
+    Example:
+        >>> redact_data({"debugerror": "bad key sk-live-1234", "pexit": 1})
+        {'debugerror': 'bad key ***', 'pexit': 1}
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(redact_data(v) for v in value)
+    return value
+
+
+def strip_userinfo(url: str) -> str:
+    """``url`` without the user and password it may carry; the rest is unchanged.
+
+    Example:
+        >>> strip_userinfo("https://me:pw@example.com/a.png")
+        'https://example.com/a.png'
+    """
+    return _USERINFO.sub(r"\1", url) if "@" in url else url
 
 
 class RedactingFilter(logging.Filter):

@@ -25,8 +25,6 @@ import hashlib
 import io
 import os
 import pathlib
-import struct
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import IO, Any
@@ -35,8 +33,16 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from .errors import ValidationError
-from .images import IMAGE_TYPES, MAX_PIXELS, decode_image, sniff_image_type
+from .images import (
+    IMAGE_TYPES,
+    MAX_PIXELS,
+    TooManyPixels,
+    check_image,
+    decode_image,
+    sniff_image_type,
+)
 from .protocol import MAX_UPLOAD_BYTES
+from .redaction import redact, strip_userinfo
 
 __all__ = [
     "Reference",
@@ -48,6 +54,9 @@ __all__ = [
 _CHUNK = 1024 * 1024
 _TYPES_TEXT = "a PNG, JPEG, WebP or GIF image"
 _ACCEPTED = "a path, bytes, a PIL image, an http(s) URL or a FileUpload entry"
+#: The fields a repr shows (never the bytes).
+_SHOWN = ("name", "index", "source", "content_type", "size", "sha256", "url", "path",
+          "width", "height", "placeholder")
 
 
 @dataclass(frozen=True)
@@ -151,8 +160,19 @@ class Reference:
         with self.open() as handle:
             return handle.read()
 
+    @property
+    def shown_url(self) -> str | None:
+        """The URL to record or show: without the user and password it may carry (the
+        request itself uses `url` as given)."""
+        return None if self.url is None else strip_userinfo(self.url)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in _SHOWN)
+        return redact(f"Reference({fields})")
+
     def descriptor(self) -> dict[str, Any]:
-        """What the ledger and ``Result.params`` keep: never the bytes.
+        """What the ledger and ``Result.params`` keep: never the bytes, nor a password in a
+        URL.
 
         Example:
             >>> ref.descriptor()
@@ -163,7 +183,7 @@ class Reference:
             "sha256": self.sha256,
             "size": self.size,
             "source": self.source,
-            "url": self.url,
+            "url": self.shown_url,
             "content_type": self.content_type,
         }
 
@@ -290,6 +310,11 @@ def _from_bytes(data: bytes, index: int, where: str, *, source: str,
 
 
 def _from_pil(image: Image.Image, index: int, where: str) -> Reference:
+    width, height = image.size
+    if width * height > MAX_PIXELS:
+        # The same limit as a file's: the server would refuse a file of this size.
+        raise ValidationError(where, image, _too_many_pixels(
+            TooManyPixels(width * height, (width, height))))
     buffer = io.BytesIO()
     try:
         # PNG keeps every pixel as given; modes PNG cannot hold are converted first.
@@ -346,62 +371,19 @@ def _sniff(head: bytes, where: str, shown: str) -> str:
 
 def _check_decodes(handle: IO[bytes], content_type: str, size: int, where: str,
                    shown: str) -> None:
-    """Catch corrupt and truncated images without decoding them at full size.
-
-    Pillow's ``verify()`` checks PNG chunk CRCs to the end of the file but does nothing for
-    JPEG, GIF or WebP, so those get a structural check of their own.
-    """
+    """Catch corrupt and truncated images and decompression bombs (`images.check_image`)."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(handle) as image:
-                width, height = image.size
-                if width * height > MAX_PIXELS:
-                    raise ValidationError(where, shown, _too_many_pixels(width, height))
-                image.verify()
-            if width <= 0 or height <= 0:
-                raise ValueError("it has no pixels")
-            handle.seek(0)
-            if content_type == "image/jpeg":
-                _check_jpeg(handle)
-            elif content_type == "image/webp":
-                _check_webp(handle, size)
-            elif content_type == "image/gif":
-                _check_gif(handle, size)
-    except ValidationError:
-        raise
-    except Image.DecompressionBombError as err:
-        # Pillow refuses to open it at all (over twice its own limit): a bomb, not damage.
-        raise ValidationError(where, shown, f"has too many pixels ({err})") from None
-    except Exception as err:  # Pillow raises many types for bad data
-        detail = str(err) or type(err).__name__
-        raise ValidationError(where, shown, f"is a corrupt or truncated image ({detail})") from None
+        check_image(handle, content_type, size)
+    except TooManyPixels as err:
+        raise ValidationError(where, shown, _too_many_pixels(err)) from None
+    except ValueError as err:
+        raise ValidationError(where, shown, f"is a corrupt or truncated image ({err})") from None
 
 
-def _too_many_pixels(width: int, height: int) -> str:
-    return (f"is {width}x{height} pixels ({width * height / 1e6:.0f} MP); a reference image "
-            f"may have at most {MAX_PIXELS // 1_000_000} MP (it would not be decoded)")
-
-
-def _check_jpeg(handle: IO[bytes]) -> None:
-    # A reduced-scale decode ("draft") reads every entropy-coded byte, so truncation is
-    # caught, while the pixels it produces are 1/64 of the full image.
-    with Image.open(handle) as image:
-        image.draft("RGB", (max(1, image.width // 8), max(1, image.height // 8)))
-        image.load()
-
-
-def _check_webp(handle: IO[bytes], size: int) -> None:
-    header = handle.read(12)
-    (declared,) = struct.unpack("<I", header[4:8])
-    if declared + 8 > size:
-        raise ValueError(f"the file holds {size} bytes but declares {declared + 8}")
-
-
-def _check_gif(handle: IO[bytes], size: int) -> None:
-    handle.seek(max(0, size - 16))
-    if b"\x3b" not in handle.read():
-        raise ValueError("the GIF trailer is missing")
+def _too_many_pixels(err: TooManyPixels) -> str:
+    shown = f"{err.size[0]}x{err.size[1]} pixels " if err.size else ""
+    return (f"is {shown}({err.pixels / 1e6:.0f} MP); a reference image may have at most "
+            f"{MAX_PIXELS // 1_000_000} MP (it would not be decoded)")
 
 
 def _upload_content(value: Any) -> bytes | None:

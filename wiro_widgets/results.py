@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import io
+import json
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -19,15 +20,18 @@ from typing import Any
 
 from PIL import Image
 
-from .images import thumbnail_data_uri
 from .metadata import save_result
+from .output_view import output_html, text_html
 from .specs import get_spec
 
 __all__ = [
+    "OUTPUT_KINDS",
+    "RAW",
     "Output",
     "Result",
     "Task",
     "TaskUpdate",
+    "raw_text",
     "stage_label",
 ]
 
@@ -99,6 +103,8 @@ class TaskUpdate:
         source: ``socket``, ``poll`` or ``client``.
         task_id, token: the task followed.
         message: a log line or note, when there is one.
+        log: a line the model wrote to stderr (a ``task_error`` socket frame): a log line,
+            not a verdict; the task may still succeed, and status and progress go on.
     """
 
     status: str
@@ -111,6 +117,7 @@ class TaskUpdate:
     percentage: float | None = None
     source: str = "client"
     message: str = ""
+    log: str = ""
 
     @property
     def fraction(self) -> float | None:
@@ -122,9 +129,21 @@ class TaskUpdate:
         return None
 
 
+#: The kinds of output, from their content type (`Output.kind`).
+OUTPUT_KINDS = ("image", "video", "audio", "text", "file")
+#: Wiro's content type of LLM output: no file, the text in ``content`` (kept locally as JSON).
+RAW = "raw"
+
+
 @dataclass(frozen=True)
 class Output:
-    """One output file: as the API described it, and where its bytes are kept locally."""
+    """One output: as the API described it, and where its bytes are kept locally.
+
+    An LLM's ``raw`` output has no file and no url on Wiro; its ``content`` (``raw``,
+    ``answer``, ``thinking`` ...) is kept in the cache as a JSON file (``path``), so it lives
+    on with the task like any output. `kind` tells images, videos, audio, text and other
+    files apart; `read_bytes` and `text` give what a display needs.
+    """
 
     name: str
     content_type: str
@@ -132,6 +151,54 @@ class Output:
     url: str
     sha256: str = ""
     path: str = ""
+
+    @property
+    def kind(self) -> str:
+        """``image``, ``video``, ``audio``, ``text`` (``raw`` LLM output and ``text/*``) or
+        ``file``."""
+        major = self.content_type.split("/", 1)[0].lower()
+        if self.content_type == RAW or major == "text":
+            return "text"
+        return major if major in ("image", "video", "audio") else "file"
+
+    def read_bytes(self) -> bytes:
+        """The output's bytes from its local copy.
+
+        Raises:
+            FileNotFoundError: it was not downloaded.
+        """
+        if not self.path:
+            raise FileNotFoundError(f"output {self.name} was not downloaded")
+        return Path(self.path).read_bytes()
+
+    def text(self) -> str:
+        """The text of a ``text`` output: an LLM's answer (its ``answer`` parts joined, else
+        its ``raw`` text), or a text file's content."""
+        data = self.read_bytes().decode("utf-8", "replace")
+        if self.content_type != RAW:
+            return data
+        try:
+            content = json.loads(data)
+        except ValueError:
+            return data
+        return raw_text(content)
+
+
+def raw_text(content: Any) -> str:
+    """The text of an LLM's ``content``: ``answer`` joined (older tasks.md shape), else
+    ``raw`` (the streaming docs' shape), else the value as text.
+
+    Example:
+        >>> raw_text({"raw": "Hi.", "thinking": [], "answer": ["Hi."]})
+        'Hi.'
+    """
+    if isinstance(content, Mapping):
+        answer = content.get("answer")
+        if isinstance(answer, list) and answer:
+            return "".join(str(a) for a in answer)
+        if content.get("raw") is not None:
+            return str(content["raw"])
+    return content if isinstance(content, str) else json.dumps(content, ensure_ascii=False)
 
 
 @dataclass(eq=False)
@@ -150,6 +217,8 @@ class Result:
         cost: the task's ``totalcost`` in USD.
         sandbox: True when a local sandbox made it (its images are not the model's).
         record: the final Task/Detail record, as the API returned it.
+        warnings: what went wrong without losing the result, in plain words (e.g. the
+            outputs could not be written to the local cache and are kept in memory only).
     """
 
     task: Task
@@ -163,6 +232,7 @@ class Result:
     cost: float = 0.0
     record: dict[str, Any] = field(default_factory=dict, repr=False)
     sandbox: bool = False
+    warnings: tuple[str, ...] = ()
     _images: list[Image.Image] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -192,8 +262,7 @@ class Result:
         """The output images as PIL images, loaded once from the local copies."""
         with self._lock:
             if self._images is None:
-                self._images = [_open_local(o) for o in self.outputs
-                                if o.content_type.startswith("image/")]
+                self._images = [_open_local(o) for o in self.outputs_of("image")]
             return list(self._images)
 
     def release_images(self) -> None:
@@ -204,9 +273,40 @@ class Result:
             >>> result.images[0].size; result.release_images()   # memory back; files stay
         """
         with self._lock:
-            kept = [o for o in self.outputs if o.content_type.startswith("image/")]
+            kept = self.outputs_of("image")
             if all(o.path and Path(o.path).is_file() for o in kept):
                 self._images = None
+
+    def outputs_of(self, kind: str) -> list[Output]:
+        """The outputs of one kind (``image``, ``video``, ``audio``, ``text``, ``file``)."""
+        return [o for o in self.outputs if o.kind == kind]
+
+    @property
+    def files(self) -> list[Path]:
+        """The local copy of every output with one (images, videos, audio, text, files)."""
+        return [Path(o.path) for o in self.outputs if o.path]
+
+    @property
+    def videos(self) -> list[Path]:
+        """The local copies of the video outputs (``video/mp4``, ``video/webm`` ...)."""
+        return [Path(o.path) for o in self.outputs_of("video") if o.path]
+
+    @property
+    def audio(self) -> list[Path]:
+        """The local copies of the audio outputs."""
+        return [Path(o.path) for o in self.outputs_of("audio") if o.path]
+
+    @property
+    def text(self) -> str:
+        """The text the model returned: its text outputs (an LLM's answer) joined; for a
+        task with no output at all, its ``debugoutput`` (where Wiro merges LLM text).
+        ``""`` for models that return only files."""
+        texts = [o.text() for o in self.outputs_of("text") if o.path]
+        if texts:
+            return "\n\n".join(texts)
+        if not self.outputs:
+            return str(self.record.get("debugoutput") or "")
+        return ""
 
     @property
     def image(self) -> Image.Image:
@@ -223,7 +323,7 @@ class Result:
         Raises:
             FileNotFoundError: an output has neither a local file nor a loaded image.
         """
-        images = [o for o in self.outputs if o.content_type.startswith("image/")]
+        images = self.outputs_of("image")
         for position, output in enumerate(images):
             if output.path and Path(output.path).is_file():
                 yield output, Path(output.path).read_bytes()
@@ -249,9 +349,13 @@ class Result:
 
     @property
     def file_param(self) -> str | None:
-        """The Python name of the model's file input (its spec says which), if known."""
+        """The Python name of the model's file input: from the built-in spec, else the first
+        parameter holding reference descriptors."""
         spec = get_spec(self.task.model)
-        return spec.file_param.py_name if spec is not None and spec.file_param else None
+        if spec is not None and spec.file_param:
+            return spec.file_param.py_name
+        return next((k for k, v in self.params.items() if isinstance(v, list) and v
+                     and all(isinstance(d, Mapping) and "sha256" in d for d in v)), None)
 
     def summary(self) -> dict[str, Any]:
         """The parameters and facts worth showing next to an image."""
@@ -266,18 +370,15 @@ class Result:
 
     def __repr__(self) -> str:
         return (f"Result(task={self.task.id!r}, model={self.task.model!r}, "
-                f"images={len(self.outputs)}, seed={self.seed}, cost={self.cost})")
+                f"outputs={len(self.outputs)}, seed={self.seed}, cost={self.cost})")
 
     def _repr_html_(self) -> str:
-        """A compact gallery: small JPEG thumbnails with the prompt and key parameters."""
-        cells = []
-        for image in self.images:
-            uri = thumbnail_data_uri(image, 256)
-            cells.append(
-                f'<img src="{uri}" width="{min(256, image.width)}" '
-                f'style="margin:2px;border-radius:4px" alt="output {image.width}x{image.height}" '
-                f'title="{image.width}x{image.height}">'
-            )
+        """A compact view: image thumbnails, video and audio players, the text; with the
+        prompt and key parameters."""
+        cells = [output_html(o, self._images_by_output()) for o in self.outputs]
+        text = self.text if not self.outputs else ""
+        if text:
+            cells.append(text_html(text))
         facts = " · ".join(
             html.escape(f"{k}={v}") for k, v in self.summary().items()
             if k not in ("prompt", self.file_param)
@@ -290,6 +391,14 @@ class Result:
             f'<div style="font-size:90%"><b>{html.escape(self.prompt[:300])}</b>{sandbox}</div>'
             f'<div style="font-size:80%;color:#666">{facts}</div></div>'
         )
+
+    def _images_by_output(self) -> dict[int, Image.Image]:
+        try:
+            images = self.images
+        except (OSError, ValueError):
+            return {}
+        return {id(o): image for o, image in zip(self.outputs_of("image"), images,
+                                                  strict=False)}
 
 
 def _open_local(output: Output) -> Image.Image:

@@ -67,8 +67,7 @@ def test_repr_shows_url_and_fingerprint_only(sandbox: Any) -> None:
 def test_sandbox_is_recognised(sandbox: Any) -> None:
     client = sandbox.client()
     assert client.is_sandbox  # loopback host
-    client.validate(MODEL, prompt="x")
-    assert not client._transport.saw_sandbox
+    assert not client._transport.saw_sandbox  # no request yet (validate reads the schema)
     with pytest.raises(NotFound):
         client.detail("999999999")
     assert client._transport.saw_sandbox  # the header was seen too

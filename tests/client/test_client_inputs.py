@@ -99,6 +99,7 @@ def test_zero_size_follows_the_first_reference(sandbox: Any) -> None:
 def test_local_refusals_send_nothing(sandbox: Any, tmp_path: Path, make: Any,
                                      rule: str) -> None:
     client = sandbox.client()
+    client.spec(MODEL)  # the model's schema is read once, before anything is checked
     before = len(sandbox.requests)
     with pytest.raises(ValidationError) as info:
         client.submit(MODEL, prompt="bad ref", input_images=[encoded(), make(tmp_path)],
@@ -116,9 +117,11 @@ def test_oversized_reference_is_refused_locally(sandbox: Any, tmp_path: Path,
     big = tmp_path / "big.png"
     Image.effect_noise((64, 64), 50).save(big)
     assert big.stat().st_size > 1000
+    client = sandbox.client()
+    client.spec(MODEL)  # the model's schema is read once, before anything is checked
     before = len(sandbox.requests)
     with pytest.raises(ValidationError, match="may be at most"):
-        sandbox.client().submit(MODEL, prompt="big", input_images=[big], **SMALL)
+        client.submit(MODEL, prompt="big", input_images=[big], **SMALL)
     assert len(sandbox.requests) == before
 
 

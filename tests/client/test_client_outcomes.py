@@ -110,7 +110,9 @@ def test_moderation_is_its_own_error(sandbox: Any, wiro_home: Path) -> None:
     assert finished["outcome"] == "moderated"
 
 
-def test_task_error_ends_the_wait(sandbox: Any, wiro_home: Path) -> None:
+def test_task_error_ends_the_wait(make_sandbox: Any, wiro_home: Path) -> None:
+    # A final Detail status task_error is the sandbox's opt-in fault (Wiro-MCP's reading).
+    sandbox = make_sandbox(faults={"task_error_status": True})
     started = time.monotonic()
     with pytest.raises(TaskFailed, match="Output folder creation failed") as info:
         sandbox.client().run(MODEL, prompt="error-me", **SMALL)

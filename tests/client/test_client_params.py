@@ -11,7 +11,7 @@ import pytest
 from client_helpers import MODEL, SMALL, encoded, run_requests
 
 from wiro_widgets.client._prepare import prepare
-from wiro_widgets.errors import BudgetExceeded, NotFound, ValidationError
+from wiro_widgets.errors import BudgetExceeded, ModelNotFound, NotFound, ValidationError
 
 INVALID = [
     ("width", 48), ("width", 2064), ("width", 1000), ("width", 1024.5), ("width", "1024"),
@@ -27,6 +27,7 @@ INVALID = [
 @pytest.mark.parametrize(("name", "value"), INVALID)
 def test_invalid_values_never_leave_the_machine(sandbox: Any, name: str, value: Any) -> None:
     client = sandbox.client()
+    client.spec(MODEL)  # the model's schema is read once, before anything is checked
     before = len(sandbox.requests)
     params = {"prompt": "edge", **SMALL, name: value}
     with pytest.raises(ValidationError) as info:
@@ -82,6 +83,7 @@ def test_python_names_become_api_names_with_defaults(sandbox: Any) -> None:
 
 def test_validate_fills_defaults_without_network(sandbox: Any) -> None:
     client = sandbox.client()
+    client.spec(MODEL)  # the model's schema is read once, then cached
     before = len(sandbox.requests)
     params = client.validate(MODEL, prompt="just checking")
     assert params["steps"] == 50
@@ -90,26 +92,32 @@ def test_validate_fills_defaults_without_network(sandbox: Any) -> None:
     assert len(sandbox.requests) == before
 
 
-def test_unknown_models_pass_parameters_through(sandbox: Any) -> None:
+def test_an_unknown_model_is_not_found_with_the_closest_names(sandbox: Any) -> None:
     client = sandbox.client()
-    assert client.spec("someone/new-model") is None
-    assert client.validate("someone/new-model", anyThing=5, other="x") == {
-        "anyThing": 5, "other": "x"}
-    with pytest.raises(NotFound):  # the sandbox knows only flux-2-flex
-        client.submit("someone/new-model", anyThing=5, other_name="x", listed=[1, 2])
-    request = run_requests(sandbox)[-1]
-    assert request.path == "/v1/Run/someone/new-model"
-    assert request.content_type == "application/json"
-    # The sandbox refuses unknown models before reading the body, so read what was built.
-    body = prepare("someone/new-model", {"anyThing": 5, "other_name": "x",
-                                         "listed": [1, 2]}).body
-    with body.open() as (data, _):
-        assert json.loads(data) == {"anyThing": 5, "other_name": "x", "listed": [1, 2]}
+    with pytest.raises(ModelNotFound) as info:
+        client.validate("google/nano-banan", prompt="x")
+    assert info.value.closest[0] == "google/nano-banana"
+    assert "google/nano-banana" in str(info.value)
+    assert isinstance(info.value, NotFound)
+    with pytest.raises(ModelNotFound):
+        client.submit("someone/new-model", anyThing=5)
+    assert not [r for r in run_requests(sandbox) if r.path == "/v1/Run/someone/new-model"]
+
+
+def test_models_without_a_spec_pass_parameters_through() -> None:
+    # A model described by nothing (the API unreachable, nothing cached, no built-in spec).
+    body = prepare("someone/new-model", {"anyThing": 5, "other_name": "x", "listed": [1, 2],
+                                         "hd": True, "draft": False}, None).body
+    with body.open() as (data, headers):
+        assert headers["Content-Type"] == "application/json"
+        # Booleans go as the strings Wiro's SDK fixtures send (issue 13, item 6).
+        assert json.loads(data) == {"anyThing": 5, "other_name": "x", "listed": [1, 2],
+                                    "hd": "true", "draft": "false"}
 
 
 def test_unknown_models_send_file_like_values_as_parts(sandbox: Any) -> None:
     prepared = prepare("someone/new-model", {"image": encoded(), "text": "hi",
-                                             "urls": ["https://example.com/a.png"]})
+                                             "urls": ["https://example.com/a.png"]}, None)
     assert prepared.body.multipart
     assert [r.source for r in prepared.body.files["image"]] == ["bytes"]
     assert prepared.body.fields == {"text": "hi", "urls": ["https://example.com/a.png"]}
@@ -130,7 +138,8 @@ def test_estimate_cost(sandbox: Any) -> None:
     assert small is not None
     assert large is not None
     assert 0 < small < large
-    assert client.estimate_cost("someone/new-model", a=1) is None
+    # kling-v3 documents no price: not computable before the run.
+    assert client.estimate_cost("klingai/kling-v3", prompt="a kayak") is None
 
 
 def test_budget_refuses_before_sending(make_sandbox: Any) -> None:

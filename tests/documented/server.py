@@ -55,6 +55,9 @@ class Step:
         redirect: answer with this ``Location`` (status 307 unless ``status`` is a 3xx).
         until: serve this step again and again while it returns False; once it returns
             True, move on to the next step.
+        chunked: send the body with ``Transfer-Encoding: chunked``, declaring no size.
+        length: the ``Content-Length`` to declare instead of the body's real size (a lie:
+            the connection is closed after the body).
     """
 
     example: str | None = None
@@ -66,6 +69,8 @@ class Step:
     trickle: float | None = None
     redirect: str | None = None
     until: Callable[[], bool] | None = None
+    chunked: bool = False
+    length: int | None = None
 
 
 @dataclass(frozen=True)
@@ -270,11 +275,20 @@ class _Handler(BaseHTTPRequestHandler):
             status = status if 300 <= status < 400 else 307
             headers["Location"] = step.redirect
         self.send_response(status)
-        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+        if step.chunked:
+            headers["Transfer-Encoding"] = "chunked"
+        else:
+            headers["Content-Length"] = str(len(body) if step.length is None else step.length)
+            self.close_connection = self.close_connection or step.length is not None
+        for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()
+        if step.chunked:
+            self._write_chunked(body)
+            return
         if step.trickle is None:
-            self.wfile.write(body)
+            with contextlib.suppress(OSError):
+                self.wfile.write(body)
             return
         for index in range(len(body)):
             if owner.stopped.wait(step.trickle if index else 0.0):
@@ -286,6 +300,15 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 self.close_connection = True
                 return
+
+    def _write_chunked(self, body: bytes, size: int = 16 * 1024) -> None:
+        try:
+            for start in range(0, len(body), size):
+                piece = body[start:start + size]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            self.close_connection = True
 
     def _content(self, step: Step, owner: DocumentedServer) -> tuple[bytes, dict[str, str]]:
         headers: dict[str, str] = {}

@@ -1,6 +1,7 @@
 """Known gaps (issues 12 and 13): each test states the right behaviour against the documented
-examples or a misbehaving server, and is marked as a strict expected failure. When a fix makes
-one pass, pytest reports it as a failure until the fix also removes its mark.
+examples or a misbehaving server. A gap still open is marked as a strict expected failure;
+when a fix makes one pass, pytest reports it as a failure until the fix also removes its mark,
+and the test stays here as the fix's proof.
 
 Calls that today hang or retry for long run through `finish_within`, so an expected failure
 costs seconds, not minutes.
@@ -39,8 +40,6 @@ def _script_running_task(server: DocumentedServer, kill: str = "error-kill-refus
     server.script("/Task/Kill", kill)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: a task_error frame ranks above everything, "
-                   "labels the run 'failed' and freezes progress until the end")
 def test_a_task_error_frame_mid_run_keeps_progress_moving(
         documented: DocumentedServer, make_client: ClientFactory) -> None:
     frames = list(FULL_RUN_FRAMES)
@@ -53,8 +52,6 @@ def test_a_task_error_frame_mid_run_keeps_progress_moving(
     assert (6, 10, 60.0) in updates.steps  # the progress frame after it still counts
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: kill() swallows a refused Kill, polls for "
-                   "15 s and returns a still-running record")
 def test_a_refused_kill_raises_at_once(documented: DocumentedServer,
                                        make_client: ClientFactory) -> None:
     _script_running_task(documented)
@@ -65,8 +62,6 @@ def test_a_refused_kill_raises_at_once(documented: DocumentedServer,
     assert caught.value.code == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a refused Kill is reported as "
-                   "TaskCancelled after 15 s although the task still runs")
 def test_a_refused_kill_is_never_reported_as_cancelled(documented: DocumentedServer,
                                                        make_client: ClientFactory) -> None:
     _script_running_task(documented)
@@ -81,8 +76,6 @@ def test_a_refused_kill_is_never_reported_as_cancelled(documented: DocumentedSer
     assert "cancelled" not in updates.labels
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: HTTP 403 raises a plain ApiError, not "
-                   "AuthError (wirokit maps 401 and 403 to its auth error)")
 def test_http_403_is_an_auth_error(documented: DocumentedServer,
                                    make_client: ClientFactory) -> None:
     documented.script("/Task/Detail", Step("error-permission.json", status=403))
@@ -99,8 +92,6 @@ def _detail(client: WiroClient) -> Any:
     return client.detail("534574")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: a 4xx page that is not Wiro's envelope is "
-                   "taken for a lost answer (Run: 'a task may exist'; reads: retried ~30 s)")
 @pytest.mark.parametrize(("endpoint", "call", "page", "status", "expected"), [
     (RUN, _submit, "gateway-forbidden.json", 403, AuthError),
     (RUN, _submit, "gateway-413.html", 413, ApiError),
@@ -118,8 +109,6 @@ def test_a_4xx_without_the_envelope_raises_at_once(
     assert len(documented.requests_to(endpoint)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: when a lost Run's task is not in Task/List "
-                   "within 2 s the client sends Run again (two billed tasks)")
 @pytest.mark.parametrize("lost", [
     Step(drop=True),
     Step("gateway-504.html", status=504),
@@ -133,8 +122,6 @@ def test_a_run_whose_answer_is_lost_is_never_sent_twice(
     assert len(documented.requests_to(RUN)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: requests follows a 307 to another host with "
-                   "x-api-key, x-nonce and x-signature")
 @pytest.mark.parametrize(("endpoint", "call", "answer"), [
     (RUN, _submit, "run.json"),
     ("/Task/Detail", _detail, "task-detail-succeeded.json"),
@@ -152,8 +139,6 @@ def test_a_redirect_to_another_host_carries_no_credentials(
     assert leaked == []
 
 
-@pytest.mark.xfail(strict=True, reason="issue 12: a body trickled one byte per second holds "
-                   "run(timeout=4) (and the cancel that follows) for minutes")
 def test_a_trickling_answer_does_not_hold_run_past_its_timeout(
         documented: DocumentedServer, make_client: ClientFactory) -> None:
     documented.script(RUN, "run.json")

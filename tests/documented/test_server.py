@@ -114,6 +114,22 @@ def test_trickle_sends_one_byte_at_a_time(documented: DocumentedServer) -> None:
     assert arrivals[-1] - arrivals[0] >= 0.9  # five gaps of 0.2 s
 
 
+def test_chunked_declares_no_size(documented: DocumentedServer) -> None:
+    documented.script("/Task/Detail", Step(body=b"x" * 40000, chunked=True))
+    response = _session.post(documented.base_url + "/Task/Detail")
+    assert "Content-Length" not in response.headers
+    assert response.headers["Transfer-Encoding"] == "chunked"
+    assert response.content == b"x" * 40000
+
+
+def test_length_declares_a_false_size(documented: DocumentedServer) -> None:
+    documented.script("/Task/Detail", Step(body=b"tiny", length=2 * 1024 ** 3))
+    response = _session.post(documented.base_url + "/Task/Detail", stream=True)
+    assert response.headers["Content-Length"] == str(2 * 1024 ** 3)
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        response.content  # noqa: B018 - four bytes, then the server hangs up
+
+
 def test_delay_holds_the_answer(documented: DocumentedServer) -> None:
     documented.script("/Task/Detail", Step("task-detail-running.json", delay=0.5))
     started = time.monotonic()

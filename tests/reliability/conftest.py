@@ -1,6 +1,6 @@
-"""The reliability suite's summary: a table of what it tried and found, printed at the end of
-the test run, and written to ``RELIABILITY.md`` when ``WIRO_WRITE_RELIABILITY=1`` (so an
-ordinary ``make test`` leaves the tree clean)."""
+"""The reliability suite's summary: a table of what it tried and found (its sections and rows
+are in `report`), printed at the end of the test run, and written to ``RELIABILITY.md`` when
+``WIRO_WRITE_RELIABILITY=1`` (so an ordinary ``make test`` leaves the tree clean)."""
 
 from __future__ import annotations
 
@@ -13,108 +13,29 @@ from typing import Any
 import pytest
 
 from . import tally
+from .report import DEFECTS, LIMITS, SECTIONS, Section
 
 _HERE = "tests/reliability"
 
-#: (label, counter name or names summed, what the row means)
-ROWS: list[tuple[str, tuple[str, ...], str]] = [
-    ("runs through injected faults", ("fault runs",),
-     "`client.run` calls made by 8 threads against a sandbox failing 20% of its HTTP answers, "
-     "losing 10% of accepted Run answers and closing the WebSocket instead of sending 5% of "
-     "its frames; 15 of the prompts make the model fail on purpose"),
-    ("faults injected: HTTP 500", ("fault 500",), "answers replaced by a 500 envelope"),
-    ("faults injected: HTTP 429 + Retry-After", ("fault 429",),
-     "answers replaced by a 429 envelope with `Retry-After: 1`"),
-    ("faults injected: garbled JSON", ("fault garbled",), "HTTP 200 with cut-off JSON"),
-    ("faults injected: dropped connection", ("fault drop",), "connection closed, no answer"),
-    ("faults injected: 2 s stall", ("fault stall",),
-     "answer held 2 s; half the runs read with a 1 s timeout, so for them it is a read "
-     "timeout after the request reached the server"),
-    ("faults injected: lost Run answer", ("fault lost_run",),
-     "the Run created its task, then the connection was dropped without an answer"),
-    ("faults injected: WebSocket drop mid-task", ("fault socket_drop",),
-     "socket connections the client saw drop mid-task (it falls back to polling)"),
-    ("runs completed with their images", ("fault runs completed",),
-     "the `Result` carried the task's images, downloaded and decoded"),
-    ("runs ended with a clear error", ("fault runs clear error",),
-     "a `WiroError` that says truthfully whether a task may exist (and names it when one "
-     "does); checked against the sandbox's own task list"),
-    ("  of which model failures on purpose", ("fault runs model failures",),
-     "failed, moderated and task_error runs (sandbox prompt triggers), each naming its task"),
-    ("runs ended unclearly", ("fault runs unclear",), "must be 0"),
-    ("panel Generates through the same faults", ("panel runs through faults",),
-     "Generate clicked ten times in a `FluxPanel` (1 s read timeout); each ends done or with "
-     "a message, and the form keeps the user's prompt and seed"),
-    ("  of which done", ("panel runs completed",), "the image arrived in the gallery"),
-    ("duplicate Runs", ("duplicate runs",),
-     "sandbox tasks beyond one per unique prompt (each run's prompt and seed are unique), "
-     "client and panel runs together; must be 0"),
-    ("bad inputs tried (client + panel)", ("inputs tried",),
-     "rows of the bad-input table, through `WiroClient` and through the panel's widgets"),
-    ("  of which through the panel", ("inputs tried (panel)",),
-     "set on the widgets or with `FileUpload.set_state`, then Generate clicked"),
-    ("bad inputs refused before any request", ("inputs refused",),
-     "refused with an error naming the field; the sandbox saw no request"),
-    ("bad inputs sent correctly", ("inputs sent correctly",),
-     "allowed by the API (long, unicode and RTL prompts, unreachable https URLs, aliases) and "
-     "verified intact on the sandbox side"),
-    ("interrupts (Ctrl-C, kernel interrupt, kills)", ("interrupts tried",),
-     "SIGINT while queued and running, Jupyter's interrupt on a real kernel, SIGKILL of a "
-     "process and of a kernel mid-run"),
-    ("interrupts handled", ("interrupts handled",),
-     "the task ended `task_cancel` on the server, or `resume()` in a new process collected it"),
-    ("places searched for the key and secret", ("leak places searched",),
-     "error str/repr/args/traceback of every error type, panel messages, every widget state "
-     "and buffer, reprs, saved images, the ledger, the DEBUG log, an executed `.ipynb`"),
-    ("leaks found", ("leaks found",), "must be 0"),
-    ("server probes", ("server probes",),
-     "malformed multipart, wrong content types, oversized bodies, path traversal, a flood of "
-     "200 concurrent requests: each answered with Wiro's envelope"),
-    ("server still serving afterwards", ("server still serving",),
-     "a normal run with a reference image succeeded after the probes"),
-]
+
+def _sections(here: Path) -> list[Section]:
+    """The sections whose test files are in this folder (the totals always)."""
+    return [s for s in SECTIONS if not s.files or any((here / f).exists() for f in s.files)]
 
 
-#: Defects this suite found in the package, and the commits that fixed them.
-DEFECTS = [
-    ("b8d3fbe, 2e44159", "A task that succeeded but whose outputs could not be downloaded "
-     "raised `NetworkError(task_id=..., task_may_exist=False)`, and the panel advised "
-     "pressing Generate again (a second, billed task). A `NetworkError` naming a task now says "
-     "a task may exist; the panel points to `client.wait(id)`."),
-    ("c0b5368, 13e66fc", "A prompt with an unpaired surrogate passed validation: as JSON the "
-     "Run created a task and then the ledger write crashed (no `Task` returned, no ledger "
-     "entry for a billed task); with a file the multipart encoder crashed. Text must now be "
-     "valid Unicode, and the ledger writes any event (escaped) rather than raising."),
-    ("c5f54fa", "Only some call sites redacted error text: `client.run(model, ..., api_key=KEY)` "
-     "put the key in a `ValidationError` message, repr and traceback, and so in a saved "
-     "notebook. `WiroError` now redacts every text argument for all subclasses."),
-    ("9ec24c1", "The redacting log filter sat on the `wiro_widgets` logger only, which does not "
-     "cover child loggers (`wiro_widgets.history`, `.sandbox`, ...) nor tracebacks from "
-     "`log.exception`. Every package logger now gets the filter, which also redacts "
-     "tracebacks and stack text."),
-    ("ffabe77", "The client accepted a small PNG declaring 81-121 MP (a decompression bomb), "
-     "uploaded it and left the refusal to the server, while the panel refused it. The client "
-     "now refuses references over the shared 64 MP limit before sending."),
-]
-
-#: What the suite does not prove, or what is still weak.
-LIMITS = [
-    "Ctrl-C or a killed kernel *while the Run request itself is in flight* (a slow upload) "
-    "can leave a task the server created but the ledger knows only as `run_unknown`, with no "
-    "token: `resume()` does not adopt such tasks, and the advice in the message "
-    "(`check client.history()`) cannot find them either. Only Ctrl-C while queued and while "
-    "running are tested here.",
-    "With eight threads sharing the sandbox's fault dice, a seed replays the fault pattern "
-    "closely, not request for request.",
-    "`http.client.HTTPConnection.debuglevel = 1` prints request headers (the key) with "
-    "`print()`, outside logging; no logging filter can catch it, so it is not tested. "
-    "urllib3's and requests' DEBUG logs carry no headers (tested).",
-]
-
-
-def _rows(counts: dict[str, int]) -> list[tuple[str, int, str]]:
-    return [(label, sum(counts.get(n, 0) for n in names), meaning)
-            for label, names, meaning in ROWS]
+def _rows(section: Section, counts: dict[str, int]) -> list[tuple[str, int, str]]:
+    """(label, count, meaning) for each row of ``section``; a ``": *"`` row gives one line
+    per counter under its prefix."""
+    rows = []
+    for row in section.rows:
+        if len(row.counters) == 1 and row.counters[0].endswith(": *"):
+            prefix = row.counters[0][:-1]
+            rows += [(row.label.format(name[len(prefix):]), count, row.meaning)
+                     for name, count in sorted(counts.items()) if name.startswith(prefix)]
+            continue
+        meaning = f"{row.meaning}; must be 0" if row.zero else row.meaning
+        rows.append((row.label, sum(counts.get(n, 0) for n in row.counters), meaning))
+    return rows
 
 
 def _outcomes(reporter: Any) -> tuple[int, int, int, float]:
@@ -136,45 +57,29 @@ def _outcomes(reporter: Any) -> tuple[int, int, int, float]:
     return passed, failed, skipped, seconds
 
 
-def _markdown(rows: list[tuple[str, int, str]], notes: dict[str, str],
+def _markdown(sections: list[Section], counts: dict[str, int], notes: dict[str, str],
               outcome: tuple[int, int, int, float]) -> str:
     passed, failed, skipped, seconds = outcome
     seed = notes.get("fault seed", "?")
-    today = dt.date.today().isoformat()
     lines = [
         "# Reliability and security",
         "",
-        "Results of the suite in `tests/reliability/` (issue 8), from a real run on "
-        f"{today} (Python {platform.python_version()}, {platform.system()}): "
-        f"{passed} tests passed, {failed} failed, {skipped} skipped, in {seconds:.0f} s of "
-        f"test time. Fault seed: `{seed}`.",
+        "Results of the suite in `tests/reliability/` (issues 8 and 12), from a real run on "
+        f"{dt.date.today().isoformat()} (Python {platform.python_version()}, "
+        f"{platform.system()}): {passed} tests passed, {failed} failed, {skipped} skipped, in "
+        f"{seconds:.0f} s of test time. Fault seed: `{seed}`.",
         "",
         "| what | count | meaning |",
         "|---|---:|---|",
     ]
-    lines += [f"| {label.strip()} | {count} | {meaning} |" for label, count, meaning in rows]
+    for section in sections:
+        lines.append(f"| **{section.title}** | | |")
+        lines += [f"| {label.strip()} | {count} | {meaning} |"
+                  for label, count, meaning in _rows(section, counts)]
+    lines += ["", "## What the suite checks", ""]
+    lines += [f"- **{s.title}** ({', '.join(f'`{f}`' for f in s.files)}): {s.checks}"
+              for s in sections if s.files]
     lines += [
-        "",
-        "## What the suite checks",
-        "",
-        "- **Faults** (`test_faults.py`): 100 runs through injected faults. Every run ends "
-        "with its images or with an error that says whether a task may exist on the server, "
-        "checked against the sandbox's own task list; zero duplicate Runs; every sandbox task "
-        "token is in the ledger and every ledger task is known to the sandbox.",
-        "- **Bad input** (`test_bad_input.py`): a table of bad inputs through the client and "
-        "the panel. Each is refused before any request (the sandbox's request log is "
-        "unchanged) with an error naming the field, or sent and verified on the sandbox. The "
-        "200 MB file is a sparse file refused by its size without being read. The panel never "
-        "crashes, shows the problem next to the control or in its message line, and keeps "
-        "the user's prompt, references and settings.",
-        "- **Interrupts** (`test_interrupts.py`): Ctrl-C in a subprocess and Jupyter's "
-        "interrupt in a real kernel end the task in `task_cancel`; after a SIGKILL of a "
-        "process or a kernel mid-run, `resume()` in a new process collects the outputs.",
-        "- **Secrets** (`test_secrets.py`): with a known fake key and secret, nothing a user "
-        "can save, log or share holds either string.",
-        "- **Sandbox as a server** (`test_server.py`): abuse is answered with Wiro's envelope "
-        "(never a 500 or a dropped connection), no file outside the store is served, and the "
-        "server keeps serving.",
         "",
         "## Defects it found (fixed)",
         "",
@@ -203,14 +108,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     counts, notes = tally.snapshot()
     if not counts:
         return
-    rows = _rows(counts)
-    width = max(len(label) for label, _, _ in rows)
+    sections = _sections(Path(__file__).parent)
     terminalreporter.section("reliability")
-    for label, count, _meaning in rows:
-        terminalreporter.write_line(f"{label:<{width}}  {count:>6}")
+    for section in sections:
+        rows = _rows(section, counts)
+        terminalreporter.write_line(f"-- {section.title}")
+        for label, count, _meaning in rows:
+            terminalreporter.write_line(f"{label:<52}  {count:>6}")
     if notes:
         terminalreporter.write_line("; ".join(f"{k}: {v}" for k, v in notes.items()))
     if os.environ.get("WIRO_WRITE_RELIABILITY") == "1":
         path = Path(config.rootpath) / "RELIABILITY.md"
-        path.write_text(_markdown(rows, notes, _outcomes(terminalreporter)), encoding="utf-8")
+        text = _markdown(sections, counts, notes, _outcomes(terminalreporter))
+        path.write_text(text, encoding="utf-8")
         terminalreporter.write_line(f"written to {path}")

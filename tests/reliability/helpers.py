@@ -8,6 +8,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -121,3 +122,26 @@ def signal_on_line(args: list[str], env: dict[str, str], line: str, sig: int,
         err = errors.read().decode()
     out = "\n".join(after)
     return subprocess.CompletedProcess(args, proc.returncode, out, err), lines + after
+
+
+def exposed(err: BaseException, skip: str = "") -> Iterator[tuple[str, str]]:
+    """(place, text) for everything a user could see of ``err``: each exception of its chain
+    (``__cause__`` and ``__context__``, suppressed or not), its str, repr, args and
+    attributes, and the locals of every frame its traceback carries, as
+    ``traceback.TracebackException(..., capture_locals=True)`` shows them (but the frames of
+    the file ``skip``: a test's own, which made the values it looks for)."""
+    seen: set[int] = set()
+    stack = [err]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        name = type(item).__name__
+        yield f"{name} text", f"{item!s} {item!r} {item.args!r} {vars(item)!r}"
+        summary = traceback.TracebackException(type(item), item, item.__traceback__,
+                                               capture_locals=True)
+        for frame in summary.stack:
+            if frame.filename != skip:
+                yield f"{name} frame {frame.name}", repr(frame.locals)
+        stack.extend(e for e in (item.__cause__, item.__context__) if e is not None)

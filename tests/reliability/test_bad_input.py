@@ -31,6 +31,7 @@ from typing import Any
 
 import pytest
 import traitlets
+from PIL import Image
 
 from wiro_widgets.errors import ValidationError
 from wiro_widgets.panel import FluxPanel
@@ -188,7 +189,7 @@ CLIENT_CASES: dict[str, Case] = {
     "output format webp": Case(lambda f: {"output_format": "webp"}, "output_format"),
     "output format as a number": Case(lambda f: {"output_format": 1}, "output_format"),
     "unknown parameter": Case(lambda f: {"sampler": "euler"}, "sampler"),
-    "misspelled parameter (API name)": Case(lambda f: {"safetyTolerance": 3}, "safetyTolerance"),
+    "misspelled parameter (API name)": Case(lambda f: {"safetyTolerence": 3}, "safetyTolerence"),
     "model without an owner": Case(lambda f: {}, "model", model="flux-2-flex"),
     "callback_url file://": Case(lambda f: {"callback_url": "file:///tmp/hook"}, "callback_url"),
     # prompts
@@ -211,6 +212,8 @@ CLIENT_CASES: dict[str, Case] = {
         lambda f: {"input_images": [f.bomb_81mp]}, "input_images[0]"),
     "a 196 MP PNG bomb": Case(lambda f: {"input_images": [f.good, f.bomb_196mp]},
                               "input_images[1]"),
+    "a 67 MP PIL image (over the 64 MP limit)": Case(
+        lambda f: {"input_images": [Image.new("1", (8200, 8200))]}, "input_images[0]"),
     "a missing file": Case(lambda f: {"input_images": [f.root / "nope.png"]}, "input_images[0]"),
     "a folder": Case(lambda f: {"input_images": [f.root]}, "input_images[0]"),
     "0-byte bytes": Case(lambda f: {"input_images": [b""]}, "input_images[0]"),
@@ -268,6 +271,8 @@ def test_client_bad_input(name: str, counted: tuple[Sandbox, RequestCounter],
     client = sb.client()
     params = {"prompt": "a fox in the snow", **SMALL} if case.base else {}
     params.update(case.params(files))
+    if "/" in case.model:
+        client.spec(case.model)  # the model's schema is read once, before anything is checked
     before, records = counter.count, len(sb.requests)
     tally.add("inputs tried")
     tally.add("inputs tried (client)")

@@ -24,10 +24,12 @@ from typing import Any
 
 import nbformat
 import pytest
+from documented.server import DocumentedServer, Step
 from nbclient import NotebookClient
 
 from wiro_widgets import WiroClient, errors
-from wiro_widgets.client._transport import Transient, check_envelope, error_for
+from wiro_widgets.backoff import RetryPolicy
+from wiro_widgets.client._envelope import Transient, error_for, judge
 from wiro_widgets.errors import (
     ApiError,
     BudgetExceeded,
@@ -44,7 +46,7 @@ from wiro_widgets.panel.messages import explain
 from wiro_widgets.sandbox import Sandbox
 
 from . import tally
-from .helpers import MODEL, SMALL, widgets_of
+from .helpers import MODEL, SMALL, exposed, widgets_of
 
 KEY = "sbx-KNOWN-KEY-5f3a9c1e7b2d4068a1c3"
 SECRET = "KNOWN-SECRET-9d8c7b6a5f4e3d2c1b0a8f7e"
@@ -120,7 +122,8 @@ def _server_text_errors() -> list[BaseException]:
                          (500, 0), (429, 0)):
         envelope = json.dumps({"result": False,
                                "errors": [{"code": code, "message": text}]}).encode()
-        err = _raised(lambda s=status, e=envelope: check_envelope(s, e, "/Run/a/b", 1.0))
+        err = judge(status, envelope, "/Run/a/b", 1.0)  # what the transport raises
+        assert isinstance(err, Exception)
         built.append(err.error if isinstance(err, Transient) and err.error else err)
     built.append(error_for(0, text, http_status=200, endpoint="/Task/Detail"))
     # Every error type, made directly with such text (as any code path might one day do).
@@ -128,6 +131,8 @@ def _server_text_errors() -> list[BaseException]:
         kind = getattr(errors, name)
         if kind is ValidationError:
             built.append(kind("prompt", text, text))
+        elif kind is errors.InvalidRows:
+            built.append(kind([(2, "prompt", text, text)]))
         elif kind is BudgetExceeded:
             built.append(kind(text, spent=0.0, estimate=1.0, budget=0.5))
         elif kind is TaskTimeout:
@@ -139,6 +144,8 @@ def _server_text_errors() -> list[BaseException]:
             built.append(kind(text, task_id="1", token="t"))
         elif kind is errors.RunOutcomeUnknown:
             built.append(kind(text))
+        elif kind is errors.OutputError:
+            built.append(kind(text, task_id="1", token="t", reason=text))
         elif issubclass(kind, NetworkError):
             built.append(kind(text, task_may_exist=True, task_id="1"))
         elif issubclass(kind, ApiError):
@@ -146,6 +153,32 @@ def _server_text_errors() -> list[BaseException]:
         else:
             built.append(kind(text))
     return built
+
+
+#: Errors of calls that put the key where it does not belong (a model parameter, a URL):
+#: the caller's own arguments hold it, so the frames that check them do too; their text,
+#: repr and attributes are searched like any other error's.
+SLIPS: set[int] = set()
+
+
+def _echoed_errors(server: DocumentedServer) -> list[BaseException]:
+    """Errors the client raises for answers that echo the key and the secret (a proxy's
+    debug page, an error message quoting the request), through the whole transport."""
+    text = f"key {KEY} with secret {SECRET} was refused"
+    client = WiroClient(api_key=KEY, api_secret=SECRET, base_url=server.base_url,
+                        retry=RetryPolicy(budget=0.0), ledger=False)
+    found = []
+    for status, body in ((200, {"result": False, "errors": [{"code": 0, "message": text}]}),
+                         (401, {"result": False, "errors": [{"code": 0, "message": text}]}),
+                         (403, {"message": text}), (400, {"detail": text}),
+                         (500, {"result": False, "errors": [{"code": 0, "message": text}]}),
+                         (200, {"no": text})):
+        server.script("/Task/Detail", Step(status=status, body=json.dumps(body).encode()))
+        found.append(_raised(lambda: client.detail("534574")))
+    server.script("/Task/Detail", Step(body=f"<html>{text}</html>".encode(), status=418))
+    found.append(_raised(lambda: client.detail("534574")))
+    assert all(isinstance(err, ApiError | NetworkError) for err in found), found
+    return found
 
 
 def _client_errors(sb: Sandbox, home: Path) -> list[BaseException]:
@@ -164,11 +197,13 @@ def _client_errors(sb: Sandbox, home: Path) -> list[BaseException]:
                                                  height=64, steps=50, cancel_event=cancel)))
         found.append(_raised(lambda: patient.run(MODEL, prompt="too slow", width=64,
                                                  height=64, steps=50, timeout=0.0)))
-    # The slip: the key passed as a model parameter.
-    found.append(_raised(lambda: client.run(MODEL, prompt="x", api_key=KEY)))
-    found.append(_raised(lambda: client.validate(MODEL, prompt=KEY, steps=KEY)))
-    found.append(_raised(lambda: WiroClient(api_key=KEY, api_secret=SECRET,
-                                            base_url=f"ftp://{KEY}:{SECRET}@example.com")))
+    # The slips: the key passed as a model parameter, or inside a URL.
+    slips = [_raised(lambda: client.run(MODEL, prompt="x", api_key=KEY)),
+             _raised(lambda: client.validate(MODEL, prompt=KEY, steps=KEY)),
+             _raised(lambda: WiroClient(api_key=KEY, api_secret=SECRET,
+                                        base_url=f"ftp://{KEY}:{SECRET}@example.com"))]
+    SLIPS.update(id(err) for err in slips)
+    found += slips
     found.append(_raised(lambda: WiroClient(api_key=f"{KEY} {SECRET}")))
     found.append(_raised(lambda: WiroClient(api_key=KEY, api_secret=SECRET + "x",
                                             base_url=sb.base_url, home=home).run(
@@ -194,11 +229,16 @@ def test_no_secret_in_logs_ledger_errors_widgets_or_files(known: Sandbox, debug_
     saved += sb.client().run(MODEL, prompt="and as jpeg", output_format="jpeg",
                              **SMALL).save(tmp_path / "saved")
 
-    raised = _client_errors(sb, wiro_home) + _server_text_errors()
+    with DocumentedServer() as echoing:
+        raised = _client_errors(sb, wiro_home) + _server_text_errors() + _echoed_errors(
+            echoing)
     for err in raised:
         assert isinstance(err, WiroError), repr(err)
         for how, text in _formatted(err):
             leaks.scan(f"{type(err).__name__} {how}", text)
+        for place, text in exposed(err, skip=__file__):  # its chain and its frames' locals
+            if not (id(err) in SLIPS and " frame " in place):
+                leaks.scan(place, text)
         message, hint = explain(err)
         leaks.scan(f"panel message for {type(err).__name__}", message + hint)
 
@@ -315,3 +355,58 @@ def test_no_secret_in_a_saved_notebook(known: Sandbox, tmp_path: Path) -> None:
     leaks.scan("kernel ledger", (tmp_path / "home" / "ledger.jsonl").read_bytes())
     leaks.report()
     assert not leaks.found, leaks.found
+
+
+#: Keys and secrets as they arrive after a careless copy and paste.
+MALFORMED = (
+    (KEY[:8] + "\u2013" + KEY[8:], SECRET),      # an en dash
+    (KEY[:8] + "\u00a0" + KEY[8:], SECRET),      # a non-breaking space
+    (KEY + "\u200b", SECRET),                    # a zero-width space at the end
+    (KEY[:8] + "\x07" + KEY[8:], SECRET),        # a control character
+    (KEY, SECRET[:8] + " " + SECRET[8:]),        # whitespace inside the secret
+    (KEY, SECRET[:8] + "\u2014" + SECRET[8:]),   # an em dash in the secret
+)
+
+
+def test_malformed_keys_are_refused_without_echo() -> None:
+    # Either half of a malformed value gives it away (the odd character splits it).
+    pieces = (KEY[:8], KEY[8:], SECRET[:8], SECRET[8:])
+    places, found = 0, []
+    for index in range(len(MALFORMED)):
+        # The values are made inside this file's frames, which the search skips.
+        err = _raised(lambda i=index: WiroClient(api_key=MALFORMED[i][0],
+                                                 api_secret=MALFORMED[i][1],
+                                                 base_url="http://127.0.0.1:9/v1"))
+        assert type(err) is ConfigError, repr(err)
+        for place, text in exposed(err, skip=__file__):
+            places += 1
+            found += [f"malformed {index}: {place}" for p in pieces if p in text]
+        tally.add("malformed keys")
+    tally.add("leak places searched", places)
+    tally.add("leaks found", len(found))
+    assert found == []
+
+
+def test_a_password_in_a_reference_url_is_never_kept(known: Sandbox, wiro_home: Path,
+                                                     tmp_path: Path) -> None:
+    password = "pw-" + SECRET[-12:]
+    url = f"https://user:{password}@example.com/refs/cat.png"
+    client = known.client()
+    result = client.run(MODEL, prompt="a cat from a private URL", input_images=[url], **SMALL)
+    (task,) = [t for t in known.tasks if t.id == result.task_id]
+    assert [i["url"] for i in task.inputs] == [url]  # sent as given
+    saved = result.save(tmp_path / "saved")
+    panel = FluxPanel(client)
+    panel.references.add_url(url)
+    found = []
+    places = {"ledger": (wiro_home / "ledger.jsonl").read_text(encoding="utf-8"),
+              "result.params": repr(result.params), "panel code": panel.show_code(),
+              "reference repr": repr(panel.references.items[0]),
+              **{f"saved {p.name}": p.read_bytes().decode("latin-1")
+                 for p in [*saved, *(p.with_suffix(".json") for p in saved)]}}
+    for where, text in places.items():
+        if password in text:
+            found.append(where)
+    tally.add("leak places searched", len(places))
+    tally.add("leaks found", len(found))
+    assert found == []

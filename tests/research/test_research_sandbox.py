@@ -189,6 +189,8 @@ def test_sweep_cancelled_halfway_leaves_nothing_running(
 
 
 def test_interrupting_a_sweep_cancels_its_tasks(make_sandbox: Callable[..., Any]) -> None:
+    # on_interrupt="cancel" stops the running tasks; the default ("detach") leaves them for
+    # the sweep's next run (tests/research/test_research_jobs_interrupt.py).
     sb = make_sandbox()
     client = sb.client()
 
@@ -198,7 +200,7 @@ def test_interrupting_a_sweep_cancels_its_tasks(make_sandbox: Callable[..., Any]
 
     with sb.gate("task_queue"), pytest.raises(KeyboardInterrupt):  # none may end first
         client.sweep(MODEL, prompt="a fox", seed=[1, 2, 3, 4], width=256, height=256,
-                     max_concurrency=2, on_progress=progress)
+                     max_concurrency=2, on_progress=progress, on_interrupt="cancel")
     _check_nothing_running(sb)
     assert sb.tasks
     assert {t.status for t in sb.tasks} == {"task_cancel"}

@@ -1,19 +1,20 @@
 """Auth exactly as documented: x-api-key, x-nonce, x-signature = hex HMAC-SHA256 keyed by the
-API key over secret + nonce; 401 envelopes with Wiro's messages; replayed nonces refused;
-key-only projects."""
+API key over secret + nonce; 401 envelopes with Wiro's messages; repeated nonces accepted
+(as Wiro's own clients need) unless the sandbox is strict; key-only projects."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
 
 from wiro_widgets.auth import next_nonce
 
-from .wire import Api, assert_envelope
+from .wire import MODEL, Api, assert_envelope
 
 DETAIL = "/Task/Detail"
 
@@ -71,21 +72,52 @@ def test_wrong_signatures_are_401_not_valid(sandbox: Any) -> None:
         assert error["message"] == "Project authorization is not valid."
 
 
-def test_reused_nonce_is_refused(sandbox: Any) -> None:
-    nonce = next_nonce()
-    headers = {"x-api-key": sandbox.api_key, "x-nonce": nonce,
-               "x-signature": _documented_signature(sandbox.api_key, sandbox.api_secret, nonce)}
-    assert_envelope(_raw(sandbox, headers), 200, 0)
-    assert_envelope(_raw(sandbox, headers), 401, 0, "Nonce was already used")
+def _signed(sb: Any, nonce: str) -> dict[str, str]:
+    return {"x-api-key": sb.api_key, "x-nonce": nonce,
+            "x-signature": _documented_signature(sb.api_key, sb.api_secret, nonce)}
 
 
-def test_failed_signature_does_not_burn_the_nonce(sandbox: Any) -> None:
+def test_repeated_nonces_are_accepted(sandbox: Any) -> None:
+    # Wiro-MCP, Kotlin, Dart and Swift send wall-clock milliseconds, the docs' samples and
+    # n8n seconds: parallel calls repeat a nonce, and the docs never ask for uniqueness.
+    headers = _signed(sandbox, str(int(time.time())))
+    assert_envelope(_raw(sandbox, headers), 200, 0, "taskid or socketaccesstoken is required")
+    assert_envelope(_raw(sandbox, headers), 200, 0, "taskid or socketaccesstoken is required")
+
+
+def test_parallel_calls_with_one_millisecond_nonce_all_pass(sandbox: Any) -> None:
+    headers = _signed(sandbox, str(int(time.time() * 1000)))
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda _: _raw(sandbox, headers), range(8)))
+    assert [a.status_code for a in answers] == [200] * 8
+    for answer in answers:
+        assert_envelope(answer, 200, 0, "taskid or socketaccesstoken is required")
+
+
+def test_a_run_with_a_repeated_nonce_is_accepted(sandbox: Any) -> None:
+    headers = _signed(sandbox, str(int(time.time())))
+    body = {"prompt": "same second", "steps": 1, "width": 64, "height": 64}
+    for _ in range(2):
+        answer = requests.post(f"{sandbox.base_url}/Run/{MODEL}", headers=headers, json=body,
+                               timeout=10).json()
+        assert answer["result"] is True, answer
+
+
+def test_reused_nonce_is_refused_in_strict_mode(make_sandbox: Any) -> None:
+    sb = make_sandbox(strict_nonces=True)
+    headers = _signed(sb, next_nonce())
+    assert_envelope(_raw(sb, headers), 200, 0)
+    assert_envelope(_raw(sb, headers), 401, 0, "Nonce was already used")
+
+
+def test_failed_signature_does_not_burn_the_nonce(make_sandbox: Any) -> None:
+    sb = make_sandbox(strict_nonces=True)
     nonce = next_nonce()
-    bad = {"x-api-key": sandbox.api_key, "x-nonce": nonce, "x-signature": "0" * 64}
-    assert_envelope(_raw(sandbox, bad), 401, 0, "Project authorization is not valid.")
-    good = dict(bad, **{"x-signature": _documented_signature(sandbox.api_key,
-                                                               sandbox.api_secret, nonce)})
-    assert_envelope(_raw(sandbox, good), 200, 0)
+    bad = {"x-api-key": sb.api_key, "x-nonce": nonce, "x-signature": "0" * 64}
+    assert_envelope(_raw(sb, bad), 401, 0, "Project authorization is not valid.")
+    good = dict(bad, **{"x-signature": _documented_signature(sb.api_key, sb.api_secret,
+                                                               nonce)})
+    assert_envelope(_raw(sb, good), 200, 0)
 
 
 def test_key_only_project(make_sandbox: Any) -> None:

@@ -4,6 +4,7 @@ Task/List, callbacks and the failure triggers."""
 from __future__ import annotations
 
 import http.server
+import io
 import json
 import threading
 import time
@@ -12,6 +13,7 @@ from typing import Any
 
 import pytest
 import requests
+from PIL import Image
 
 from wiro_widgets.protocol import STATUS_ORDER, TERMINAL_STATUSES
 from wiro_widgets.specs import FLUX_2_FLEX
@@ -316,21 +318,51 @@ def test_fail_trigger(api: Api) -> None:
     assert record["size"] == "0"
 
 
-def test_error_trigger(sandbox: Any, api: Api) -> None:
+def test_error_trigger_ends_as_the_docs_say(sandbox: Any, api: Api) -> None:
+    # A failure before the model runs ends like any failure: task_postprocess_end, pexit 1.
+    answer = api.run_ok(prompt="ERROR-ME")
+    record = api.wait(answer["socketaccesstoken"])
+    assert (record["status"], record["pexit"]) == ("task_postprocess_end", "1")
+    assert record["debugerror"] == "Output folder creation failed"
+    assert (record["outputs"], record["totalcost"]) == ([], "0")
+    statuses = _statuses(sandbox, answer["taskid"])
+    assert "task_error" not in statuses
+    assert "task_start" not in statuses                # it never ran
+    assert statuses[-1] == "task_postprocess_end"
+
+
+def test_error_trigger_in_the_task_error_status_fault_mode(make_sandbox: Any) -> None:
+    # Wiro-MCP's reading, kept as an opt-in fault: Detail's final status is task_error.
+    sb = make_sandbox(faults={"task_error_status": True})
+    api = Api(sb)
     answer = api.run_ok(prompt="ERROR-ME")
     record = api.wait(answer["socketaccesstoken"])
     assert record["status"] == "task_error"
     assert record["debugerror"] == "Output folder creation failed"
     assert record["pexit"] == ""
-    assert _statuses(sandbox, answer["taskid"])[-1] == "task_error"
+    assert _statuses(sb, answer["taskid"])[-1] == "task_error"
 
 
 def test_references_change_cost_inputs_and_preprocessing(sandbox: Any, api: Api) -> None:
     files = [("inputImage", ("a.png", png_bytes(), "image/png")), ("prompt", (None, "x")),
-             ("steps", (None, "1"))]
+             ("steps", (None, "1")), ("width", (None, "1024")), ("height", (None, "1024"))]
     answer = api.run(files=files).json()
     record = api.wait(answer["socketaccesstoken"])
     assert record["pexit"] == "0"
     expected = FLUX_2_FLEX.estimate_cost({"width": 1024, "height": 1024,
                                           "input_images": [None]})
+    assert float(record["totalcost"]) == pytest.approx(expected)
+
+
+def test_a_size_left_out_with_a_reference_matches_the_reference(sandbox: Any, api: Api) -> None:
+    # The model page: "Set it to 0 or do not send if you want to match input image".
+    files = [("inputImage", ("a.png", png_bytes(320, 192), "image/png")),
+             ("prompt", (None, "x")), ("steps", (None, "1"))]
+    record = api.wait(api.run(files=files).json()["socketaccesstoken"])
+    assert record["pexit"] == "0"
+    assert "width" not in record["parameters"]
+    (output,) = record["outputs"]
+    image = Image.open(io.BytesIO(requests.get(output["url"], timeout=10).content))
+    assert image.size == (320, 192)
+    expected = FLUX_2_FLEX.estimate_cost({"width": 320, "height": 192, "input_images": [None]})
     assert float(record["totalcost"]) == pytest.approx(expected)

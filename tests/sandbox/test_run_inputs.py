@@ -262,16 +262,3 @@ def test_json_sent_with_the_model_pages_multipart_header(api: Api) -> None:
 def test_urlencoded_body(api: Api) -> None:
     answer = api.run(data={"prompt": "urlencoded", "steps": "1"}).json()
     assert answer["result"] is True, answer
-
-
-def test_tool_detail_is_the_shared_spec(api: Api) -> None:
-    body = api.post("/Tool/Detail", json={"slugowner": "black-forest-labs",
-                                          "slugproject": "flux-2-flex"}).json()
-    assert body["result"] is True
-    assert body["tool"] == [json.loads(json.dumps(FLUX_2_FLEX.tool_detail()))]
-    items = {i["id"]: i for i in body["tool"][0]["parameters"][0]["items"]}
-    assert items["inputImage"]["maxinputlenght"] == 10
-    assert items["steps"]["max"] == items["steps"]["maxvalue"] == 50
-    assert_envelope(api.post("/Tool/Detail", json={"slugowner": "x", "slugproject": "y"}),
-                    200, 1)
-    assert_envelope(api.post("/Tool/Detail", json={}), 200, 0, "[slugowner] required")

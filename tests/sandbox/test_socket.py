@@ -1,6 +1,6 @@
-"""The WebSocket: connected frame, task_info subscriptions, one frame per status, progress
-objects per step, the outputs array on task_postprocess_end, late subscribers, several
-tokens per connection, ignored junk, cancel frames and injected drops."""
+"""The WebSocket: no frame before a subscription, task_info subscriptions, one frame per
+status, progress objects per step, the outputs array on task_postprocess_end, late
+subscribers, several tokens per connection, ignored junk, cancel frames and injected drops."""
 
 from __future__ import annotations
 
@@ -26,9 +26,18 @@ def _terminal(frame: dict[str, Any]) -> bool:
     return frame["type"] in ("task_postprocess_end", "task_cancel")
 
 
-def test_connected_frame_first(sandbox: Any, ws_connect: Any) -> None:
+def test_no_frame_before_a_subscription(sandbox: Any, api: Api, ws_connect: Any) -> None:
+    # The {"type": "connected"} welcome is documented for Wiro's agent socket only; the task
+    # socket's first frame is the subscribed task's status.
     ws = ws_connect(sandbox)
-    assert json.loads(ws.recv(timeout=5)) == {"type": "connected", "version": "1.0"}
+    with pytest.raises(TimeoutError):
+        ws.recv(timeout=0.5)
+    answer = api.run_ok(steps=1)
+    _subscribe(ws, answer["socketaccesstoken"])
+    first = json.loads(ws.recv(timeout=5))
+    assert first["type"] != "connected"
+    assert set(first) == FRAME_KEYS
+    assert first["tasktoken"] == answer["socketaccesstoken"]
     assert sandbox.socket_url.startswith("ws://127.0.0.1:")
     assert sandbox.socket_url.endswith(
         "/v1")
@@ -38,7 +47,6 @@ def test_frames_follow_the_lifecycle_with_progress(make_sandbox: Any, ws_connect
     sb = make_sandbox()
     api = Api(sb)
     ws = ws_connect(sb)
-    ws.recv(timeout=5)
     with sb.gate("task_queue") as queued:  # subscribed while queued: every frame is seen
         answer = api.run_ok(steps=4)
         token = answer["socketaccesstoken"]
@@ -80,7 +88,6 @@ def test_late_subscriber_gets_the_terminal_frame_at_once(sandbox: Any, api: Api,
     answer = api.run_ok(steps=1)
     record = api.wait(answer["socketaccesstoken"])
     ws = ws_connect(sandbox)
-    ws.recv(timeout=5)
     _subscribe(ws, answer["socketaccesstoken"])
     frame = json.loads(ws.recv(timeout=5))
     assert frame["type"] == "task_postprocess_end"
@@ -91,7 +98,6 @@ def test_late_subscriber_gets_the_terminal_frame_at_once(sandbox: Any, api: Api,
 
 def test_several_tokens_on_one_connection(sandbox: Any, api: Api, ws_connect: Any) -> None:
     ws = ws_connect(sandbox)
-    ws.recv(timeout=5)
     tokens = {api.run_ok(steps=2)["socketaccesstoken"] for _ in range(2)}
     for token in tokens:
         _subscribe(ws, token)
@@ -109,7 +115,6 @@ def test_several_tokens_on_one_connection(sandbox: Any, api: Api, ws_connect: An
 def test_junk_frames_and_unknown_tokens_are_ignored(sandbox: Any, api: Api,
                                                    ws_connect: Any) -> None:
     ws = ws_connect(sandbox)
-    ws.recv(timeout=5)
     ws.send("not json")
     ws.send(b"\x00\x01binary")
     ws.send(json.dumps({"type": "agent_info", "agenttoken": "x"}))
@@ -128,7 +133,6 @@ def test_cancel_sends_a_terminal_task_cancel_frame(make_sandbox: Any, ws_connect
     sb = make_sandbox()
     api = Api(sb)
     ws = ws_connect(sb)
-    ws.recv(timeout=5)
     with sb.gate("task_queue") as queued:
         answer = api.run_ok()
         queued.wait_reached(answer["taskid"])
@@ -143,7 +147,6 @@ def test_cancel_sends_a_terminal_task_cancel_frame(make_sandbox: Any, ws_connect
 def test_failed_task_sends_error_frames_then_postprocess_end(sandbox: Any, api: Api,
                                                              ws_connect: Any) -> None:
     ws = ws_connect(sandbox)
-    ws.recv(timeout=5)
     answer = api.run_ok(prompt="fail-me", steps=2)
     _subscribe(ws, answer["socketaccesstoken"])
     frames = frames_until(ws, _terminal)
@@ -156,10 +159,27 @@ def test_failed_task_sends_error_frames_then_postprocess_end(sandbox: Any, api: 
     assert error["message"].startswith("Generation failed:")
 
 
-def test_error_status_task_ends_with_its_task_error_frame(sandbox: Any, api: Api,
-                                                          ws_connect: Any) -> None:
+def test_error_before_running_sends_a_log_line_then_postprocess_end(
+        sandbox: Any, api: Api, ws_connect: Any) -> None:
     ws = ws_connect(sandbox)
-    ws.recv(timeout=5)
+    answer = api.run_ok(prompt="error-me")
+    _subscribe(ws, answer["socketaccesstoken"])
+    frames = frames_until(ws, _terminal)
+    kinds = [f["type"] for f in frames]
+    error = next(f for f in frames if f["type"] == "task_error")
+    assert error["message"] == "Output folder creation failed"
+    assert kinds.index("task_error") < kinds.index("task_error_full")
+    assert kinds[-1] == "task_postprocess_end"
+    assert frames[-1]["message"] == []
+    record = api.detail(taskid=answer["taskid"])
+    assert (record["status"], record["pexit"]) == ("task_postprocess_end", "1")
+
+
+def test_error_status_task_ends_with_its_task_error_frame(make_sandbox: Any,
+                                                          ws_connect: Any) -> None:
+    sb = make_sandbox(faults={"task_error_status": True})
+    api = Api(sb)
+    ws = ws_connect(sb)
     answer = api.run_ok(prompt="error-me")
     _subscribe(ws, answer["socketaccesstoken"])
     frames = frames_until(ws, lambda f: f["message"] == "Output folder creation failed")
@@ -173,7 +193,6 @@ def test_socket_drop_rate_closes_abruptly(make_sandbox: Any, ws_connect: Any) ->
     sb = make_sandbox(faults={"socket_drop_rate": 1.0})
     api = Api(sb)
     ws = ws_connect(sb)
-    assert json.loads(ws.recv(timeout=5))["type"] == "connected"   # the handshake is spared
     _subscribe(ws, api.run_ok(steps=1)["socketaccesstoken"])
     with pytest.raises(ConnectionClosedError) as caught:
         ws.recv(timeout=5)
@@ -183,7 +202,6 @@ def test_socket_drop_rate_closes_abruptly(make_sandbox: Any, ws_connect: Any) ->
 def test_stop_closes_socket_connections(make_sandbox: Any, ws_connect: Any) -> None:
     sb = make_sandbox()
     ws = ws_connect(sb)
-    ws.recv(timeout=5)
     sb.stop()
     with pytest.raises(ConnectionClosed):
         ws.recv(timeout=5)

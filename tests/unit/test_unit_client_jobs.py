@@ -67,7 +67,7 @@ def test_prepare_fills_defaults_and_describes_references() -> None:
     assert prepared.params["steps"] == 50
     assert prepared.params["input_images"][0]["url"] == "https://example.com/a.png"
     assert prepared.body.files["inputImage"][0].is_url
-    assert prepared.file_fields == {"inputImage"}
+    assert prepared.file_fields == {"inputImage", "inputImageUrl"}  # the {id}Url companion too
     assert "inputImage" not in prepared.sent_values()
     assert prepared.estimate is not None
     with pytest.raises(ValidationError):
@@ -92,3 +92,40 @@ def test_kept_record_cuts_only_a_long_log() -> None:
     kept = kept_record({"status": "x", "debugoutput": long_log})
     assert kept["status"] == "x"
     assert kept["debugoutput"] == "..." + long_log[-KEPT_LOG_CHARS:]
+
+
+@pytest.mark.parametrize("cost", [None, "", "n/a", "-0.5", -0.5, "nan", "inf"])
+def test_a_cost_that_cannot_be_trusted_counts_the_estimate(cost: object) -> None:
+    budget = Budget(0.10)
+    budget.assign(budget.reserve(0.06), "tok")
+    assert budget.settle("tok", cost) == 0.06
+    assert budget.spent == 0.06  # never $0, never lowering the total
+    assert budget.reserved == 0
+
+
+def test_a_task_is_counted_once_and_held_while_waited_for_by_token() -> None:
+    budget = Budget(0.10)
+    budget.hold("tok", 0.06)  # a task waited for by token (resumed, detached before)
+    assert budget.knows("tok")
+    assert budget.reserved == 0.06
+    budget.hold("tok", 0.5)  # held already: unchanged
+    assert budget.reserved == 0.06
+    with pytest.raises(BudgetExceeded):
+        budget.reserve(0.05)
+    assert budget.settle("tok", "0.03") == 0.03
+    assert budget.settle("tok", "0.03") == 0.0  # waited for again: not counted twice
+    budget.hold("tok", 0.06)  # ended: never held again
+    assert budget.spent == 0.03
+    assert budget.reserved == 0
+
+
+def test_a_lost_runs_hold_moves_to_its_task_when_adopted() -> None:
+    budget = Budget(0.10)
+    budget.assign(budget.reserve(0.06), "run-id")
+    budget.assign("run-id", "tok")
+    budget.assign("another-run", "tok-2")  # not held here (another session): nothing moves
+    assert budget.reserved == 0.06
+    assert not budget.knows("tok-2")
+    budget.settle("tok", "0.06")
+    assert budget.spent == 0.06
+    assert budget.reserved == 0

@@ -11,6 +11,7 @@ import pytest
 from filelock import FileLock
 
 from wiro_widgets.auth import Credentials
+from wiro_widgets.errors import ConfigError
 from wiro_widgets.ledger import Finished, Ledger, OutputCache, Submitted
 
 #: filelock's DEBUG line for each poll of a lock that someone else holds.
@@ -41,6 +42,37 @@ def test_torn_last_line_is_skipped(tmp_path: Path) -> None:
     with open(ledger.path, "a", encoding="utf-8") as handle:
         handle.write('{"event": "finished", "tok')
     assert len(list(ledger.events())) == 1
+
+
+def test_the_next_event_starts_a_line_of_its_own(tmp_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.append("submitted", task_id="1", token="t1", model="a/b")
+    with open(ledger.path, "ab") as handle:
+        handle.write('{"event": "submitted", "params": {"prompt": "✂'.encode()[:-1])
+    ledger.append("submitted", task_id="2", token="t2", model="a/b")
+    with open(ledger.path, "ab") as handle:
+        handle.write(b"\x00\xff garbage\n[1, 2]\n")
+    caplog.set_level(logging.WARNING)
+    assert list(ledger.tasks()) == ["t1", "t2"]
+    assert list(ledger.tasks()) == ["t1", "t2"]
+    skipped = [r.getMessage() for r in caplog.records]
+    assert len(skipped) == 3  # once per bad line, not once per read
+    assert all(str(ledger.path) in m for m in skipped)
+    assert [m.split(", line ")[1].split(":")[0] for m in skipped] == ["2", "4", "5"]
+
+
+def test_a_read_only_home_reads_and_refuses_writes_clearly(tmp_path: Path) -> None:
+    missing = tmp_path / "not-made" / "home"
+    ledger = Ledger(missing)
+    assert list(ledger.events()) == []
+    assert not missing.exists()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(ConfigError, match=r"cannot write the run ledger in .*a-file"):
+        Ledger(blocker / "home").check_writable()
+    ledger.check_writable()  # makes the folder; leaves no probe behind
+    assert [p.name for p in missing.iterdir()] == ["ledger.jsonl"]
 
 
 def test_secrets_never_reach_the_ledger(tmp_path: Path) -> None:
@@ -76,6 +108,17 @@ def test_an_append_waits_for_the_ledger_lock(tmp_path: Path,
     writer.join(30)
     assert appended.is_set()
     assert [e["token"] for e in ledger.events()] == ["waited"]
+
+
+def test_output_cache_serves_only_what_it_stored(tmp_path: Path) -> None:
+    cache = OutputCache(tmp_path)
+    digest, path = cache.put(b"hello", ".png")
+    assert cache.find(digest, path=str(path)) == str(path)
+    path.write_bytes(b"jello")  # replaced after the fact
+    assert cache.find(digest, path=str(path), suffixes=[".png"]) == ""
+    assert cache.get(digest, ".png") is None
+    assert cache.put(b"hello", ".png") == (digest, path)  # stored again, correctly
+    assert cache.find(digest, suffixes=[".jpeg", ".png"]) == str(path)
 
 
 def test_output_cache_is_content_addressed(tmp_path: Path) -> None:

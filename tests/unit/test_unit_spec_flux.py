@@ -105,9 +105,13 @@ def test_unknown_parameter_is_refused_with_the_list_of_known_ones() -> None:
     assert "guidance" in info.value.rule
 
 
-def test_api_names_are_not_python_names() -> None:
-    with pytest.raises(ValidationError):
-        validate(safetyTolerance=3)
+def test_api_ids_are_accepted_beside_python_names_but_not_both() -> None:
+    assert validate(safetyTolerance=3) == validate(safety_tolerance=3)
+    assert validate(inputImage=["https://example.com/a.png"])["input_images"] == [
+        "https://example.com/a.png"]
+    with pytest.raises(ValidationError, match="given twice") as info:
+        validate(safetyTolerance=3, safety_tolerance=4)
+    assert info.value.field in ("safetyTolerance", "safety_tolerance")
 
 
 @pytest.mark.parametrize(("wire", "message"), [

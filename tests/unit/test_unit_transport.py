@@ -31,7 +31,7 @@ def test_success_returns_the_envelope() -> None:
 @pytest.mark.parametrize(("status", "code", "kind"), [
     (200, 1, NotFound), (200, "1", NotFound), (200, 97, InsufficientBalance),
     (200, 99, AuthError), (401, 0, AuthError), (200, 0, ApiError), (200, 98, ApiError),
-    (404, 0, ApiError),
+    (404, 0, ApiError), (403, 0, AuthError),
 ])
 def test_codes_map_to_the_hierarchy(status: int, code: int | str, kind: type) -> None:
     with pytest.raises(ApiError) as info:
@@ -45,6 +45,48 @@ def test_codes_map_to_the_hierarchy(status: int, code: int | str, kind: type) ->
 def test_401_without_a_body_is_still_an_auth_error() -> None:
     with pytest.raises(AuthError):
         check_envelope(401, b"", "/Run/a/b")
+
+
+@pytest.mark.parametrize(("status", "raw", "kind", "text"), [
+    (403, b'{"message":"Forbidden"}', AuthError, "Forbidden"),
+    (401, b"<html><head><title>401 Authorization Required</title></head></html>", AuthError,
+     "401 Authorization Required"),
+    (400, b"<html><body><h1>400 Bad Request</h1>\n<p>bad  header</p></body></html>", ApiError,
+     "HTTP 400: 400 Bad Request bad header"),
+    (422, b'{"detail": "prompt: field required"}', ApiError,
+     "HTTP 422: prompt: field required"),
+    (413, b"<html><head><title>413 Request Entity Too Large</title></head></html>", ApiError,
+     "HTTP 413: 413 Request Entity Too Large"),
+    (404, b"not here", ApiError, "HTTP 404: not here"),
+    (418, b"", ApiError, "HTTP 418"),
+])
+def test_a_4xx_without_the_envelope_is_a_refusal_not_a_lost_answer(
+        status: int, raw: bytes, kind: type, text: str) -> None:
+    with pytest.raises(ApiError) as info:
+        check_envelope(status, raw, "/Task/Detail")
+    assert type(info.value) is kind
+    assert info.value.http_status == status
+    assert text in str(info.value)
+
+
+def test_the_excerpt_of_a_page_is_short_and_redacted() -> None:
+    from wiro_widgets.auth import Credentials
+
+    creds = Credentials("page-echo-key-4242", "page-secret-4242")
+    page = f"<html><body>{'x' * 500} {creds.api_key}</body></html>".encode()
+    with pytest.raises(ApiError) as info:
+        check_envelope(400, page, "/Run/a/b")
+    assert len(str(info.value)) < 260
+    with pytest.raises(AuthError) as auth:
+        check_envelope(403, f'{{"message": "no {creds.api_key}"}}'.encode(), "/Run/a/b")
+    assert "page-echo-key-4242" not in str(auth.value)
+    assert "no ***" in str(auth.value)
+
+
+@pytest.mark.parametrize("status", [408, 429])
+def test_408_and_429_without_the_envelope_keep_their_retry_meaning(status: int) -> None:
+    with pytest.raises(Transient):
+        check_envelope(status, b'{"message": "slow down"}', "/Task/Detail")
 
 
 def test_code_96_is_transient_and_carries_concurrency_limit() -> None:

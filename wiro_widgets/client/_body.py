@@ -1,9 +1,17 @@
 """The Run body: JSON when no bytes travel, else a streamed ``multipart/form-data`` body.
 
-URL references go as a JSON array in a JSON body; as soon as one reference carries bytes,
-every field and reference becomes a part of one multipart body, each reference one part of
-the same field in the caller's order. Files on disk are read while sending, never whole into
-memory.
+Each file input is encoded the way its type requires (``wiro-api.md`` section 2, "File
+inputs - exact encodings"; Wiro's model-parameters.md):
+
+- ``combinefileinput``: JSON ``{id}: [url, ...]`` (the SDKs' array); multipart: one ``{id}``
+  part per entry, a file or a URL as text, in the caller's order.
+- ``fileinput``: JSON ``{id}Url: url``; multipart: bytes as an ``{id}`` file with an empty
+  ``{id}Url``, or a URL as an empty ``{id}`` with ``{id}Url``.
+- ``multifileinput``: JSON ``{id}Url: "url,url"``; multipart: one ``{id}`` part per file,
+  URLs comma-separated in ``{id}Url``.
+
+As soon as one reference carries bytes, every field and reference becomes a part of one
+multipart body. Files on disk are read while sending, never whole into memory.
 
 Example:
     >>> body = build_body({"prompt": "a fox"}, {"inputImage": refs})
@@ -23,7 +31,9 @@ from requests_toolbelt import MultipartEncoder
 
 from ..references import Reference
 
-__all__ = ["RequestBody", "build_body"]
+__all__ = ["COMBINE", "FILE", "MULTI", "RequestBody", "build_body"]
+
+COMBINE, FILE, MULTI = "combinefileinput", "fileinput", "multifileinput"
 
 
 
@@ -34,11 +44,18 @@ class RequestBody:
     Attributes:
         fields: the non-file fields by API name.
         files: file inputs by API name, each a list of references in order.
+        kinds: each file input's type (``fileinput``, ``multifileinput``,
+            ``combinefileinput``); inputs not listed are ``combinefileinput``.
         multipart: True when any reference carries bytes.
     """
 
     fields: Mapping[str, Any]
     files: Mapping[str, Sequence[Reference]] = field(default_factory=dict)
+    kinds: Mapping[str, str] = field(default_factory=dict)
+
+    def kind(self, name: str) -> str:
+        """The type of file input ``name`` (``combinefileinput`` unless told)."""
+        return self.kinds.get(name, COMBINE)
 
     @property
     def multipart(self) -> bool:
@@ -51,7 +68,7 @@ class RequestBody:
             payload = dict(self.fields)
             for name, refs in self.files.items():
                 if refs:
-                    payload[name] = [r.url for r in refs]
+                    payload.update(_json_files(name, self.kind(name), refs))
             yield json.dumps(payload).encode(), {"Content-Type": "application/json"}
             return
         with contextlib.ExitStack() as stack:
@@ -59,12 +76,12 @@ class RequestBody:
             for name, value in self.fields.items():
                 parts.extend((name, text) for text in _form_values(value))
             for name, refs in self.files.items():
-                for ref in refs:
-                    if ref.is_url:
-                        parts.append((name, str(ref.url)))
+                for part_name, ref in _form_files(name, self.kind(name), refs):
+                    if isinstance(ref, str):
+                        parts.append((part_name, ref))
                     else:
                         stream = stack.enter_context(ref.open())
-                        parts.append((name, (ref.name, stream, ref.content_type)))
+                        parts.append((part_name, (ref.name, stream, ref.content_type)))
             encoder = MultipartEncoder(fields=parts)
             yield encoder, {"Content-Type": encoder.content_type}
 
@@ -74,15 +91,39 @@ class RequestBody:
 
 
 def build_body(fields: Mapping[str, Any],
-               files: Mapping[str, Sequence[Reference]] | None = None) -> RequestBody:
-    """The Run body for API-named ``fields`` and file inputs ``files``.
+               files: Mapping[str, Sequence[Reference]] | None = None,
+               kinds: Mapping[str, str] | None = None) -> RequestBody:
+    """The Run body for API-named ``fields`` and file inputs ``files`` (of types ``kinds``).
 
     Example:
         >>> build_body({"prompt": "a fox", "steps": 20}).multipart
         False
     """
     clean = {k: v for k, v in fields.items() if v is not None}
-    return RequestBody(fields=clean, files=dict(files or {}))
+    return RequestBody(fields=clean, files=dict(files or {}), kinds=dict(kinds or {}))
+
+
+def _json_files(name: str, kind: str, refs: Sequence[Reference]) -> dict[str, Any]:
+    urls = [str(r.url) for r in refs]
+    if kind == FILE:
+        return {name + "Url": urls[0]}
+    if kind == MULTI:
+        return {name + "Url": ",".join(urls)}
+    return {name: urls}
+
+
+def _form_files(name: str, kind: str, refs: Sequence[Reference]
+                ) -> list[tuple[str, Reference | str]]:
+    """The multipart parts of one file input: (part name, a reference to send as a file or
+    a text value)."""
+    if kind == FILE:
+        ref = refs[0]
+        return [(name, ""), (name + "Url", str(ref.url))] if ref.is_url else [
+            (name, ref), (name + "Url", "")]
+    if kind == MULTI:
+        files: list[tuple[str, Reference | str]] = [(name, r) for r in refs if not r.is_url]
+        return [*files, (name + "Url", ",".join(str(r.url) for r in refs if r.is_url))]
+    return [(name, str(r.url) if r.is_url else r) for r in refs]
 
 
 def _form_values(value: Any) -> list[str]:

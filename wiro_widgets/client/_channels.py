@@ -21,8 +21,9 @@ from typing import Any, Protocol
 
 from ..backoff import RetryPolicy, backoff_delay
 from ..protocol import is_loopback_url
+from ._limits import bounded
 
-__all__ = ["Poller", "SocketReader"]
+__all__ = ["Poller", "SocketReader", "SocketTimings", "connect_options"]
 
 
 class SocketTimings(Protocol):
@@ -58,7 +59,7 @@ class SocketReader(threading.Thread):
             if self.stopped.is_set():
                 return
             try:
-                opened = connect(self.url, **_connect_options(self.url, self.config))
+                opened = connect(self.url, **connect_options(self.url, self.config))
             except Exception as err:  # refused, DNS, TLS, handshake: all mean "no socket"
                 self.events.put(("socket_down", f"cannot connect: {type(err).__name__}"))
                 return
@@ -90,7 +91,7 @@ class SocketReader(threading.Thread):
                 conn.close()
 
 
-def _connect_options(url: str, config: SocketTimings) -> dict[str, Any]:
+def connect_options(url: str, config: SocketTimings) -> dict[str, Any]:
     """Keyword arguments for ``websockets.sync.client.connect`` on the installed version."""
     from websockets.sync.client import connect
 
@@ -116,17 +117,20 @@ class Poller(threading.Thread):
         self._wake = threading.Event()
 
     def run(self) -> None:
-        try:
-            while not self.stopped.is_set():
-                try:
-                    self.events.put(("detail", self.detail()))
-                except Exception as err:  # reported to the caller's thread, which decides
-                    self.events.put(("poll_error", err))
-                self._wake.wait(self.interval)
-                self._wake.clear()
-        finally:
-            if self.cleanup is not None:
-                self.cleanup()
+        # A read in flight when the wait ends (a trickling server, a stalled socket) is cut
+        # at once instead of holding this thread and its connection for minutes.
+        with bounded(stop=self.stopped):
+            try:
+                while not self.stopped.is_set():
+                    try:
+                        self.events.put(("detail", self.detail()))
+                    except Exception as err:  # reported to the caller's thread, which decides
+                        self.events.put(("poll_error", err))
+                    self._wake.wait(self.interval)
+                    self._wake.clear()
+            finally:
+                if self.cleanup is not None:
+                    self.cleanup()
 
     def poke(self, interval: float | None = None) -> None:
         if interval is not None:

@@ -8,22 +8,27 @@ Example:
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from ..backoff import RetryPolicy
-from ..errors import ApiError, Moderated, NetworkError, TaskCancelled, TaskFailed
-from ..images import IMAGE_TYPES, sniff_image_type
-from ..ledger import Finished, OutputCache, OutputFile
+from ..errors import (
+    ApiError,
+    Moderated,
+    NetworkError,
+    OutputError,
+    TaskCancelled,
+    TaskFailed,
+)
+from ..ledger import Detached, Finished, OutputCache, OutputFile
 from ..protocol import Outcome, outcome_of, parse_number, parse_seed, succeeded, timeline_of
 from ..redaction import redact
 from ..results import Output, Result, Task, TaskUpdate
 from ._budget import Budget
 from ._follow import emit
 from ._journal import Journal
+from ._outputs import Fetched, OutputRefused, fetch, keep, outputs_of, raw_of
 from ._transport import Transport
 
 __all__ = ["KEPT_LOG_CHARS", "Concluder", "client_update", "kept_record"]
@@ -59,28 +64,51 @@ class Concluder:
 
         Raises:
             TaskFailed, Moderated, TaskCancelled: how the task ended.
-            NetworkError: it succeeded but its outputs could not be downloaded.
+            OutputError: it succeeded but its outputs are not in hand (a download failed
+                or was stopped, an output was refused); it stays pending in the ledger.
         """
         if not succeeded(record):
             self._fail(task, record)
         emit(on_update, client_update(task, "downloading", "downloading"))
-        try:
-            outputs = self.download(record, retry)
-        except (ApiError, NetworkError) as err:
-            self.finished(task, record, "succeeded", message=f"download failed: {err}")
-            raise NetworkError(
-                f"task {task.id} succeeded but its outputs could not be downloaded ({err}); "
-                f"try client.wait({task.token!r}) again soon (output URLs expire)",
-                task_id=task.id) from None
+        fetched, failure = self._fetch_all(record, retry)
+        if failure is not None:
+            raise self._uncollected(task, record, *failure)
+        kept = keep(fetched, self._cache)
         wall_time = max(0.0, time.time() - task.submitted_at) if task.submitted_at else 0.0
-        self.finished(task, record, "succeeded", outputs=outputs, wall_time=wall_time)
+        self.finished(task, record, "succeeded", outputs=kept.outputs, wall_time=wall_time,
+                      message=kept.warning)
         return Result(
-            task=task, outputs=tuple(outputs), params=dict(task.params),
+            task=task, outputs=tuple(kept.outputs), params=dict(task.params),
             seed=_seed(task.params, record), status=str(record.get("status") or ""),
             timeline=timeline_of(record),
             elapsed=parse_number(record.get("elapsedseconds")) or 0.0, wall_time=wall_time,
             cost=parse_number(record.get("totalcost")) or 0.0, record=record,
-            sandbox=self._sandbox())
+            sandbox=self._sandbox(), warnings=(kept.warning,) if kept.warning else (),
+            _images=kept.images)
+
+    def _fetch_all(self, record: Mapping[str, Any], retry: RetryPolicy
+                   ) -> tuple[list[Fetched], tuple[str, str] | None]:
+        """Every output, or (what failed, the reason) with nothing kept."""
+        try:
+            return [fetch(self._transport, item, retry) if item.get("url")
+                    else raw_of(item, position)
+                    for position, item in enumerate(outputs_of(record))], None
+        except OutputRefused as err:
+            return [], ("an output was refused", str(err))
+        except (ApiError, NetworkError) as err:
+            return [], ("its outputs could not be downloaded", str(err))
+
+    def _uncollected(self, task: Task, record: Mapping[str, Any], what: str,
+                     reason: str) -> OutputError:
+        """Record that a billed task's outputs are not in hand; the error to raise. The task
+        stays pending (its budget hold too), so ``wait(token)`` and ``resume()`` collect it."""
+        self._journal.write(Detached(task_id=task.id, token=task.token, reason="outputs",
+                                     status=str(record.get("status") or ""),
+                                     message=f"{what}: {reason}"))
+        return OutputError(
+            f"task {task.id} succeeded (and is billed) but {what} ({reason}); nothing is "
+            f"lost: collect it with client.wait({task.token!r}) or client.resume(), soon "
+            "(output URLs expire)", task_id=task.id, token=task.token, reason=reason)
 
     def _fail(self, task: Task, record: dict[str, Any]) -> None:
         outcome = outcome_of(record)
@@ -101,33 +129,14 @@ class Concluder:
         raise TaskFailed(f"the task failed ({what}): {reason or 'no error text'}",
                          pexit=pexit, debugerror=debugerror, **where)
 
-    def download(self, record: Mapping[str, Any], retry: RetryPolicy) -> list[Output]:
-        """Every output of the record, checked against what it announced and cached."""
-        outputs: list[Output] = []
-        items = record.get("outputs")
-        for item in items if isinstance(items, list) else []:
-            if not isinstance(item, dict) or not item.get("url"):
-                continue
-            name = str(item.get("name") or "output")
-            url = str(item["url"])
-            content_type = str(item.get("contenttype") or "")
-            data = self._transport.download(
-                url, retry=retry,
-                check=functools.partial(_output_problem, size=parse_number(item.get("size")),
-                                        content_type=content_type))
-            suffix = Path(name).suffix.lower()[:8] if "." in name else ""
-            digest, path = self._cache().put(data, suffix)
-            outputs.append(Output(name=name, content_type=content_type,
-                                  size=len(data), url=url, sha256=digest, path=str(path)))
-        return outputs
-
     def finished(self, task: Task, record: Mapping[str, Any] | None, outcome: Outcome, *,
                  outputs: list[Output] | None = None, message: str = "",
                  wall_time: float | None = None) -> None:
         """The task ended: settle its cost and write its ``finished`` event."""
         record = record or {}
         cost = parse_number(record.get("totalcost")) or 0.0
-        self._budget.settle(task.token, cost)
+        # The budget counts the estimate when the cost is missing, malformed or negative.
+        self._budget.settle(task.token, record.get("totalcost"))
         files = (tuple(OutputFile(name=o.name, content_type=o.content_type, size=o.size,
                                   url=o.url, sha256=o.sha256, path=o.path) for o in outputs)
                  if outputs is not None else _raw_outputs(record))
@@ -168,15 +177,6 @@ def _seed(params: Mapping[str, Any], record: Mapping[str, Any]) -> int | None:
             value = parse_seed(source.get("seed"))
             if value is not None:
                 return value
-    return None
-
-
-def _output_problem(data: bytes, size: float | None, content_type: str) -> str | None:
-    """Why downloaded output bytes are not what the record announced, or None."""
-    if size is not None and size > 0 and len(data) != int(size):
-        return f"{len(data)} bytes where the task record says {int(size)}"
-    if content_type in IMAGE_TYPES and sniff_image_type(data[:64]) != content_type:
-        return f"not a {content_type} file"
     return None
 
 

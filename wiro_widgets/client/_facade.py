@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -27,14 +26,13 @@ from typing import Any
 
 from ..backoff import READ_RETRY, RetryPolicy
 from ..credentials import load_credentials
-from ..errors import NotFound
 from ..ledger import Ledger, OutputCache, home_dir
 from ..protocol import is_loopback_url
-from ..research import Sweep, SweepProgress, load_history, resume, run_sweep
+from ..redaction import get_logger
 from ..results import Result, Task, TaskUpdate
 from ..schema import ModelSpec
-from ..specs import get_spec
-from ._budget import Budget
+from ._budget import Budget, run_estimate
+from ._catalog import ModelList, list_models
 from ._conclude import Concluder
 from ._config import (
     base_url_from,
@@ -43,10 +41,14 @@ from ._config import (
     socket_url_from,
 )
 from ._follow import FollowConfig, emit
+from ._hub import Hub
+from ._jobruns import DEFAULT_SETTLE
 from ._journal import Journal
 from ._lookup import TaskLookup
-from ._prepare import prepare
+from ._prepare import Prepared, check_model, prepare
 from ._reconcile import TASK_LIST_QUERY, KnownTasks, Reconciler
+from ._research_api import ResearchMethods
+from ._specs import DEFAULT_SPEC_TTL, SpecSource
 from ._stop import Stopper
 from ._submit import RunSettings, Submitter
 from ._transport import DEFAULT_TIMEOUT, Transport
@@ -54,10 +56,18 @@ from ._wait import Waiter, WaitSettings
 
 __all__ = ["WiroClient"]
 
+log = get_logger("wiro_widgets")
+#: How long ``history()`` and ``resume()`` try to read Task/List for lost Runs: a server
+#: that is down must not hold up reading the local history.
+_ADOPT_RETRY = RetryPolicy(budget=2.0, base=0.1, cap=0.5)
+
 UpdateCallback = Callable[[TaskUpdate], None]
+#: Reading a model's schema is retried briefly: without it the client falls back to the
+#: cache or the built-in spec, so a long wait would only delay that.
+_SPEC_RETRY = RetryPolicy(budget=2.0)
 
 
-class WiroClient:
+class WiroClient(ResearchMethods):
     """A synchronous client for the Wiro API; safe to share between threads.
 
     Args:
@@ -78,6 +88,8 @@ class WiroClient:
         busy_timeout: seconds a Run keeps retrying the concurrency limit (code 96).
         retry: how reads are retried.
         follow_config: timings of live following (poll intervals, grace periods).
+        spec_ttl: seconds a model's schema, once fetched from Tool/Detail, is used from the
+            disk cache before it is fetched again (default: a day).
 
     Raises:
         ConfigError: no API key, or a malformed URL.
@@ -105,8 +117,14 @@ class WiroClient:
         busy_timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         follow_config: FollowConfig | None = None,
+        spec_ttl: float = DEFAULT_SPEC_TTL,
     ) -> None:
-        self._credentials = load_credentials(api_key, api_secret)
+        try:
+            self._credentials = load_credentials(api_key, api_secret)
+        finally:
+            # From here on only the masked `Credentials` hold them: no frame of a later
+            # error's traceback (a bad URL, say) shows the key among its locals.
+            del api_key, api_secret
         self._base_url = base_url_from(base_url)
         self._socket_url = socket_url_from(socket_url)
         self.on_timeout = check_on_timeout(on_timeout)
@@ -119,27 +137,36 @@ class WiroClient:
         self.follow_config = follow_config or FollowConfig()
         #: Seconds over which an ambiguous Run failure is reconciled before a re-send.
         self.reconcile_window = 2.0
+        #: Seconds after which a job's Run cut short by a crash, not listed by the server,
+        #: is taken to have made no task (see `recover_job`).
+        self.unknown_settle = DEFAULT_SETTLE
         self._home = home
         self._ledger = Ledger(home) if ledger else None
         self._cache: OutputCache | None = None
         self._build_jobs()
+        self._specs = SpecSource(
+            lambda path, body: self._transport.post(path, body, retry=_SPEC_RETRY),
+            lambda: self.home, spec_ttl)
 
     def _build_jobs(self) -> None:
         self._transport = Transport(self._credentials, self._base_url, timeout=self.timeout)
         known = KnownTasks()
         journal = Journal(self._ledger)
         self._lookup = TaskLookup(self._transport, self._ledger, known)
-        reconciler = Reconciler(
-            lambda: self._transport.post("/Task/List", dict(TASK_LIST_QUERY), retry=self.retry),
-            known)
-        self._submitter = Submitter(self._transport, reconciler, self._budget, journal,
+        self._reconciler = Reconciler(
+            lambda retry: self._transport.post("/Task/List", dict(TASK_LIST_QUERY),
+                                               retry=retry),
+            known, self._ledger)
+        self._submitter = Submitter(self._transport, self._reconciler, self._budget, journal,
                                     lambda: client_info(self._base_url, self._credentials,
                                                         sandbox=self.is_sandbox))
         self._stopper = Stopper(self._transport, self._lookup)
-        concluder = Concluder(self._transport, lambda: self.cache, journal, self._budget,
-                              lambda: self.is_sandbox)
-        self._waiter = Waiter(self._transport, self._lookup, self._stopper, concluder,
+        self._journal = journal
+        self._concluder = Concluder(self._transport, lambda: self.cache, journal, self._budget,
+                                    lambda: self.is_sandbox)
+        self._waiter = Waiter(self._transport, self._lookup, self._stopper, self._concluder,
                               journal, self._budget)
+        self._hub: Hub | None = None
 
     # -- configuration --------------------------------------------------------------------
     @property
@@ -159,6 +186,12 @@ class WiroClient:
     def spent(self) -> float:
         """USD of this client's finished tasks (their ``totalcost``)."""
         return self._budget.spent
+
+    @property
+    def reserved(self) -> float:
+        """USD estimated for tasks that may still bill (running, detached, or a Run whose
+        outcome is unknown); they count against the budget until they end."""
+        return self._budget.reserved
 
     @property
     def budget(self) -> float | None:
@@ -190,6 +223,10 @@ class WiroClient:
         return self._credentials.fingerprint()
 
     def __repr__(self) -> str:
+        if not hasattr(self, "_transport"):
+            # Half built (its constructor raised): a traceback formatted with its frames'
+            # locals shows this object too.
+            return "WiroClient(<not configured>)"
         mode = "signature" if self._credentials.signed else "key-only"
         sandbox = ", sandbox" if self.is_sandbox else ""
         return (f"WiroClient(base_url={self._base_url!r}, "
@@ -207,16 +244,35 @@ class WiroClient:
 
     # -- parameters ----------------------------------------------------------------------
     def spec(self, model: str) -> ModelSpec | None:
-        """The model's spec, or None when this package does not know it.
+        """The model's spec, read from its live schema (``Tool/Detail``, cached on disk for
+        ``spec_ttl`` seconds); offline, the cached schema (even expired) or the built-in
+        spec, with a warning. None when nothing describes the model (its parameters then go
+        unchecked).
+
+        Raises:
+            ModelNotFound: the API does not know the model (``closest`` names the nearest).
 
         Example:
-            >>> client.spec("black-forest-labs/flux-2-flex").param("steps").maximum
-            50
+            >>> client.spec("google/nano-banana-pro").param("resolution").option_values
+            ('1K', '2K', '4K')
         """
-        return get_spec(model)
+        return self._specs.spec(model)
+
+    @property
+    def spec_ttl(self) -> float:
+        """Seconds a fetched schema is used before it is fetched again."""
+        return self._specs.ttl
+
+    @spec_ttl.setter
+    def spec_ttl(self, value: float) -> None:
+        self._specs.ttl = float(value)
 
     def validate(self, model: str, **params: Any) -> dict[str, Any]:
-        """Check parameters and reference images locally (no network).
+        """Check parameters and reference images locally (nothing of them is sent; the
+        model's schema may be read once).
+
+        Args:
+            **params: Python names (``safety_tolerance``) or API ids (``safetyTolerance``).
 
         Returns:
             The Python-named parameters with defaults filled; reference images as
@@ -229,36 +285,43 @@ class WiroClient:
             >>> client.validate("black-forest-labs/flux-2-flex", prompt="a fox")["steps"]
             50
         """
-        return dict(prepare(model, params).params)
+        return dict(self._prepare(model, params).params)
 
     def estimate_cost(self, model: str, **params: Any) -> float | None:
-        """A USD estimate for one run (None for models without a price).
+        """A USD estimate for one run, from the model's price rules (``dynamicprice``; see
+        `wiro_widgets.schema.pricing` for the methods computed); None when it cannot be
+        known before the run.
 
         Example:
             >>> client.estimate_cost("black-forest-labs/flux-2-flex", prompt="a", width=512,
             ...                      height=512)
             0.015729
         """
-        spec = get_spec(model)
-        return None if spec is None else spec.estimate_cost(spec.validate(params))
+        return run_estimate(self._prepare(model, params))
 
     def tool_detail(self, model: str) -> dict[str, Any]:
         """The model's live description from ``Tool/Detail`` (parameters, price rules).
 
         Raises:
-            NotFound: the API does not know the model.
+            ModelNotFound: the API does not know the model.
 
         Example:
             >>> client.tool_detail("black-forest-labs/flux-2-flex")["parameters"][0]["items"]
         """
-        owner, _, project = model.strip().strip("/").partition("/")
-        envelope = self._transport.post("/Tool/Detail", {"slugowner": owner,
-                                                         "slugproject": project},
-                                        retry=self.retry)
-        tools = envelope.get("tool")
-        if not isinstance(tools, list) or not tools or not isinstance(tools[0], dict):
-            raise NotFound(f"no tool {model!r}", code=1, endpoint="/Tool/Detail")
-        return dict(tools[0])
+        return self._specs.tool(model)
+
+    def models(self, search: str | None = None, category: str | None = None, *,
+               owner: str | None = None, limit: int = 50) -> ModelList:
+        """Models from ``Tool/List`` (see `wiro_widgets.models`).
+
+        Example:
+            >>> client.models(search="flux", category="text-to-image")
+        """
+        return list_models(self._transport.post, search=search, category=category,
+                           owner=owner, limit=limit, retry=self.retry)
+
+    def _prepare(self, model: str, params: dict[str, Any]) -> Prepared:
+        return prepare(model, params, self.spec(check_model(model)))
 
     # -- running ---------------------------------------------------------------------------
     def submit(self, model: str, *, busy_timeout: float | None = None, **params: Any) -> Task:
@@ -286,7 +349,7 @@ class WiroClient:
         settings = RunSettings(
             timeout=self.timeout, retry=self.retry, reconcile_window=self.reconcile_window,
             busy_timeout=self.busy_timeout if busy_timeout is None else float(busy_timeout))
-        return self._submitter.submit(prepare(model, params), settings)
+        return self._submitter.submit(self._prepare(model, params), settings)
 
     def run(self, model: str, *, on_update: UpdateCallback | None = None,
             timeout: float | None = None, on_timeout: str | None = None,
@@ -373,21 +436,3 @@ class WiroClient:
     def kill(self, task: Task | str) -> dict[str, Any]:
         """Kill a running task and confirm; returns the final record."""
         return self._stopper.kill(self._lookup.task_for(task, self.retry), self.retry)
-
-    # -- research (wiro_widgets.research) -------------------------------------------------
-    def history(self, limit: int | None = None, model: str | None = None,
-                since: dt.datetime | float | None = None) -> list[Result]:
-        """Past results from the ledger, newest first (see `research.load_history`)."""
-        return load_history(self, limit=limit, model=model, since=since)
-
-    def resume(self, *, on_update: UpdateCallback | None = None,
-               timeout: float | None = None) -> list[Result]:
-        """Collect tasks left unfinished by an earlier session (see `research.resume`)."""
-        return resume(self, on_update=on_update, timeout=timeout)
-
-    def sweep(self, model: str, *, max_concurrency: int = 4,
-              on_progress: Callable[[SweepProgress], None] | None = None,
-              **params: Any) -> Sweep:
-        """Run every combination of list-valued parameters (see `research.run_sweep`)."""
-        return run_sweep(self, model, max_concurrency=max_concurrency, on_progress=on_progress,
-                         **params)

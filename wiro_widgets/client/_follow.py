@@ -35,11 +35,12 @@ from ..errors import ApiError, ConcurrencyLimit, NetworkError, NotFound
 from ..protocol import (
     FINAL_FRAMES,
     KNOWN_STATUSES,
+    LOG_FRAMES,
     STATUS_RANK,
     TERMINAL_STATUSES,
     parse_number,
 )
-from ..redaction import get_logger
+from ..redaction import get_logger, redact
 from ..results import TaskUpdate, stage_label
 from ._channels import Poller, SocketReader
 
@@ -49,6 +50,8 @@ __all__ = [
     "Progress",
     "UnknownStatus",
     "follow",
+    "is_fatal",
+    "log_text",
     "parse_frame",
     "parse_progress",
 ]
@@ -56,6 +59,7 @@ __all__ = [
 log = get_logger("wiro_widgets")
 
 _TQDM = re.compile(r"(\d{1,3})%\|[^|]*\|\s*(\d+)/(\d+)")
+_LOG_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -204,19 +208,45 @@ class _State:
         elif progress is None:
             progress = self.progress
         self.status, self.progress = status, progress
-        step = progress.step if progress else None
-        total = progress.total if progress else None
-        percentage = progress.percentage if progress else None
-        key = (status, step, total, percentage)
+        key = (status, *((progress.step, progress.total, progress.percentage) if progress
+                         else (None, None, None)))
         if key == self._last_key:
             return
         self._last_key = key
+        self._emit(source, message=message)
+
+    def log(self, text: str, source: str) -> None:
+        """Pass on a log line of the model, with the status and progress as they are."""
+        if text:
+            self._emit(source, log=text)
+
+    def _emit(self, source: str, *, message: str = "", log: str = "") -> None:
+        progress = self.progress
+        step = progress.step if progress else None
+        total = progress.total if progress else None
+        status = self.status or "task_queue"
         emit(self.on_update, TaskUpdate(
             status=status, label=stage_label(status, step, total),
             elapsed=max(0.0, time.time() - self.started_at), task_id=self.task_id,
-            token=self.token, step=step, total_steps=total, percentage=percentage,
-            source=source, message=message,
+            token=self.token, step=step, total_steps=total,
+            percentage=progress.percentage if progress else None,
+            source=source, message=message, log=log,
         ))
+
+
+def log_text(message: Any, limit: int = _LOG_CHARS) -> str:
+    """The text of a ``task_error`` frame's message (a stderr line, or ``{"raw": log}`` for
+    ``task_error_full``): its last non-empty lines, at most ``limit`` characters, redacted.
+
+    Example:
+        >>> log_text("UserWarning: Some weights were not initialized")
+        'UserWarning: Some weights were not initialized'
+    """
+    if isinstance(message, Mapping):
+        message = message.get("raw", "")
+    text = message if isinstance(message, str) else "" if message is None else str(message)
+    text = "\n".join(line.rstrip() for line in text.strip().splitlines() if line.strip())
+    return redact(text if len(text) <= limit else "..." + text[-limit:])
 
 
 def emit(on_update: Callable[[TaskUpdate], None] | None, update: TaskUpdate) -> None:
@@ -229,7 +259,7 @@ def emit(on_update: Callable[[TaskUpdate], None] | None, update: TaskUpdate) -> 
         log.exception("on_update callback raised; the wait goes on")
 
 
-def _fatal(err: BaseException) -> bool:
+def is_fatal(err: BaseException) -> bool:
     """Poll errors that end the wait (anything else is retried on the next poll)."""
     if isinstance(err, (NetworkError, ConcurrencyLimit)):
         return False
@@ -334,7 +364,11 @@ class _Follower:
         if frame is None or frame.get("tasktoken") not in (None, "", self.state.token):
             return
         status = frame["type"]
-        if status == "task_output":
+        if status in LOG_FRAMES:
+            # The model's stderr: a log line, never a verdict (protocol.LOG_FRAMES). Status
+            # and progress go on; only Task/Detail's final record decides.
+            self.state.log(log_text(frame.get("message")), "socket")
+        elif status == "task_output":
             self.state.report(status, "socket", parse_progress(frame.get("message")))
         elif status in STATUS_RANK:
             self.state.report(status, "socket")
@@ -342,13 +376,22 @@ class _Follower:
             self.final_frame = True
             self.poller.poke(self.cfg.final_interval)
         elif status == "task_error":
-            # Usually a stderr line, but it may be the fatal DB status: ask Detail.
+            # A task that cannot run also ends in the task_error status of Task/Detail:
+            # ask Detail now rather than at the next safety poll.
             self.poller.poke()
 
     def _poll_error(self, err: BaseException) -> None:
         if isinstance(err, NotFound) and time.monotonic() - self.began < self.cfg.not_found_grace:
             return
-        if _fatal(err):
+        if is_fatal(err) and type(err) is ApiError and err.code is None:
+            # An answer the client will not use (too large, a redirect to another host, a
+            # proxy's page): the task itself may be fine, and bill. Say so, and name it.
+            task_id, token = self.state.task_id, self.state.token
+            raise NetworkError(
+                f"could not follow task {task_id}: {err}; it may still run and bill: "
+                f"client.wait({token!r}) or client.resume() collect it", task_id=task_id,
+                task_may_exist=True)
+        if is_fatal(err):
             raise err
         log.debug("task %s: poll failed (%s); trying again", self.state.task_id, err)
         self.poller.interval = max(self.poller.interval, 2.0)

@@ -57,6 +57,16 @@ class TaskLookup:
             raise NotFound("There is no task yet.", code=1, endpoint="/Task/Detail")
         return dict(tasks[0])
 
+    def estimate_of(self, task: Task) -> float | None:
+        """The estimate the ledger kept for ``task`` (None when unknown)."""
+        if self._ledger is None:
+            return None
+        try:
+            entry = self._ledger.tasks().get(task.token)
+        except OSError:
+            return None
+        return entry.submitted.estimate if entry is not None and entry.submitted else None
+
     def task_for(self, task: Task | str, retry: RetryPolicy) -> Task:
         """A `Task` for a handle, token or id (reading Task/Detail for the last two).
 

@@ -2,7 +2,8 @@
 checked and described, and the Run body built. Nothing here touches the network.
 
 Example:
-    >>> prepared = prepare("black-forest-labs/flux-2-flex", {"prompt": "a fox", "seed": 7})
+    >>> prepared = prepare("black-forest-labs/flux-2-flex", {"prompt": "a fox", "seed": 7},
+    ...                    client.spec("black-forest-labs/flux-2-flex"))
     >>> prepared.params["steps"], prepared.body.fields["seed"], prepared.estimate
     (50, 7, 0.062915)
 """
@@ -12,17 +13,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from ..errors import ValidationError
 from ..protocol import parse_number
+from ..redaction import strip_userinfo
 from ..references import Reference, is_reference_like, normalize_references
-from ..schema import Kind
+from ..schema import ModelSpec, plain
 from ..specs import get_spec
 from ._body import RequestBody, build_body
 
-__all__ = ["Prepared", "params_from_record", "prepare"]
+__all__ = ["Prepared", "check_model", "params_from_record", "prepare"]
 
 _MODEL = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
 #: A Run option of every model rather than a model input: Wiro POSTs the finished task there.
@@ -39,6 +41,7 @@ class Prepared:
         params: Python-named parameters with defaults filled; references as descriptors.
         estimate: the USD estimate (None for models without a price).
         file_fields: the API names of the file inputs (kept apart when matching records).
+        spec: the spec the parameters were checked against (None: passed through).
     """
 
     model: str
@@ -46,6 +49,7 @@ class Prepared:
     params: dict[str, Any]
     estimate: float | None
     file_fields: frozenset[str] = field(default_factory=frozenset)
+    spec: ModelSpec | None = None
 
     def sent_values(self) -> dict[str, Any]:
         """The non-file values a task record's ``parameters`` should echo (the callback URL
@@ -55,50 +59,87 @@ class Prepared:
                 and v not in ("", [], None)}
 
 
-def prepare(model: str, params: Mapping[str, Any]) -> Prepared:
+def prepare(model: str, params: Mapping[str, Any],
+            spec: ModelSpec | Literal["builtin"] | None = "builtin") -> Prepared:
     """Check ``params`` for ``model`` and build its Run body.
 
-    Unknown models pass their parameters through as given (file-like values as file parts).
+    Args:
+        model: ``owner/model``.
+        params: Python names or API ids; numpy numbers count as the Python numbers they
+            hold.
+        spec: the model's spec (``client.spec(model)``); ``"builtin"`` looks up the
+            package's built-in spec; None passes the parameters through unchecked
+            (file-like values as files, booleans as ``"true"``/``"false"``).
 
     Raises:
         ValidationError: a bad model name, parameter or reference image (naming the field).
 
     Example:
-        >>> prepare("someone/new-model", {"text": "hi"}).body.fields
-        {'text': 'hi'}
+        >>> prepare("someone/new-model", {"text": "hi", "hd": True}, None).body.fields
+        {'text': 'hi', 'hd': 'true'}
     """
-    model = model.strip().strip("/") if isinstance(model, str) else model
-    if not isinstance(model, str) or not _MODEL.fullmatch(model):
-        raise ValidationError("model", model, "must be 'owner/model', e.g. "
-                              "'black-forest-labs/flux-2-flex'")
+    model = check_model(model)
     params = dict(params)
-    callback = _check_callback(params.pop(_CALLBACK_PY, None))
-    spec = get_spec(model)
+    callback = _check_callback(params.pop(_CALLBACK_PY, params.pop(_CALLBACK_WIRE, None)))
+    if spec == "builtin":
+        spec = get_spec(model)
     if spec is None:
         wire, files, shown = _pass_through(params)
-        estimate = None
+        estimate, kinds = None, {}
+        file_fields = frozenset(files)
     else:
-        py = spec.validate(params)
-        shown = dict(py)
-        files = {}
-        file_param = spec.file_param
-        if file_param is not None:
-            refs = normalize_references(py.pop(file_param.py_name, []), file_param.py_name)
-            if refs:
-                files[file_param.name] = refs
-            shown[file_param.py_name] = [r.descriptor() for r in refs]
-        wire = spec.to_wire(py)
-        estimate = spec.estimate_cost(shown)
+        wire, files, shown, estimate = _checked(spec, params)
+        kinds = {p.name: p.kind.value for p in spec.file_params}
+        file_fields = frozenset(n for p in spec.file_params for n in (p.name, p.name + "Url"))
     if callback:
         wire[_CALLBACK_WIRE] = callback
-        shown[_CALLBACK_PY] = callback
-    file_fields = (frozenset({spec.file_param.name}) if spec and spec.file_param
-                   else frozenset(files))
-    return Prepared(model=model, body=build_body(wire, files), params=shown,
-                    estimate=estimate, file_fields=file_fields)
+        shown[_CALLBACK_PY] = strip_userinfo(callback)  # a password is sent, never kept
+    return Prepared(model=model, body=build_body(wire, files, kinds), params=shown,
+                    estimate=estimate, file_fields=file_fields, spec=spec)
 
 
-def params_from_record(model: str, raw: Any) -> dict[str, Any]:
+def check_model(model: Any) -> str:
+    """``owner/model``, trimmed; else `ValidationError` (field ``model``).
+
+    Example:
+        >>> check_model(" google/nano-banana-pro/ ")
+        'google/nano-banana-pro'
+    """
+    text = model.strip().strip("/") if isinstance(model, str) else model
+    if not isinstance(text, str) or not _MODEL.fullmatch(text):
+        raise ValidationError("model", model, "must be 'owner/model', e.g. "
+                              "'black-forest-labs/flux-2-flex'")
+    return text
+
+
+def _checked(spec: ModelSpec, params: Mapping[str, Any]
+             ) -> tuple[dict[str, Any], dict[str, list[Reference]], dict[str, Any],
+                        float | None]:
+    """Validated wire values, checked references by API id, what the ledger shows, and the
+    estimate (computed with the references, whose pixel sizes some prices need)."""
+    py = spec.validate(params)
+    files: dict[str, list[Reference]] = {}
+    refs_by_py: dict[str, list[Reference]] = {}
+    for p in spec.file_params:
+        refs = normalize_references(py.pop(p.py_name, []), p.py_name)
+        refs_by_py[p.py_name] = refs
+        if refs:
+            files[p.name] = refs
+    estimate = spec.estimate_cost({**py, **refs_by_py})
+    shown = dict(py)
+    for name, refs in refs_by_py.items():
+        shown[name] = [r.descriptor() for r in refs]
+    return spec.to_wire(py), files, _ordered(spec, shown), estimate
+
+
+def _ordered(spec: ModelSpec, shown: dict[str, Any]) -> dict[str, Any]:
+    """``shown`` in the spec's order (file inputs where the spec lists them)."""
+    return {p.py_name: shown[p.py_name] for p in spec.params if p.py_name in shown}
+
+
+def params_from_record(model: str, raw: Any,
+                       spec: ModelSpec | Literal["builtin"] | None = "builtin"
+                       ) -> dict[str, Any]:
     """Python-named params from a task record's ``parameters`` (references as URL
     descriptors); unknown models keep the record's names.
 
@@ -108,7 +149,8 @@ def params_from_record(model: str, raw: Any) -> dict[str, Any]:
     """
     if not isinstance(raw, Mapping):
         return {}
-    spec = get_spec(model) if model else None
+    if spec == "builtin":
+        spec = get_spec(model) if model else None
     if spec is None:
         return dict(raw)
     params: dict[str, Any] = {}
@@ -126,7 +168,7 @@ def params_from_record(model: str, raw: Any) -> dict[str, Any]:
         elif param.is_number:
             number = parse_number(value)
             params[param.py_name] = value if number is None else (
-                int(number) if param.kind is Kind.NUMBER else number)
+                int(number) if param.is_integer else number)
         else:
             params[param.py_name] = value
     return params
@@ -145,7 +187,9 @@ def _check_callback(value: Any) -> str | None:
 
 def _pass_through(params: Mapping[str, Any]
                   ) -> tuple[dict[str, Any], dict[str, list[Reference]], dict[str, Any]]:
-    """Unknown models: names and values go as given; file-like values as file parts."""
+    """Models without a spec: names and values go as given, file-like values as file parts,
+    booleans as the strings ``"true"``/``"false"`` (as Wiro's SDK fixtures send them), numpy
+    numbers as the Python numbers they hold."""
     fields: dict[str, Any] = {}
     files: dict[str, list[Reference]] = {}
     shown: dict[str, Any] = {}
@@ -158,6 +202,15 @@ def _pass_through(params: Mapping[str, Any]
             files[name] = refs
             shown[name] = [r.descriptor() for r in refs]
         else:
-            fields[name] = list(value) if isinstance(value, tuple) else value
+            fields[name] = _plain_value(value)
             shown[name] = fields[name]
     return fields, files, shown
+
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [_plain_value(v) for v in value]
+    value = plain(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value

@@ -22,6 +22,7 @@ from .events import (
     TaskEntry,
     parse_event,
 )
+from .jobs import JobCell, JobEvent, JobStarted, NotSent, Sending, parse_job_event
 from .store import LEDGER_VERSION, Ledger, home_dir
 
 __all__ = [
@@ -30,13 +31,19 @@ __all__ = [
     "Detached",
     "Event",
     "Finished",
+    "JobCell",
+    "JobEvent",
+    "JobStarted",
     "Ledger",
+    "NotSent",
     "OtherEvent",
     "OutputCache",
     "OutputFile",
     "RunUnknown",
+    "Sending",
     "Submitted",
     "TaskEntry",
     "home_dir",
     "parse_event",
+    "parse_job_event",
 ]

@@ -114,6 +114,7 @@ class Submitted:
         estimate: the USD estimate, when the model has a price.
         adopted: the Run's answer was lost and the task was found by reconciliation.
         client: who sent it (see `ClientInfo`).
+        run_id: the `RunUnknown` entry this task was adopted for, if any.
         time: when the line was written (set by the ledger).
     """
 
@@ -126,6 +127,7 @@ class Submitted:
     estimate: float | None = None
     adopted: bool = False
     client: ClientInfo = field(default_factory=ClientInfo)
+    run_id: str = ""
     time: float | None = field(default=None, compare=False)
 
     @classmethod
@@ -136,12 +138,13 @@ class Submitted:
                    estimate=parse_number(raw.get("estimate")),
                    adopted=raw.get("adopted") is True,
                    client=ClientInfo.from_fields(raw.get("client")),
-                   time=parse_number(raw.get("time")))
+                   run_id=_text(raw, "run_id"), time=parse_number(raw.get("time")))
 
     def fields(self) -> dict[str, Any]:
-        return {"task_id": self.task_id, "token": self.token, "model": self.model,
-                "params": self.params, "estimate": self.estimate, "adopted": self.adopted,
-                "submitted_at": self.submitted_at, "client": self.client.fields()}
+        out = {"task_id": self.task_id, "token": self.token, "model": self.model,
+               "params": self.params, "estimate": self.estimate, "adopted": self.adopted,
+               "submitted_at": self.submitted_at, "client": self.client.fields()}
+        return {**out, "run_id": self.run_id} if self.run_id else out
 
 
 @dataclass(frozen=True)
@@ -217,44 +220,83 @@ class Finished:
 
 @dataclass(frozen=True)
 class RunUnknown:
-    """A Run was sent, its answer was lost and no task could be matched: one may exist."""
+    """A Run was sent, its answer was lost and no task could be matched: one may exist.
+
+    It keeps what is needed to recognise the task later in ``Task/List`` (the model and the
+    values sent), so ``history()`` / ``resume()`` can adopt it: a `Submitted` event with the
+    same ``run_id`` then marks it adopted.
+
+    Attributes:
+        run_id: this entry's id.
+        reason: how the answer was lost (``ReadTimeout``, ``HTTP 504``, ...).
+        sent: the non-file values the Run sent (API names), compared with a record's
+            ``parameters``.
+        fingerprint: a short hash of the parameters (shown in the error and here).
+        sent_at: Unix time the Run was sent (this computer's clock).
+        estimate: the USD estimate, when the model has a price.
+        client: who sent it (server and key fingerprint: only that project lists the task).
+    """
 
     KIND: ClassVar[str] = "run_unknown"
     model: str
     params: dict[str, Any] = field(default_factory=dict)
     message: str = ""
+    run_id: str = ""
+    reason: str = ""
+    sent: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+    sent_at: float | None = None
+    estimate: float | None = None
+    client: ClientInfo = field(default_factory=ClientInfo)
     time: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_fields(cls, raw: Mapping[str, Any]) -> RunUnknown:
         return cls(model=_text(raw, "model"), params=_mapping(raw.get("params")),
-                   message=_text(raw, "message"), time=parse_number(raw.get("time")))
+                   message=_text(raw, "message"), run_id=_text(raw, "run_id"),
+                   reason=_text(raw, "reason"), sent=_mapping(raw.get("sent")),
+                   fingerprint=_text(raw, "fingerprint"),
+                   sent_at=parse_number(raw.get("sent_at")),
+                   estimate=parse_number(raw.get("estimate")),
+                   client=ClientInfo.from_fields(raw.get("client")),
+                   time=parse_number(raw.get("time")))
 
     def fields(self) -> dict[str, Any]:
-        return {"model": self.model, "params": self.params, "message": self.message}
+        out: dict[str, Any] = {"model": self.model, "params": self.params,
+                               "message": self.message}
+        if self.run_id:
+            out.update(run_id=self.run_id, reason=self.reason, sent=self.sent,
+                       fingerprint=self.fingerprint, sent_at=self.sent_at,
+                       estimate=self.estimate, client=self.client.fields())
+        return out
 
 
 @dataclass(frozen=True)
 class Detached:
-    """A wait stopped but the task keeps running (``reason``: ``timeout``, ``interrupt`` or
-    ``detach``, the caller asked)."""
+    """A wait stopped but the task is not over for the client: it keeps running
+    (``reason``: ``timeout``, ``interrupt``, ``cancel_refused``, or ``detach``: the caller
+    stopped waiting; ``stop``: a Cancel or Kill could not reach the server in time), or it
+    succeeded and its outputs are not in hand yet (``outputs``). ``message`` says what
+    failed. Either way it stays pending."""
 
     KIND: ClassVar[str] = "detached"
     task_id: str
     token: str
     reason: str
     status: str = ""
+    message: str = ""
     time: float | None = field(default=None, compare=False)
 
     @classmethod
     def from_fields(cls, raw: Mapping[str, Any]) -> Detached:
         return cls(task_id=_text(raw, "task_id"), token=_text(raw, "token"),
                    reason=_text(raw, "reason"), status=_text(raw, "status"),
-                   time=parse_number(raw.get("time")))
+                   message=_text(raw, "message"), time=parse_number(raw.get("time")))
 
     def fields(self) -> dict[str, Any]:
         out = {"task_id": self.task_id, "token": self.token, "reason": self.reason}
-        return {**out, "status": self.status} if self.status else out
+        optional = {"status": self.status, "message": self.message}
+        return {**out, **{k: v for k, v in optional.items() if v}}
 
 
 @dataclass(frozen=True)
@@ -279,7 +321,7 @@ def parse_event(raw: Mapping[str, Any]) -> Event:
 
     Example:
         >>> parse_event({"event": "detached", "task_id": "1", "token": "t", "reason": "timeout"})
-        Detached(task_id='1', token='t', reason='timeout', status='', time=None)
+        Detached(task_id='1', token='t', reason='timeout', status='', message='', time=None)
     """
     kind = _text(raw, "event")
     cls = _KINDS.get(kind)

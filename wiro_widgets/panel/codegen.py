@@ -74,7 +74,7 @@ def request_code(request: GenerationRequest, *, client_name: str = "client",
         lines.append(f"    {request.file_param}=[")
         for index, ref in enumerate(request.references, start=1):
             if ref.url is not None:
-                lines.append(f"        {_literal(ref.url)},  # image {index}")
+                lines.append(f"        {_literal(ref.shown_url)},  # image {index}")
             elif ref.path is not None:
                 lines.append(f"        {_literal(str(ref.path))},  # image {index}, "
                              f"{ref.size or 0:,} bytes")

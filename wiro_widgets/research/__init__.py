@@ -1,4 +1,5 @@
-"""Research on top of the client: history and resume from the ledger, sweeps, comparison.
+"""Research on top of the client: history and resume from the ledger, resumable sweeps and
+batches, their export as datasets, comparison.
 
 These helpers take the client as a `ClientLike` (they never import `WiroClient`); the client
 offers them as ``client.history()``, ``client.resume()`` and ``client.sweep()``.
@@ -10,17 +11,25 @@ Example:
 
 from __future__ import annotations
 
+from .batch import Batch, BatchProgress
+from .batch_start import run_batch
 from .cells import Cell, SweepOver, split_axes, sweep_over
 from .client_like import ClientLike, ledger_of
 from .comparison import Comparison, compare
 from .history import load_history, pending, result_from_entry, resume
+from .job_state import JobStatus, read_job
 from .plan import run_sweep
+from .runner import JobProgress
 from .sweep import Sweep, SweepProgress
 
 __all__ = [
+    "Batch",
+    "BatchProgress",
     "Cell",
     "ClientLike",
     "Comparison",
+    "JobProgress",
+    "JobStatus",
     "Sweep",
     "SweepOver",
     "SweepProgress",
@@ -28,8 +37,10 @@ __all__ = [
     "ledger_of",
     "load_history",
     "pending",
+    "read_job",
     "result_from_entry",
     "resume",
+    "run_batch",
     "run_sweep",
     "split_axes",
     "sweep_over",

@@ -74,11 +74,13 @@ class Cell:
                 for k, v in self.values.items()]
 
 
-def split_axes(params: Mapping[str, Any], spec: ModelSpec | None = None
+def split_axes(params: Mapping[str, Any],
+               spec: ModelSpec | Iterable[ModelSpec | None] | None = None
                ) -> tuple[dict[str, list[Any]], dict[str, Any]]:
     """Split parameters into the swept ones (name -> values) and the fixed ones.
 
-    The model's file input (``spec.file_param``) is an axis only through `sweep_over`.
+    The model's file inputs (of any of the ``spec``s given) are axes only through
+    `sweep_over`.
 
     Raises:
         ValueError: an axis without values.
@@ -87,13 +89,15 @@ def split_axes(params: Mapping[str, Any], spec: ModelSpec | None = None
         >>> split_axes({"prompt": "a fox", "seed": [1, 2]})
         ({'seed': [1, 2]}, {'prompt': 'a fox'})
     """
-    file_param = spec.file_param.py_name if spec is not None and spec.file_param else None
+    specs = [spec] if spec is None or isinstance(spec, ModelSpec) else list(spec)
+    files = {name for one in specs if one is not None
+             for p in one.file_params for name in (p.py_name, p.name)}
     axes: dict[str, list[Any]] = {}
     fixed: dict[str, Any] = {}
     for name, value in params.items():
         if isinstance(value, SweepOver):
             axes[name] = list(value.values)
-        elif name != file_param and isinstance(value, (list, tuple, range)):
+        elif name not in files and isinstance(value, (list, tuple, range)):
             axes[name] = list(value)
         else:
             fixed[name] = value

@@ -17,14 +17,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..ledger import Ledger
+from ..ledger import JobCell, Ledger
 from ..results import Result, Task, TaskUpdate
+from ..schema import ModelSpec
 
-__all__ = ["ClientLike", "ledger_of"]
+__all__ = ["ClientLike", "WatchLike", "ledger_of"]
+
+
+class WatchLike(Protocol):
+    """A task the client follows in the background (``client.watch``)."""
+
+    def cancel(self) -> None: ...
+
+    def detach(self) -> None: ...
 
 
 class ClientLike(Protocol):
-    """The members of `WiroClient` that history, resume and sweeps use."""
+    """The members of `WiroClient` that history, resume, sweeps and batches use."""
 
     @property
     def base_url(self) -> str: ...
@@ -41,6 +50,14 @@ class ClientLike(Protocol):
     @property
     def spent(self) -> float: ...
 
+    @property
+    def reserved(self) -> float: ...
+
+    @property
+    def key_fingerprint(self) -> str: ...
+
+    def spec(self, model: str) -> ModelSpec | None: ...
+
     def validate(self, model: str, **params: Any) -> dict[str, Any]: ...
 
     def estimate_cost(self, model: str, **params: Any) -> float | None: ...
@@ -55,6 +72,14 @@ class ClientLike(Protocol):
              detach_on_interrupt: bool = False) -> Result: ...
 
     def cancel(self, task: Task | str) -> dict[str, Any]: ...
+
+    def submit_cell(self, cell: JobCell, model: str, *, busy_timeout: float | None = None,
+                    **params: Any) -> Task: ...
+
+    def watch(self, task: Task,
+              on_end: Callable[[Result | BaseException], None]) -> WatchLike: ...
+
+    def recover_job(self, name: str) -> list[tuple[int, Task]]: ...
 
 
 def ledger_of(client: ClientLike | None) -> Ledger:

@@ -46,6 +46,12 @@ class Governor:
             self.active += 1
             return True
 
+    def occupy(self) -> None:
+        """Count a run already in flight (a task followed again): it takes a slot, even past
+        the window."""
+        with self._cond:
+            self.active += 1
+
     def accepted(self) -> None:
         """A submission was accepted."""
         with self._cond:

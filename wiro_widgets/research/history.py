@@ -4,6 +4,10 @@
 load from the local output cache, so they still show after the output URLs have expired.
 `resume` finds tasks that were submitted but never recorded as finished (the kernel died, the
 laptop slept), waits for them through the client and downloads their outputs. It never submits.
+A task is given up on only when the server keeps saying it has no such task (one "no task"
+answer may be a hiccup: it is asked again a few times); a task sent with another project's
+key is skipped and kept for a client with that key. An output whose cached file no longer
+matches its recorded hash is reported and not served.
 
 Example:
     >>> client.history(limit=5, model="black-forest-labs/flux-2-flex")
@@ -38,6 +42,11 @@ from .client_like import ClientLike, ledger_of
 __all__ = ["load_history", "pending", "result_from_entry", "resume"]
 
 log = get_logger(__name__)
+
+#: Seconds to wait before asking again after a "no task" answer: a task the server just
+#: created, or a replica that lags, may answer so once.
+NOT_FOUND_RETRIES = (0.5, 1.0, 2.0)
+
 
 def load_history(client: ClientLike | None, *, limit: int | None = None, model: str | None = None,
                  since: dt.datetime | float | None = None) -> list[Result]:
@@ -120,8 +129,7 @@ def _collect(client: ClientLike, ledger: Ledger, entry: TaskEntry,
              remaining: float | None) -> Result | None:
     """Wait for one pending task; record how it ended unless it is still running."""
     try:
-        result = client.wait(entry.token, on_update=on_update, timeout=remaining,
-                                     on_timeout="detach")
+        result = _wait_for(client, entry, on_update, remaining)
     except TaskTimeout:
         log.info("resume: task %s still running; resume again later", entry.task_id)
         return None
@@ -130,7 +138,8 @@ def _collect(client: ClientLike, ledger: Ledger, entry: TaskEntry,
         _ensure_finished(ledger, entry, outcome=_outcome(err), message=str(err))
         return None
     except NotFound as err:
-        # The server has no such task (a sandbox restarted, a deleted task): stop asking.
+        # The server kept saying it has no such task (a sandbox restarted, a deleted task):
+        # stop asking.
         log.warning("resume: task %s is unknown to the server: %s", entry.task_id, err)
         _ensure_finished(ledger, entry, outcome="error", message=str(err))
         return None
@@ -141,6 +150,24 @@ def _collect(client: ClientLike, ledger: Ledger, entry: TaskEntry,
     result = _with_ledger_facts(result, entry)
     _ensure_finished(ledger, entry, outcome="succeeded", result=result)
     return result
+
+
+def _wait_for(client: ClientLike, entry: TaskEntry,
+              on_update: Callable[[TaskUpdate], None] | None,
+              remaining: float | None) -> Result:
+    """``client.wait`` by token; a "no task" answer is asked again a few times first."""
+    delays = list(NOT_FOUND_RETRIES)
+    while True:
+        try:
+            return client.wait(entry.token, on_update=on_update, timeout=remaining,
+                               on_timeout="detach")
+        except NotFound:
+            if not delays:
+                raise
+            delay = delays.pop(0)
+            log.info("resume: the server does not know task %s (yet?); asking again in "
+                     "%.1fs", entry.task_id, delay)
+            time.sleep(delay)
 
 
 def result_from_entry(entry: TaskEntry, cache: OutputCache | None = None) -> Result:
@@ -172,6 +199,7 @@ def result_from_entry(entry: TaskEntry, cache: OutputCache | None = None) -> Res
 def _pending_entries(client: ClientLike | None) -> list[TaskEntry]:
     ledger = ledger_of(client)
     here = _norm_url(client.base_url if client is not None else None)
+    key = client.key_fingerprint if client is not None else ""
     entries = []
     for entry in ledger.tasks().values():
         if entry.is_finished or not entry.task_id:
@@ -179,6 +207,13 @@ def _pending_entries(client: ClientLike | None) -> list[TaskEntry]:
         there = _norm_url(entry.base_url)
         # A task lives on the server it was sent to; another server would not know it.
         if here and there and here != there:
+            continue
+        # Only the project whose key sent it can read it: another key's client would be
+        # told "no task" and close it for good. It stays pending for the right key.
+        sent_with = entry.submitted.client.key if entry.submitted else ""
+        if key and sent_with and key != sent_with:
+            log.info("resume: task %s was sent with another key (%s); skipped, kept pending",
+                     entry.task_id, sent_with)
             continue
         entries.append(entry)
     entries.sort(key=lambda e: e.submitted_at)
@@ -243,17 +278,13 @@ def _output(raw: OutputFile, cache: OutputCache) -> Output:
 
 def _local_path(path: str, digest: str, name: str, content_type: str,
                 cache: OutputCache) -> str:
-    if path and Path(path).is_file():
-        return path
     if not digest:
-        return ""
-    # The cache may have moved (another WIRO_WIDGETS_HOME): look the content up by its hash.
+        # No recorded hash to check the file against (hand-written lines): as it is.
+        return path if path and Path(path).is_file() else ""
+    # Only a file that still holds the recorded bytes is served; the cache may have moved
+    # (another WIRO_WIDGETS_HOME), so the content is also looked up by its hash.
     suffixes = [Path(name).suffix, f".{IMAGE_TYPES.get(content_type, '')}", ".jpeg", ""]
-    for suffix in dict.fromkeys(s for s in suffixes if s != "."):
-        candidate = cache.path_for(digest, suffix)
-        if candidate.is_file():
-            return str(candidate)
-    return ""
+    return cache.find(digest, path=path, suffixes=[s for s in suffixes if s != "."])
 
 
 def _same_model(slug: str, wanted: str) -> bool:

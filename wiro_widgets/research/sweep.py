@@ -20,36 +20,35 @@ from __future__ import annotations
 
 import itertools
 import json
-import queue
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from ..backoff import RetryPolicy, backoff_delay
-from ..errors import ConcurrencyLimit, TaskCancelled, TaskError
+from ..errors import TaskError
+from ..ledger import OutputCache
 from ..protocol import parse_number
 from ..redaction import get_logger
-from ..results import Result, Task
+from ..results import Result
 from ..specs import get_spec
 from . import sweep_grid
 from .cells import Cell
 from .client_like import ClientLike, ledger_of
-from .governor import Governor
+from .export import ExportItem, export_items
+from .job_names import derived_name, job_digest
+from .job_results import error_of, result_of
+from .job_state import CellState, JobStatus, read_job
+from .runner import BUSY_RETRY, JobProgress, JobRunner
 
-__all__ = ["BUSY_RETRY", "Sweep", "SweepProgress"]
+__all__ = ["BUSY_RETRY", "MODEL_AXIS", "Sweep", "SweepProgress"]
+
+#: The axis name of a sweep across models (``client.sweep(model=[...])``).
+MODEL_AXIS = "model"
 
 log = get_logger(__name__)
-
-#: How a cell waits after a code-96 answer before submitting again (full jitter spreads the
-#: retries of several waiting cells apart; a ``Retry-After`` wins).
-BUSY_RETRY = RetryPolicy(base=0.25, cap=8.0)
-
 
 
 @dataclass(frozen=True)
@@ -59,6 +58,7 @@ class SweepProgress:
     Attributes:
         event: ``start``, ``submitted``, ``busy`` (code 96, backing off), ``finished``,
             ``failed``, ``cancelled`` or ``done``.
+        reused: cells that ended in an earlier run of the sweep (counted in the others).
         total: the number of cells.
         succeeded, failed, not_run, running, waiting: cells in each state (``failed``: ended
             with an error, cancelled ones included; ``not_run``: dropped by a cancel before
@@ -84,6 +84,7 @@ class SweepProgress:
     message: str
     cell: Cell | None = None
     sweep: Sweep | None = field(default=None, repr=False, compare=False)
+    reused: int = 0
 
     @property
     def done(self) -> int:
@@ -96,12 +97,17 @@ class SweepProgress:
 
 
 class Sweep:
-    """The runs of a parameter sweep, laid out on its axes.
+    """The runs of a parameter sweep, laid out on its axes; a named, resumable job.
 
-    Build it with `run_sweep` (or ``client.sweep``). While it runs, `cancel` stops it as a whole:
-    unsent cells are dropped and every running task is cancelled through the client.
+    Build it with `run_sweep` (or ``client.sweep``). Its cells are recorded in the ledger
+    under its ``name`` (derived from what it runs when not given): running the same sweep
+    again, after an exception, a Ctrl-C, a kernel restart or a killed process, follows the
+    cells still running, reuses the finished ones and sends only the rest. While it runs,
+    `cancel` stops it as a whole: unsent cells are dropped and every running task is
+    cancelled through the client.
 
     Attributes:
+        name: the sweep's name in the ledger.
         model: the model swept.
         axes: the varied parameters and their values, in order (rows, then columns).
         params: the fixed parameters.
@@ -110,16 +116,31 @@ class Sweep:
         not_run: cells never submitted (the sweep was cancelled first).
         estimate: the estimated cost of all cells in USD, or None when unknown.
         file_param: the model's file input (its swept values are labelled by file name).
+        models: the models swept (one, or the values of the ``model`` axis).
+        dropped: per model, the parameters it lacks, left out of its runs.
+        notes: those drops, in words.
+        reused: cells whose result (or failure) came from an earlier run of the sweep.
     """
+
+    kind = "sweep"
 
     def __init__(self, client: ClientLike, model: str, axes: Mapping[str, list[Any]],
                  params: Mapping[str, Any], *, max_concurrency: int = 4,
                  on_progress: Callable[[SweepProgress], None] | None = None,
                  cancel_event: threading.Event | None = None,
-                 estimate: float | None = None) -> None:
+                 estimate: float | None = None, file_param: str | None = None,
+                 dropped: Mapping[str, tuple[str, ...]] | None = None,
+                 name: str | None = None, on_interrupt: str = "detach",
+                 progress: bool = True, rerun: bool = False,
+                 checked: list[tuple[str, dict[str, Any]]] | None = None) -> None:
         self.model = model
-        spec = get_spec(model)
-        self.file_param = spec.file_param.py_name if spec and spec.file_param else None
+        if file_param is None:
+            spec = get_spec(model)
+            file_param = spec.file_param.py_name if spec and spec.file_param else None
+        self.file_param = file_param
+        self.dropped: dict[str, tuple[str, ...]] = dict(dropped or {})
+        self.notes = [f"{m} has no {', '.join(names)}: left out of its runs"
+                      for m, names in self.dropped.items()]
         self.axes: dict[str, list[Any]] = {k: list(v) for k, v in axes.items()}
         self.params: dict[str, Any] = dict(params)
         files = frozenset({self.file_param} & set(self.axes) if self.file_param else ())
@@ -130,26 +151,104 @@ class Sweep:
         ]
         self.errors: dict[Cell, BaseException] = {}
         self.not_run: list[Cell] = []
+        self.reused: list[Cell] = []
         self.estimate = estimate
         self.max_concurrency = max(1, int(max_concurrency))
         self._client = client
         self._on_progress = on_progress
         self._cancel = cancel_event or threading.Event()
+        self._on_interrupt, self._progress, self._rerun = on_interrupt, progress, rerun
+        self._checked = checked
+        self.digest = ""
+        self.name = name or ""
         self._by_cell: dict[Cell, Result] = {}
-        self._running: dict[Cell, Task] = {}
         self._lock = threading.Lock()
-        self._events: queue.SimpleQueue[SweepProgress] = queue.SimpleQueue()
-        self._governor = Governor(self.max_concurrency)
+        self._runner: JobRunner | None = None
         self._thread: threading.Thread | None = None
         self._finished = threading.Event()
         self._started = False
+        self._plan()
+
+    @property
+    def models(self) -> list[str]:
+        return list(self.axes.get(MODEL_AXIS, [self.model]))
+
+    def request(self, cell: Cell) -> tuple[str, dict[str, Any]]:
+        """The model and the parameters of one cell (without those its model lacks)."""
+        model = str(cell.values.get(MODEL_AXIS, self.model))
+        params = {**self.params, **{k: v for k, v in cell.values.items() if k != MODEL_AXIS}}
+        for name in self.dropped.get(model, ()):
+            params.pop(name, None)
+        return model, params
+
+    # --- the job ----------------------------------------------------------------------------
+
+    @property
+    def total(self) -> int:
+        return len(self.cells)
+
+    @property
+    def source(self) -> str:
+        return ""
+
+    @property
+    def excluded(self) -> int:
+        return 0
+
+    def cells_to_run(self, wanted: Callable[[int], bool]
+                     ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        """(index, model, parameters) of the cells ``wanted`` accepts (the runner's plan)."""
+        for index, cell in enumerate(self.cells):
+            if wanted(index):
+                yield (index, *self.request(cell))
+
+    def label(self, index: int) -> str:
+        return self.cells[index].label
+
+    def restored(self, state: CellState) -> None:
+        cell = self.cells[state.index]
+        with self._lock:
+            self.reused.append(cell)
+            if state.state == "done":
+                self._by_cell[cell] = result_of(state, OutputCache(ledger_of(self._client).home))
+            else:
+                self.errors[cell] = error_of(state)
+
+    def ended(self, index: int, outcome: Result | BaseException) -> None:
+        cell = self.cells[index]
+        with self._lock:
+            if isinstance(outcome, Result):
+                self._by_cell[cell] = outcome
+            else:
+                self.errors[cell] = outcome
+
+    def not_sent(self, index: int) -> None:
+        with self._lock:
+            self.not_run.append(self.cells[index])
+
+    def status(self) -> JobStatus:
+        """Done / running / to do / failed, and the spend, as the ledger says now.
+
+        Example:
+            >>> client.sweep(MODEL, prompt="a fox", seed=[1, 2, 3], name="foxes").status()
+            JobStatus('foxes': 3 done, 0 running, 0 to do, 0 failed, $0.1887 spent)
+        """
+        return read_job(ledger_of(self._client), self.name).status(len(self.cells))
+
+    def _plan(self) -> None:
+        checked = self._checked or [self.request(cell) for cell in self.cells]
+        self.digest = job_digest(checked)
+        self.name = self.name or derived_name("sweep", self.models, self.digest)
 
     # --- running ----------------------------------------------------------------------------
 
     def run(self) -> Sweep:
-        """Run every cell and return when all have ended; ``on_progress`` runs on this thread.
+        """Run every cell still to do and return when all have ended; ``on_progress`` runs
+        on this thread.
 
-        Ctrl-C (a kernel interrupt) cancels the whole sweep, then re-raises.
+        Ctrl-C (a kernel interrupt) stops sending; the running tasks go on (run the sweep
+        again to collect them) or, with ``on_interrupt="cancel"``, are cancelled. Then it
+        re-raises.
         """
         self._claim()
         self._drive()
@@ -275,40 +374,63 @@ class Sweep:
             paths.extend(result.save(directory, sidecar=sidecar))
         return paths
 
-    def export(self, directory: str | Path, *, cell_size: int = 256) -> Path:
-        """Write the images, ``grid.png``, ``sweep.json`` (axes, cells, tasks, costs, errors) and
-        ``ledger.jsonl`` (this sweep's ledger events) into ``directory``; returns ``sweep.json``.
+    def export(self, directory: str | Path, *, format: str = "imagefolder",
+               cell_size: int = 256) -> Path:
+        """Write the sweep as a dataset into ``directory``.
+
+        ``format="imagefolder"`` (the default) writes Hugging Face's ``imagefolder``
+        layout (``images/`` and ``metadata.jsonl``: file name, every parameter, model,
+        seed, task id, cost, timestamps; see `research.export`), plus ``grid.png``,
+        ``sweep.json`` (axes, cells, tasks, costs, errors) and ``ledger.jsonl`` (this
+        sweep's ledger events); returns ``sweep.json``. ``format="parquet"`` writes
+        ``data.parquet`` with the images embedded and returns it.
 
         Example:
             >>> sweep.export("paper/figure-3")
+            >>> datasets.load_dataset("imagefolder", data_dir="paper/figure-3")
         """
         folder = Path(directory).expanduser()
-        folder.mkdir(parents=True, exist_ok=True)
-        saved = {id(r): [p.name for p in r.save(folder)] for r in self.results}
-        self.grid_image(cell_size=cell_size).save(folder / "grid.png")
         by_cell = self.by_cell
-        record = {
-            "model": self.model, "params": self.params, "axes": self.axes,
+        index = {cell: i for i, cell in enumerate(self.cells)}
+
+        def items() -> Iterator[ExportItem]:
+            for cell, result in by_cell.items():
+                yield ExportItem(index[cell], result, self.name,
+                                 {"cell": cell.label} if self.axes else {})
+
+        written = export_items(items, folder, format=format)
+        if format == "parquet":
+            return written
+        self.grid_image(cell_size=cell_size).save(folder / "grid.png")
+        files = _files_by_index(written)
+        path = folder / "sweep.json"
+        path.write_text(json.dumps(self._summary(files), indent=2, default=str,
+                                   ensure_ascii=False) + "\n", encoding="utf-8")
+        self._export_ledger(folder / "ledger.jsonl")
+        return path
+
+    def _summary(self, files: Mapping[int, list[str]]) -> dict[str, Any]:
+        by_cell = self.by_cell
+        return {
+            "name": self.name, "model": self.model, "params": self.params, "axes": self.axes,
             "estimate": self.estimate, "cost": self.cost,
             "cells": [{
                 "values": dict(cell.values),
                 "task_id": by_cell[cell].task_id if cell in by_cell else None,
-                "files": saved.get(id(by_cell[cell]), []) if cell in by_cell else [],
+                "files": files.get(i, []),
                 "cost": by_cell[cell].cost if cell in by_cell else None,
                 "error": str(self.errors[cell]) if cell in self.errors else None,
                 "not_run": cell in self.not_run,
-            } for cell in self.cells],
+            } for i, cell in enumerate(self.cells)],
         }
+
+    def _export_ledger(self, path: Path) -> None:
         tokens = {r.token for r in self.results} | {
             str(e.token) for e in self.errors.values() if isinstance(e, TaskError) and e.token}
-        with open(folder / "ledger.jsonl", "w", encoding="utf-8") as handle:
+        with open(path, "w", encoding="utf-8") as handle:
             for event in ledger_of(self._client).events():
                 if event.get("token") in tokens:
                     handle.write(json.dumps(event, ensure_ascii=False, sort_keys=True) + "\n")
-        path = folder / "sweep.json"
-        path.write_text(json.dumps(record, indent=2, default=str, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
-        return path
 
     # --- internals --------------------------------------------------------------------------
 
@@ -318,121 +440,34 @@ class Sweep:
         self._started = True
 
     def _drive(self) -> None:
-        """Run the cells on a pool; deliver progress on this thread; cancel all on any exit."""
+        """Run the job; deliver progress on this thread."""
         try:
-            self._emit("start", message=self._start_message())
-            workers = min(self.max_concurrency, len(self.cells)) or 1
-            with ThreadPoolExecutor(workers, thread_name_prefix="wiro-sweep") as pool:
-                futures = [pool.submit(self._run_cell, cell) for cell in self.cells]
-                try:
-                    self._pump(futures)
-                except BaseException:
-                    # Ctrl-C or a raising callback: stop everything before leaving.
-                    self.cancel()
-                    wait_futures(futures)
-                    self._deliver(quiet=True)
-                    raise
-            self._deliver()
-            self._emit("done", message=self.caption())
-            self._deliver()
+            self._runner = JobRunner(
+                self._client, self, self, max_concurrency=self.max_concurrency,
+                on_progress=self._relay, cancel_event=self._cancel,
+                on_interrupt=self._on_interrupt, progress=self._progress, fresh=self._rerun)
+            self._runner.run()
         finally:
             self._finished.set()
 
-    def _pump(self, futures: list[Future[None]]) -> None:
-        pending = set(futures)
-        while pending:
-            _, pending = wait_futures(pending, timeout=0.05)
-            self._deliver()
-        for future in futures:
-            future.result()  # a bug in a worker surfaces here rather than vanishing
+    def _relay(self, progress: JobProgress) -> None:
+        if self._on_progress is None:
+            return
+        cell = self.cells[progress.index] if progress.index is not None else None
+        message = self.caption() if progress.event == "done" else progress.message
+        self._on_progress(SweepProgress(
+            event=progress.event, total=progress.total, succeeded=progress.succeeded,
+            failed=progress.failed, not_run=progress.not_run, running=progress.running,
+            waiting=progress.waiting, estimate=progress.estimate, cost=progress.cost,
+            window=progress.window, message=message, cell=cell, sweep=self,
+            reused=progress.reused))
 
-    def _deliver(self, *, quiet: bool = False) -> None:
-        """Hand queued progress to the callback; ``quiet`` drops it (the callback failed)."""
-        while True:
-            try:
-                progress = self._events.get_nowait()
-            except queue.Empty:
-                return
-            if self._on_progress is not None and not quiet:
-                self._on_progress(progress)
 
-    def _run_cell(self, cell: Cell) -> None:
-        params = {**self.params, **cell.values}
-        attempt = 0
-        while True:
-            if not self._governor.acquire(self._cancel):
-                self._drop(cell)
-                return
-            try:
-                task = self._client.submit(self.model, busy_timeout=0, **params)
-            except ConcurrencyLimit as err:
-                window = self._governor.busy()
-                attempt += 1
-                delay = backoff_delay(attempt, BUSY_RETRY, err.retry_after)
-                self._emit("busy", cell, f"server busy (code 96): {cell.label} retries in "
-                           f"{delay:.1f}s; running {window} at a time")
-                if self._cancel.wait(delay):
-                    self._drop(cell)
-                    return
-                continue
-            except Exception as err:
-                self._governor.release()
-                self._fail(cell, err)
-                return
-            break
-        self._governor.accepted()
-        with self._lock:
-            self._running[cell] = task
-        self._emit("submitted", cell, f"{cell.label}: task {task.id} submitted")
-        try:
-            if self._cancel.is_set():
-                # Cancelled while the Run was in flight: stop this task before it runs long.
-                self._client.cancel(task)
-                raise TaskCancelled("cancelled with its sweep", task_id=task.id, token=task.token)
-            result = self._client.wait(task, cancel_event=self._cancel)
-        except Exception as err:
-            self._fail(cell, err)
-        else:
-            with self._lock:
-                self._by_cell[cell] = result
-            self._emit("finished", cell, f"{cell.label}: done (task {result.task_id})")
-        finally:
-            with self._lock:
-                self._running.pop(cell, None)
-            self._governor.release()
-
-    def _fail(self, cell: Cell, err: BaseException) -> None:
-        with self._lock:
-            self.errors[cell] = err
-        event = "cancelled" if isinstance(err, TaskCancelled) else "failed"
-        self._emit(event, cell, f"{cell.label}: {type(err).__name__}: {err}")
-
-    def _drop(self, cell: Cell) -> None:
-        with self._lock:
-            self.not_run.append(cell)
-        self._emit("cancelled", cell, f"{cell.label}: not run (sweep cancelled)")
-
-    def _emit(self, event: str, cell: Cell | None = None, message: str = "") -> None:
-        with self._lock:
-            succeeded = len(self._by_cell)
-            failed = len(self.errors)
-            dropped = len(self.not_run)
-            running = len(self._running)
-        progress = SweepProgress(
-            event=event, total=len(self.cells), succeeded=succeeded, failed=failed,
-            not_run=dropped, running=running,
-            waiting=len(self.cells) - succeeded - failed - dropped - running,
-            estimate=self.estimate, cost=self.cost, window=self._governor.window,
-            message=message, cell=cell, sweep=self,
-        )
-        if event in ("start", "done", "busy", "failed"):
-            log.info("sweep: %s", message)
-        else:
-            log.debug("sweep: %s", message)
-        self._events.put(progress)
-
-    def _start_message(self) -> str:
-        axes = " × ".join(f"{k}[{len(v)}]" for k, v in self.axes.items()) or "one run"
-        cost = f", estimated ${self.estimate:.4f}" if self.estimate is not None else \
-            ", cost unknown"
-        return f"{len(self.cells)} runs of {self.model} over {axes}{cost}"
+def _files_by_index(metadata: Path) -> dict[int, list[str]]:
+    """Cell index -> the image files written for it (from ``metadata.jsonl``)."""
+    files: dict[int, list[str]] = {}
+    with open(metadata, encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            files.setdefault(int(row["index"]), []).append(str(row["file_name"]))
+    return files

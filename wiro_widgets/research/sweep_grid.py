@@ -88,7 +88,9 @@ def value_label(name: str, value: Any, limit: int = 40, *, files: bool = False) 
         >>> value_label("input_images", ["a/cat.png", "dog.png"], files=True)
         '2 refs: cat.png, dog.png'
     """
-    if files and isinstance(value, (list, tuple)):
+    if name == "model" and isinstance(value, str):
+        text = value.rsplit("/", 1)[-1]
+    elif files and isinstance(value, (list, tuple)):
         names = [_ref_label(v) for v in value]
         text = names[0] if len(names) == 1 else f"{len(names)} refs: {', '.join(names)}"
     elif isinstance(value, (Path, bytes, Image.Image, Mapping)):
@@ -221,7 +223,7 @@ def _cell_html(sweep: GridSource, cell: GridCell, by_cell: Mapping[Any, Result])
         try:
             uri = thumbnail_data_uri(by_cell[cell].image, _THUMB)
         except (LookupError, OSError):
-            return '<div style="color:#999">no image</div>'
+            return _other_output_html(by_cell[cell])
         return (f'<img src="{uri}" alt="{html.escape(cell.label)}" '
                 'style="border-radius:3px;display:block;margin:auto">')
     if cell in sweep.errors:
@@ -231,6 +233,15 @@ def _cell_html(sweep: GridSource, cell: GridCell, by_cell: Mapping[Any, Result])
                 f'{html.escape(str(err)[:160])}</div>')
     return (f'<div style="width:{_THUMB}px;color:#999;font-size:80%">'
             f"{_cell_state(sweep, cell)}</div>")
+
+
+def _other_output_html(result: Result) -> str:
+    """A cell whose result is no image: the start of its text, or its files' kinds."""
+    style = f'style="width:{_THUMB}px;font-size:80%;text-align:left"'
+    if result.text:
+        return f'<div class="wiro-sweep-text" {style}>{html.escape(result.text[:240])}</div>'
+    kinds = ", ".join(sorted({o.kind for o in result.outputs})) or "no output"
+    return f'<div style="color:#666" {style}>{html.escape(kinds)}</div>'
 
 
 def _draw_cell(sweep: GridSource, sheet: Image.Image, draw: ImageDraw.ImageDraw, font: Font,

@@ -2,9 +2,11 @@
 
 `Sandbox` runs an HTTP server and a WebSocket server on free loopback ports in background
 threads. It checks Wiro's request signature, answers with Wiro's envelopes and string-typed
-numbers, validates flux-2-flex parameters with the same spec the client uses, walks each task
-through Wiro's status order with progress frames, and draws deterministic procedural images
-marked SANDBOX. Use it for demos, notebooks and tests.
+numbers, serves its catalogue of twelve real Wiro models (``Tool/Detail``, ``Tool/List``,
+``Tool/Explore``), validates each model's parameters with the spec the client builds from
+that record, walks each task through Wiro's status order with progress frames, and answers
+with outputs of the model's kind marked SANDBOX: deterministic procedural images, a short
+sample video, or LLM text. Use it for demos, notebooks and tests.
 
 Usage:
     >>> from wiro_widgets.sandbox import Sandbox, Faults
@@ -42,11 +44,15 @@ Failure on purpose (prompt markers, case-insensitive):
       ``Request Moderated:`` (a ``task_error`` frame carries the same text).
     - ``fail-me``: generation stops half-way; ``pexit "1"``, ``debugerror`` starting
       ``Generation failed:``.
-    - ``error-me``: the task stops while preprocessing with Task/Detail status
-      ``task_error`` (terminal), ``debugerror "Output folder creation failed"``,
-      ``pexit ""``. Its last WebSocket frame is a ``task_error`` frame with that text;
-      since ``task_error`` frames are otherwise interim stderr lines, read Task/Detail on
-      any ``task_error`` frame to learn whether the task ended.
+    - ``error-me``: the task fails while preprocessing, before its model runs, and ends as
+      the docs say every failure ends: ``task_postprocess_end`` with ``pexit "1"``,
+      ``debugerror "Output folder creation failed"`` (a ``task_error`` frame carries the
+      line). With ``Faults(task_error_status=True)`` it ends instead at Task/Detail status
+      ``task_error`` with ``pexit ""`` (Wiro-MCP's reading), its last frame a
+      ``task_error`` frame.
+
+    ``task_error`` frames are stderr lines, never a verdict by themselves: only Task/Detail's
+    final record decides. A task's ``debugerror`` is its whole stderr.
 
 Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults` or a dict):
     - ``error_rate``: that fraction of HTTP responses (every request, output and file
@@ -58,14 +64,44 @@ Faults (``Sandbox(faults=...)`` or ``sb.set_faults(...)`` at runtime; a `Faults`
     - ``latency``: seconds added to every HTTP response.
     - ``lost_run_rate``: the Run creates the task, then the connection is dropped with no
       answer (the task shows up in Task/List and ``sb.tasks``).
+    - ``run_504_rate``: the Run creates the task, then a gateway answers HTTP 504 with an
+      HTML page instead of Wiro's envelope; the task goes on.
+    - ``list_delay``: a new task shows in Task/List only that many seconds after its Run
+      (Task/Detail finds it at once).
+    - ``clock_skew``: seconds added to the server's clock: ``createtime`` and every other
+      timestamp it reports, and the HTTP ``Date`` header.
+    - ``cancel`` / ``kill``: ``"refuse"`` answers code 1 ("Task is not in a cancellable
+      state." / "Task could not be killed: ...") whatever the state; ``"ignore"`` answers
+      as a success (the record shown as ``task_cancel``) while the task goes on.
+    - ``redirect``: endpoints (``"Run"``, ``"Task/Detail"``, ... ``"output"``, ``"file"``)
+      answered ``redirect_status`` (307, or 302) to another host: ``sb.other_host``, a
+      second server on 127.0.0.2 that records every header it receives
+      (``sb.other_host.requests``), then answers as the sandbox does.
+    - ``trickle``: endpoints whose answer body is sent one byte every ``trickle_ms``
+      milliseconds, with its full ``Content-Length`` (a per-read timeout never fires);
+      ``sb.stop()`` cuts a trickle short.
+    - ``hostile_output``: every successful task returns, instead of its picture:
+      ``"nul_in_name"`` (the output's ``name`` is ``0\\x00.png``), ``"svg"`` (an SVG file),
+      ``"truncated_png"`` (a PNG cut off half-way), ``"pixel_bomb"`` (a PNG of a few kB that
+      decodes to 8192 x 8192 pixels) or ``"huge_size"`` (declares 2 GiB and streams 2 GiB).
+    - ``detail_mb``: Task/Detail answers padded to at least that many megabytes (a long
+      model log in ``debugoutput``).
+    - ``task_error_status``: ``error-me`` ends at Task/Detail status ``task_error`` (above).
+    - ``interim_error_rate``: chance per progress step that the model prints a harmless
+      warning on stderr (an interim ``task_error`` frame, then ``task_error_full``, and the
+      lines in ``debugerror``) while the run goes on to succeed.
     - ``socket_drop_rate``: chance per WebSocket frame that the connection is dropped
       without a close frame.
     - ``seed``: replay the same pattern (for a serial client).
 
+    Fault times are real seconds, never divided by ``speed``.
+
 Other limits: bodies over ``max_body_bytes`` get HTTP 413; one uploaded file over 100 MB or
 a file that is not a jpeg/png/webp/gif image under ``inputImage`` gets code 0 naming
 ``inputImage``; more active tasks than ``concurrency_limit`` gets code 96; unknown paths
-get HTTP 404 ``Error parsing url.``; a reused nonce gets HTTP 401.
+get HTTP 404 ``Error parsing url.``. Nonces may repeat (Wiro's own clients send millisecond
+or second nonces that repeat under parallel calls); ``Sandbox(strict_nonces=True)`` answers
+a reused nonce with HTTP 401.
 
 URLs:
     - Outputs: ``http://127.0.0.1:<port>/cdn/<hash>/0.png`` (or ``0.jpg``); after
@@ -77,10 +113,15 @@ URLs:
       placeholder picture derived from the URL (same URL, same picture; the input is
       recorded with ``placeholder: True``); ``file://``, ``ftp://`` and other schemes are
       refused with code 0.
+    - Wiro's sample inputs, named as a model page's own Run sample names them (a bare file
+      name such as ``bfl-flux-2-flex-input-4-1.jpg``) or by their
+      ``https://cdn.wiro.ai/uploads/sampleinputs/...`` URL, become labelled stand-in pictures
+      of the sandbox's own (the same name, the same picture), so the page's sample runs.
     - ``callbackUrl``: when a task ends, its record is POSTed there as JSON, but only to
       loopback hosts; any other URL is recorded in ``task.callbacks`` as skipped.
-    - The WebSocket sends a frame with a task's current status on subscribe (a finished
-      task's terminal frame at once), then one frame per change.
+    - The WebSocket sends nothing before a ``task_info`` subscription, then a frame with the
+      task's current status (a finished task's terminal frame at once), then one frame per
+      change.
     - File paths: only files the sandbox wrote are served; any path trick (``..``, encoded
       dots or slashes, backslashes, empty segments) answers 404.
 
@@ -90,9 +131,11 @@ Every response carries the header ``x-wiro-sandbox: 1``.
 from __future__ import annotations
 
 from .app import RequestRecord
-from .faults import FAULT_KINDS, Faults
+from .faults import ENDPOINTS, FAULT_KINDS, HOSTILE_OUTPUTS, STOP_FAULTS, Faults
 from .gate import Gate
+from .otherhost import OtherHost, OtherHostRequest
 from .server import Sandbox
 from .tasks import SandboxTask
 
-__all__ = ["FAULT_KINDS", "Faults", "Gate", "RequestRecord", "Sandbox", "SandboxTask"]
+__all__ = ["ENDPOINTS", "FAULT_KINDS", "HOSTILE_OUTPUTS", "STOP_FAULTS", "Faults", "Gate",
+           "OtherHost", "OtherHostRequest", "RequestRecord", "Sandbox", "SandboxTask"]

@@ -3,7 +3,8 @@
 Routing, Wiro's auth check and envelopes, body parsing, fault injection and the endpoints:
 POST ``/v1/Run/{owner}/{model}``, ``/v1/Task/Detail``, ``/v1/Task/List``,
 ``/v1/Task/Cancel``, ``/v1/Task/Kill``, ``/v1/File/Upload``, ``/v1/Tool/Detail``,
-``/v1/Tool/List``; GET (or HEAD) of uploaded files (``/v1/File/<token>/<name>``) and outputs
+``/v1/Tool/List``, ``/v1/Tool/Explore`` (for every catalogue model: `models`, `tools`,
+`runs`); GET (or HEAD) of uploaded files (``/v1/File/<token>/<name>``) and outputs
 (``/cdn/<hash>/<name>``). Auth failures answer HTTP 401, unknown paths 404, bodies over the
 cap 413, injected faults 500/429; everything else HTTP 200 with ``result`` true or false.
 
@@ -15,12 +16,8 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
-import hmac
-import json
 import mimetypes
 import secrets
-import socket
 import threading
 import time
 from collections import deque
@@ -31,29 +28,31 @@ from typing import Any
 from werkzeug.utils import secure_filename, send_file
 from werkzeug.wrappers import Request, Response
 
-from ..auth import Credentials, sign
+from ..auth import Credentials
 from ..images import sniff_image_type
 from ..protocol import ErrorCode
 from ..redaction import get_logger
 from ..schema import WireValidationError
-from ..specs import SPECS, get_spec
+from .access import Access
+from .answers import ApiFailure, Dropped, RequestRecord, drop, envelope, json_response, ok
 from .engine import Engine
 from .faults import FaultDice
 from .files import FileStore, random_token
 from .forms import Body, BodyError, FilePart, parse_body
-from .intake import InputError, collect, input_record, resolve
+from .hostile import declared_stream
+from .intake import InputError
+from .misbehave import before_answer, endpoint_of, gateway_timeout, trickled
+from .models import SandboxModels
+from .otherhost import OTHER_HOST_FLAG
+from .runs import read_run
 from .tasks import ConcurrencyRefused, TaskStateError
+from .tools import ToolNotFound, tool_detail, tool_explore, tool_list
 
 __all__ = ["ApiFailure", "AppSettings", "RequestRecord", "SandboxApp"]
+# ApiFailure and RequestRecord live in `answers`; they stay importable from here.
 
 _log = get_logger("wiro_widgets.sandbox")
 
-_AUTH_NOT_FOUND = "Project authorization is not founded."
-_AUTH_NEEDS_SIGNATURE = (
-    "Project requires signature authentication. x-signature and x-nonce headers are required."
-)
-_AUTH_INVALID = "Project authorization is not valid."
-_AUTH_REPLAY = "Project authorization is not valid. Nonce was already used."
 _BAD_URL = "Error parsing url."
 _NO_TASK = "There is no task yet."
 _INVALID, _UNKNOWN, _BUSY = (ErrorCode.VALIDATION, ErrorCode.NOT_FOUND,
@@ -63,32 +62,8 @@ _UPLOAD_TYPES = frozenset({
     "pdf", "csv", "docx", "xlsx", "pptx", "txt", "md", "epub", "zip",
 })
 _MAX_RECORDS = 2000
-
-
-@dataclass
-class RequestRecord:
-    """One HTTP request the sandbox received (never its auth headers).
-
-    Attributes:
-        method, path: as received (path without the query string).
-        content_type: the ``Content-Type`` header.
-        parts: multipart or urlencoded fields: ``(name, filename | None, content_type |
-            None, size)``.
-        json: the parsed JSON body, when there was one.
-        time: Unix time received.
-        status: the HTTP status answered (None: connection dropped, or still running).
-        fault: the injected fault kind (``500``, ``429``, ``garbled``, ``drop``, ``stall``,
-            ``lost_run``), if any.
-    """
-
-    method: str
-    path: str
-    content_type: str
-    parts: list[tuple[str, str | None, str | None, int]] = field(default_factory=list)
-    json: dict[str, Any] | None = None
-    time: float = 0.0
-    status: int | None = None
-    fault: str | None = None
+#: One line of the model log that pads a Task/Detail answer (``Faults.detail_mb``).
+_LOG_LINE = "sandbox: a long model log line, repeated to make the answer big.\n"
 
 
 @dataclass
@@ -100,43 +75,14 @@ class AppSettings:
     max_file_bytes: int
     key_only: bool = False
     log: Callable[[str], None] | None = None
+    #: The spelling of Tool/Detail items: ``sdk`` (``default``, ``min``...) or ``docs``
+    #: (``defaultvalue``, ``minvalue``...).
+    spelling: str = "sdk"
 
-
-class ApiFailure(Exception):
-    """An answer with ``result: false``: Wiro's error code and message, and HTTP status."""
-
-    def __init__(self, code: int, message: str, *, http_status: int = 200,
-                 headers: dict[str, str] | None = None) -> None:
-        self.code, self.message, self.http_status = code, message, http_status
-        self.headers = headers or {}
-        super().__init__(message)
-
-
-class _Dropped(ConnectionAbortedError):
-    """Raised to make werkzeug give up the connection without writing a response."""
-
-
-def _json(payload: dict[str, Any], status: int = 200) -> Response:
-    return Response(json.dumps(payload), status=status,
-                    content_type="application/json; charset=utf-8")
-
-
-def envelope(code: int, message: str, status: int = 200) -> Response:
-    """Wiro's failure envelope."""
-    return _json({"result": False, "errors": [{"code": code, "message": message}]}, status)
-
-
-def _ok(**payload: Any) -> Response:
-    return _json({"result": True, "errors": [], **payload})
-
-
-def _drop(environ: dict[str, Any]) -> None:
-    """Close the client's connection with no HTTP response at all."""
-    sock = environ.get("werkzeug.socket")
-    if isinstance(sock, socket.socket):
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
-    raise _Dropped("sandbox fault: connection dropped")
+    #: Set when the sandbox stops: trickled and streamed answers end at once.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    #: The root URL redirect faults point to (``sb.other_host``); None until it runs.
+    other_host: str | None = None
 
 
 def _unsafe_path(raw: str, path: str) -> bool:
@@ -155,27 +101,24 @@ class SandboxApp:
 
     def __init__(self, settings: AppSettings, *, engine: Engine, store: FileStore,
                  credentials: Credentials, api_secret: str | None, public_root: str,
-                 self_hosts: set[str]) -> None:
+                 self_hosts: set[str], strict_nonces: bool = False) -> None:
         self.settings = settings
         self.engine = engine
         self.store = store
         self._credentials = credentials
-        self._api_key = credentials.api_key
-        self._api_secret = api_secret
+        self.access = Access(credentials.api_key, None if settings.key_only else api_secret,
+                             strict_nonces=strict_nonces)
         self.public_root = public_root
         self.self_hosts = {h.lower() for h in self_hosts}
-        self._nonces: set[str] = set()
-        self._nonce_lock = threading.Lock()
         self._records: deque[RequestRecord] = deque(maxlen=_MAX_RECORDS)
         self._records_lock = threading.Lock()
+        self.models = SandboxModels()
 
     # -- bookkeeping -------------------------------------------------------------------------
     def requests(self) -> list[RequestRecord]:
         """A snapshot of the last 2000 requests, oldest first."""
         with self._records_lock:
-            return [RequestRecord(r.method, r.path, r.content_type, list(r.parts),
-                                  json.loads(json.dumps(r.json)) if r.json is not None else None,
-                                  r.time, r.status, r.fault) for r in self._records]
+            return [r.copy() for r in self._records]
 
     def _log_line(self, record: RequestRecord) -> None:
         if self.settings.log is None:
@@ -189,46 +132,36 @@ class SandboxApp:
         request = Request(environ)
         request.max_content_length = self.settings.max_body_bytes
         record = RequestRecord(request.method, request.path,
-                               request.headers.get("Content-Type", ""), time=time.time())
+                               request.headers.get("Content-Type", ""), time=time.time(),
+                               other_host=bool(environ.get(OTHER_HOST_FLAG)))
         with self._records_lock:
             self._records.append(record)
         try:
             response = self._answer(request, record)
-        except _Dropped:
+        except Dropped:
             self._log_line(record)
             raise
         response.headers["x-wiro-sandbox"] = "1"
+        faults = self.settings.dice.faults
+        if endpoint_of(request.method, request.path) in faults.trickle:
+            record.fault = record.fault or "trickle"
+            response = trickled(response, faults.trickle_ms / 1000, self.settings.stopping)
         record.status = response.status_code
         self._log_line(record)
         return response(environ, start_response)
 
     def _answer(self, request: Request, record: RequestRecord) -> Response:
-        dice = self.settings.dice
-        faults = dice.faults
-        if faults.latency:
-            time.sleep(faults.latency)
-        fault = dice.http_fault()
-        record.fault = fault
-        if fault == "stall":
-            time.sleep(faults.stall_seconds)
-        elif fault == "drop":
-            _drop(request.environ)
-        elif fault == "500":
-            return envelope(0, "Internal server error (sandbox fault injection).", 500)
-        elif fault == "429":
-            response = envelope(0, "Too many requests (sandbox fault injection).", 429)
-            response.headers["Retry-After"] = str(faults.retry_after)
-            return response
-        elif fault == "garbled":
-            return Response('{"result": true, "errors": [], "taskid": "12\x00', status=200,
-                            content_type="application/json; charset=utf-8")
+        other_host = None if request.environ.get(OTHER_HOST_FLAG) else self.settings.other_host
+        early = before_answer(request, record, self.settings.dice, other_host=other_host)
+        if early is not None:
+            return early
         try:
             return self._dispatch(request, record)
         except ApiFailure as failure:
             response = envelope(failure.code, failure.message, failure.http_status)
             response.headers.update(failure.headers)
             return response
-        except _Dropped:
+        except Dropped:
             raise
         except Exception:  # a bug must cost one answer, never the server
             _log.exception("sandbox request failed: %s %s", request.method, request.path)
@@ -252,6 +185,7 @@ class SandboxApp:
             "/v1/File/Upload": self._file_upload,
             "/v1/Tool/Detail": self._tool_detail,
             "/v1/Tool/List": self._tool_list,
+            "/v1/Tool/Explore": self._tool_explore,
         }.get(path)
         if handler is None and len(segments) == 5 and segments[2] == "Run" and all(segments[3:]):
             owner, model = segments[3], segments[4]
@@ -264,24 +198,9 @@ class SandboxApp:
 
     # -- auth ------------------------------------------------------------------------------
     def _authorize(self, request: Request) -> None:
-        key = request.headers.get("x-api-key", "")
-        if not key or not hmac.compare_digest(key.encode(), self._api_key.encode()):
-            raise ApiFailure(_INVALID, _AUTH_NOT_FOUND, http_status=401)
-        if self.settings.key_only or self._api_secret is None:
-            return
-        nonce = request.headers.get("x-nonce", "")
-        signature = request.headers.get("x-signature", "")
-        if not nonce or not signature:
-            raise ApiFailure(_INVALID, _AUTH_NEEDS_SIGNATURE, http_status=401)
-        if not (nonce.isascii() and nonce.isdigit()) or len(nonce) > 32:
-            raise ApiFailure(_INVALID, _AUTH_INVALID, http_status=401)
-        expected = sign(self._api_key, self._api_secret, nonce)
-        if not hmac.compare_digest(signature.encode(), expected.encode()):
-            raise ApiFailure(_INVALID, _AUTH_INVALID, http_status=401)
-        with self._nonce_lock:
-            if nonce in self._nonces:
-                raise ApiFailure(_INVALID, _AUTH_REPLAY, http_status=401)
-            self._nonces.add(nonce)
+        headers = request.headers
+        self.access.authorize(headers.get("x-api-key", ""), headers.get("x-nonce", ""),
+                              headers.get("x-signature", ""))
 
     # -- bodies ----------------------------------------------------------------------------
     def _body(self, request: Request, record: RequestRecord) -> Body:
@@ -312,64 +231,47 @@ class SandboxApp:
 
     # -- endpoints -------------------------------------------------------------------------
     def _run(self, request: Request, record: RequestRecord, owner: str, model: str) -> Response:
-        spec = get_spec(f"{owner}/{model}")
-        if spec is None:
+        slug = self.models.find(owner, model)
+        if slug is None:
             raise ApiFailure(_UNKNOWN, "slug-owner-project-not-exist")
+        spec = self.models.spec(slug)
         body = self._body(request, record)
         try:
-            file_param = spec.file_param
-            file_names = (file_param.name, file_param.name + "Url") if file_param else ()
             try:
-                entries = collect(body, file_param.name) if file_param else []
-            except InputError as err:
+                run = read_run(body, spec, store=self.store, token=random_token(),
+                               public_root=self.public_root, self_hosts=self.self_hosts)
+            except (InputError, WireValidationError) as err:
                 raise ApiFailure(_INVALID, str(err)) from None
-            wire = {k: v for k, v in body.scalars().items() if k not in file_names}
-            for p in spec.params:
-                if isinstance(wire.get(p.name), (list, dict)):
-                    raise ApiFailure(_INVALID,
-                                     f"Request parameter [{p.name}] must be a single value")
-            try:
-                params = spec.validate_wire(wire, file_count=len(entries))
-            except WireValidationError as err:
-                raise ApiFailure(_INVALID, str(err)) from None
-            callback = body.first("callbackUrl")
-            refs = []
-            if file_param and entries:
-                try:
-                    refs = resolve(entries, param=file_param.name, store=self.store,
-                                   token=random_token(), public_root=self.public_root,
-                                   self_hosts=self.self_hosts)
-                except InputError as err:
-                    raise ApiFailure(_INVALID, str(err)) from None
-            parameters: dict[str, Any] = {}
-            if file_param and refs:
-                parameters[file_param.name] = ",".join(str(r.url) for r in refs)
-            for key, value in wire.items():
-                if key != "callbackUrl" and value is not None and value != "":
-                    parameters[key] = value
             try:
                 task = self.engine.create(
-                    spec, params, parameters=parameters,
-                    inputs=[input_record(r, file_param.name) for r in refs if file_param],
-                    refs=tuple(refs),
-                    callback_url=str(callback) if callback else "",
+                    spec, run.params, parameters=run.parameters, inputs=run.inputs,
+                    refs=run.refs, callback_url=run.callback,
                     key_fingerprint=self._fingerprint(),
                 )
             except ConcurrencyRefused as err:
-                self.store.remove_files(r.path for r in refs if r.path is not None)
+                self.store.remove_files(r.path for r in run.refs if r.path is not None)
                 raise ApiFailure(_BUSY, str(err)) from None
         finally:
             body.close()
-        if self.settings.dice.lose_run():
+        dice = self.settings.dice
+        if dice.lose_run():
             record.fault = "lost_run"
-            _drop(request.environ)
-        return _ok(taskid=task.id, socketaccesstoken=task.token)
+            drop(request.environ)
+        if dice.gateway_run():
+            record.fault = "run_504"
+            return gateway_timeout()
+        return ok(taskid=task.id, socketaccesstoken=task.token)
 
     def _task_detail(self, request: Request, record: RequestRecord) -> Response:
         body = self._body(request, record)
         body.close()
         task_id = self._task_id(body)
-        return _ok(total="1", tasklist=[self.engine.record(task_id)])
+        shown = self.engine.record(task_id)
+        megabytes = self.settings.dice.faults.detail_mb
+        if megabytes:
+            lines = -(-int(megabytes * (1 << 20)) // len(_LOG_LINE))  # at least that size
+            shown["debugoutput"] = str(shown["debugoutput"]) + _LOG_LINE * lines
+        return ok(total="1", tasklist=[shown])
 
     def _task_list(self, request: Request, record: RequestRecord) -> Response:
         body = self._body(request, record)
@@ -389,15 +291,16 @@ class SandboxApp:
         order = str(body.first("order") or "DESC").upper()
         model = body.first("modelName")
         records = self.engine.records(self._fingerprint(), newest_first=order != "ASC",
-                                      model=str(model) if model else None)
-        return _ok(total=str(len(records)), tasklist=records[start:start + limit])
+                                      model=str(model) if model else None,
+                                      hide_younger_than=self.settings.dice.faults.list_delay)
+        return ok(total=str(len(records)), tasklist=records[start:start + limit])
 
     def _task_cancel(self, request: Request, record: RequestRecord) -> Response:
         body = self._body(request, record)
         body.close()
         task_id = self._task_id(body)
         try:
-            return _ok(tasklist=[self.engine.cancel(task_id)])
+            return ok(tasklist=[self.engine.cancel(task_id)])
         except TaskStateError as err:
             raise ApiFailure(_UNKNOWN, str(err)) from None
 
@@ -406,7 +309,7 @@ class SandboxApp:
         body.close()
         task_id = self._task_id(body)
         try:
-            return _ok(tasklist=[self.engine.kill(task_id)])
+            return ok(tasklist=[self.engine.kill(task_id)])
         except TaskStateError as err:
             raise ApiFailure(_UNKNOWN, str(err)) from None
 
@@ -434,8 +337,8 @@ class SandboxApp:
             stored = self.store.put_input(random_token(), name, part.stream, content_type)
         finally:
             body.close()
-        now = str(int(stored.created))
-        return _ok(list=[{
+        now = str(int(stored.created + self.settings.dice.faults.clock_skew))
+        return ok(list=[{
             "id": secrets.token_hex(16), "name": stored.name, "contenttype": content_type,
             "size": str(stored.size), "parentid": secrets.token_hex(16),
             "url": self.public_root + stored.url_path, "addedtime": now,
@@ -449,17 +352,36 @@ class SandboxApp:
         for name, value in (("slugowner", owner), ("slugproject", project)):
             if not value:
                 raise ApiFailure(_INVALID, f"Request parameter [{name}] required")
-        spec = get_spec(f"{owner}/{project}")
-        if spec is None:
-            raise ApiFailure(_UNKNOWN, "slug-owner-project-not-exist")
-        return _ok(tool=[spec.tool_detail()])
+        try:
+            return ok(**tool_detail(self.models, str(owner), str(project),
+                                     self.settings.spelling))
+        except ToolNotFound as err:
+            raise ApiFailure(_UNKNOWN, str(err)) from None
 
     def _tool_list(self, request: Request, record: RequestRecord) -> Response:
         body = self._body(request, record)
         body.close()
-        tools = [{"slugowner": s.owner, "slugproject": s.project, "title": s.title,
-                  "description": s.description} for s in SPECS.values()]
-        return _json({"result": True, "errors": [], "tool": tools, "total": len(tools)})
+        categories = tuple(str(c) for c in body.values("categories") if c)
+        start = self._int(body, "start", 0)
+        limit = max(1, min(self._int(body, "limit", 20), 1000))
+        payload = tool_list(self.models, search=str(body.first("search") or ""),
+                            categories=categories, slugowner=str(body.first("slugowner") or ""),
+                            start=max(0, start), limit=limit)
+        return json_response({"result": True, "errors": [], **payload})
+
+    def _tool_explore(self, request: Request, record: RequestRecord) -> Response:
+        self._body(request, record).close()
+        return ok(**tool_explore(self.models))
+
+    @staticmethod
+    def _int(body: Body, name: str, default: int) -> int:
+        value = body.first(name)
+        if value is None:
+            return default
+        try:
+            return int(str(value))
+        except ValueError:
+            raise ApiFailure(_INVALID, f"Request parameter [{name}] must be integer") from None
 
     # -- files -----------------------------------------------------------------------------
     def _serve_file(self, request: Request) -> Response:
@@ -474,6 +396,8 @@ class SandboxApp:
         item = self.store.get(path) if shape_ok else None
         if item is None:
             raise ApiFailure(_INVALID, "File not found or expired.", http_status=404)
+        if item.declared_size is not None:
+            return declared_stream(item, self.settings.stopping)
         try:
             return send_file(item.path, request.environ, mimetype=item.content_type,
                              download_name=item.name, max_age=0, conditional=True)

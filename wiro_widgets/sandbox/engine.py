@@ -24,27 +24,26 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
-
-import requests
 
 from ..protocol import (
     CANCELLABLE_STATUSES,
-    KILLABLE_STATUSES,
-    TERMINAL_STATUSES,
     TIMESTAMP_FIELDS,
-    is_loopback_url,
 )
 from ..redaction import get_logger
 from ..references import Reference
 from ..schema import ModelSpec
+from .callbacks import post_callback
+from .faults import FaultDice, Faults
 from .files import FileStore, random_token
 from .gate import GateKeeper
+from .hostile import make_hostile
+from .modelrun import DELAYS, PER_REFERENCE, STDERR_WARNINGS, progress
 from .tasks import (
     ConcurrencyRefused,
     Job,
     SandboxTask,
     TaskStateError,
+    kill_refusal,
     make_outputs,
     task_cost,
     task_record,
@@ -56,45 +55,15 @@ __all__ = ["Engine"]
 _log = get_logger("wiro_widgets.sandbox")
 
 
-# Seconds at speed 1.0, chosen so a default 50-step run shows each stage for a moment.
-_DELAYS = {
-    "task_accept": 0.25,
-    "task_preprocess_start": 0.1,
-    "task_preprocess_end": 0.25,
-    "task_assign": 0.15,
-    "task_start": 0.2,
-    "step": 0.07,
-    "task_output_full": 0.05,
-    "task_end": 0.05,
-    "task_postprocess_start": 0.05,
-    "task_postprocess_end": 0.2,
-}
-_PER_REFERENCE = 0.05
-
-
 Listener = Callable[[dict[str, Any]], None]
-
-
-def _progress(current: int, steps: int, elapsed: float, step_seconds: float) -> dict[str, str]:
-    """A ``progressGenerate`` message, as a model reports step ``current`` of ``steps``."""
-    return {
-        "type": "progressGenerate",
-        "task": "Generate",
-        "percentage": str(current * 100 // steps),
-        "stepCurrent": str(current),
-        "stepTotal": str(steps),
-        "speed": f"{1 / step_seconds:.2f}",
-        "speedType": "it/s",
-        "elapsedTime": f"{elapsed:.0f}s",
-        "remainingTime": f"{(steps - current) * step_seconds:.0f}s",
-    }
 
 
 class Engine:
     """Holds every task and moves each one through its lifecycle on its own thread."""
 
     def __init__(self, store: FileStore, *, speed: float, concurrency_limit: int | None,
-                 output_ttl: float, public_root: str) -> None:
+                 output_ttl: float, public_root: str,
+                 dice: Callable[[], FaultDice] | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.store = store
@@ -102,6 +71,9 @@ class Engine:
         self.concurrency_limit = concurrency_limit
         self.output_ttl = float(output_ttl)
         self.public_root = public_root.rstrip("/")
+        calm = FaultDice(Faults())
+        #: The current fault dice (the sandbox replaces them at runtime).
+        self.dice: Callable[[], FaultDice] = dice or (lambda: calm)
         self.user_uuid = str(uuid.uuid4())
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
@@ -109,9 +81,14 @@ class Engine:
         self._by_token: dict[str, Job] = {}
         self._listeners: dict[str, list[Listener]] = {}
         self._next_id = 100000 + secrets.randbelow(800000)
+        self._created = 0
         self._stopping = threading.Event()
         #: Open gates (see `Gate`); they share ``_idle``, which every task end notifies.
         self.gates = GateKeeper(self._idle, self._status_of)
+
+    def now(self) -> float:
+        """The server's clock: Unix time, plus ``Faults.clock_skew``."""
+        return time.time() + self.dice().faults.clock_skew
 
     # -- creating ---------------------------------------------------------------------------
     def create(self, spec: ModelSpec, params: dict[str, Any], *, parameters: dict[str, Any],
@@ -122,7 +99,7 @@ class Engine:
         Raises:
             ConcurrencyRefused: when the key already has ``concurrency_limit`` active tasks.
         """
-        now = time.time()
+        now = self.now()
         with self._lock:
             if self._stopping.is_set():
                 raise RuntimeError("the sandbox is stopping")
@@ -143,7 +120,8 @@ class Engine:
                 trigger=triggers(params),
             )
             job = Job(task=task, spec=spec, parameters=parameters, refs=refs,
-                       times={"createtime": now})
+                      times={"createtime": now}, ordinal=self._created)
+            self._created += 1
             self._jobs[task_id] = job
             self._by_token[task.token] = job
             self.gates.reached(task_id, "task_queue", None)
@@ -170,12 +148,16 @@ class Engine:
             return self._record(self._jobs[task_id])
 
     def records(self, key_fingerprint: str, *, newest_first: bool = True,
-                model: str | None = None) -> list[dict[str, Any]]:
-        """Every task record of this key (Task/List)."""
+                model: str | None = None,
+                hide_younger_than: float = 0.0) -> list[dict[str, Any]]:
+        """Every task record of this key (Task/List), but those accepted less than
+        ``hide_younger_than`` seconds ago (``Faults.list_delay``)."""
+        born_before = time.monotonic() - hide_younger_than
         with self._lock:
             jobs = [j for j in self._jobs.values()
                     if j.task.api_key_fingerprint == key_fingerprint
-                    and (not model or model in (j.task.model, j.spec.project))]
+                    and (not model or model in (j.task.model, j.spec.project))
+                    and (not hide_younger_than or j.born <= born_before)]
             jobs.sort(key=lambda j: int(j.task.id), reverse=newest_first)
             return [self._record(j) for j in jobs]
 
@@ -184,10 +166,6 @@ class Engine:
         with self._lock:
             jobs = sorted(self._jobs.values(), key=lambda j: int(j.task.id))
             return [copy.deepcopy(j.task) for j in jobs]
-
-    def active_count(self) -> int:
-        with self._lock:
-            return sum(1 for j in self._jobs.values() if not j.task.terminal)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Block until no task is active; False if ``timeout`` passes first."""
@@ -204,39 +182,51 @@ class Engine:
     def cancel(self, task_id: str) -> dict[str, Any]:
         """Cancel a task that is still queued; its record, now ``task_cancel``.
 
+        ``Faults.cancel``: ``"refuse"`` refuses it anyway; ``"ignore"`` answers the record
+        as cancelled while the task goes on.
+
         Raises:
             TaskStateError: ``Task is not in a cancellable state.``
         """
+        fault = self.dice().faults.cancel
         with self._lock:
             job = self._jobs[task_id]
-            if job.task.status not in CANCELLABLE_STATUSES:
+            if job.task.status not in CANCELLABLE_STATUSES or fault == "refuse":
                 raise TaskStateError("Task is not in a cancellable state.")
+            if fault == "ignore":
+                return self._seemingly_cancelled(job)
             self._finish_cancel(job)
             return self._record(job)
 
     def kill(self, task_id: str) -> dict[str, Any]:
         """Kill a running task; its record, now ``task_cancel``.
 
+        ``Faults.kill``: ``"refuse"`` refuses it anyway; ``"ignore"`` answers the record as
+        cancelled while the task goes on.
+
         Raises:
             TaskStateError: ``Task could not be killed: <reason>``.
         """
+        fault = self.dice().faults.kill
         with self._lock:
             job = self._jobs[task_id]
-            status = job.task.status
-            if status not in KILLABLE_STATUSES:
-                if status in CANCELLABLE_STATUSES:
-                    reason = "the task is not running yet (use Task/Cancel while it is queued)"
-                elif status in TERMINAL_STATUSES:
-                    reason = f"the task has already ended ({status})"
-                else:
-                    reason = f"the model has already finished ({status})"
-                raise TaskStateError(f"Task could not be killed: {reason}")
-            now = time.time()
+            refusal = kill_refusal(job.task.status, refused=fault == "refuse")
+            if refusal:
+                raise TaskStateError(refusal)
+            if fault == "ignore":
+                return self._seemingly_cancelled(job)
+            now = self.now()
             job.times["endtime"] = now
             if "starttime" in job.times:
                 job.elapsed = now - job.times["starttime"]
             self._finish_cancel(job)
             return self._record(job)
+
+    def _seemingly_cancelled(self, job: Job) -> dict[str, Any]:
+        """What an ignored Cancel/Kill answers: the record as if cancelled (nothing changes)."""
+        record = self._record(job)
+        record.update(status="task_cancel", canceltime=str(int(self.now())))
+        return record
 
     def _finish_cancel(self, job: Job) -> None:
         self._set_status(job, "task_cancel", None)
@@ -302,7 +292,7 @@ class Engine:
     def _step(self, job: Job, status: str, message: Any = None,
               delay: float | None = None) -> bool:
         """Wait, then move to ``status`` (atomically checking for Cancel/Kill first)."""
-        if not self._wait(job, _DELAYS.get(status, 0.0) if delay is None else delay):
+        if not self._wait(job, DELAYS.get(status, 0.0) if delay is None else delay):
             return False
         with self._lock:
             if job.task.terminal or self._stopping.is_set():
@@ -320,29 +310,60 @@ class Engine:
             self._emit(job, self._frame(job, kind, message))
             return True
 
+    def _stderr(self, job: Job, line: str, delay: float) -> bool:
+        """A line the model prints on stderr: an interim ``task_error`` frame, kept for
+        ``debugerror``."""
+        with self._lock:
+            job.stderr.append(line)
+        return self._frame_only(job, "task_error", line, delay)
+
     def _lifecycle(self, job: Job) -> None:
         task = job.task
         if not self._step(job, "task_accept") or not self._step(job, "task_preprocess_start"):
             return
         if task.trigger == "error":
-            if not self._wait(job, _DELAYS["task_preprocess_end"]):
-                return
-            with self._lock:
-                if task.terminal:
-                    return
-                task.debugerror = "Output folder creation failed"
-                self._set_status(job, "task_error", task.debugerror)
-                self._finished(job)
+            self._fail_before_running(job)
             return
-        preprocess = _DELAYS["task_preprocess_end"] + _PER_REFERENCE * len(job.refs)
+        preprocess = DELAYS["task_preprocess_end"] + PER_REFERENCE * len(job.refs)
         if not (self._step(job, "task_preprocess_end", delay=preprocess)
                 and self._step(job, "task_assign") and self._step(job, "task_start")):
             return
         if self._generate(job) and self._step(job, "task_postprocess_start"):
             self._postprocess(job)
 
+    def _fail_before_running(self, job: Job) -> None:
+        """The ``error-me`` trigger: the task fails while preprocessing, before its model runs.
+
+        The official sources disagree on how such a task ends (official-clients.md section
+        9): the docs, the model page and every SDK but one end every failure at
+        ``task_postprocess_end`` with ``pexit`` non-zero, ``task_error`` being an interim
+        stderr line; Wiro-MCP also takes a Task/Detail *status* ``task_error`` as a failure
+        before execution. The sandbox follows the docs, the majority and the only documented
+        reading; ``Faults.task_error_status`` plays Wiro-MCP's reading as an opt-in fault, so
+        that clients keep handling it.
+        """
+        reason = "Output folder creation failed"
+        if not self.dice().faults.task_error_status:
+            if (self._stderr(job, reason, DELAYS["task_preprocess_end"])
+                    and self._model_exit(job, "1", [])
+                    and self._step(job, "task_postprocess_start")):
+                self._postprocess(job)
+            return
+        if not self._wait(job, DELAYS["task_preprocess_end"]):
+            return
+        with self._lock:
+            if job.task.terminal:
+                return
+            job.task.debugerror = reason
+            self._set_status(job, "task_error", reason)
+            self._finished(job)
+
     def _generate(self, job: Job) -> bool:
-        """The model's run: step frames (or a refusal), then its exit; False if it ended."""
+        """The model's run: step frames (or a refusal), then its exit; False if it ended.
+
+        With ``Faults.interim_error_rate``, each step may print a harmless warning on
+        stderr (an interim ``task_error`` frame) while the run goes on to succeed.
+        """
         trigger = job.task.trigger
         steps = int(job.task.params.get("steps") or 50)
         log: list[str] = []
@@ -351,26 +372,31 @@ class Engine:
                       "the provider's moderation (sandbox trigger: 'nsfw' with "
                       "safetyTolerance <= 2).")
             log.append(reason)
-            if not self._frame_only(job, "task_error", reason, _DELAYS["step"] * 3):
+            if not self._stderr(job, reason, DELAYS["step"] * 3):
                 return False
-            return self._model_exit(job, "1", reason, log)
+            return self._model_exit(job, "1", log)
         last = steps if trigger != "fail" else max(1, steps // 2)
         started = time.monotonic()
-        step_seconds = _DELAYS["step"] / self.speed
+        step_seconds = DELAYS["step"] / self.speed
+        dice = self.dice()
+        warn_rate, rng = dice.faults.interim_error_rate, dice.task_random(job.ordinal)
         for current in range(1, last + 1):
-            progress = _progress(current, steps, time.monotonic() - started + step_seconds,
-                                 step_seconds)
-            if not self._step(job, "task_output", progress, delay=_DELAYS["step"]):
+            message = progress(current, steps, time.monotonic() - started + step_seconds,
+                               step_seconds)
+            if not self._step(job, "task_output", message, delay=DELAYS["step"]):
                 return False
             log.append(f"Generate: {current}/{steps}")
+            if warn_rate and rng.random() < warn_rate and not self._stderr(
+                    job, rng.choice(STDERR_WARNINGS), 0.0):
+                return False
         if trigger != "fail":
-            return self._model_exit(job, "0", "", log)
+            return self._model_exit(job, "0", log)
         reason = (f"Generation failed: the model stopped at step {last}/{steps} "
                   "(sandbox trigger: 'fail-me' in the prompt).")
         log.append(reason)
-        if not self._frame_only(job, "task_error", reason, _DELAYS["step"]):
+        if not self._stderr(job, reason, DELAYS["step"]):
             return False
-        return self._model_exit(job, "1", reason, log)
+        return self._model_exit(job, "1", log)
 
     def _postprocess(self, job: Job) -> None:
         """Render and store the outputs (on success), then end the task."""
@@ -378,8 +404,9 @@ class Engine:
         outputs = (make_outputs(job, self.store, ttl=self.output_ttl,
                                 public_root=self.public_root, user_uuid=self.user_uuid)
                    if task.pexit == "0" else [])
-        if not self._wait(job, _DELAYS["task_postprocess_end"]):
-            self.store.remove(o["_path"] for o in outputs)
+        outputs = self._as_faults_say(outputs)
+        if not self._wait(job, DELAYS["task_postprocess_end"]):
+            self.store.remove(o["_path"] for o in outputs if "_path" in o)
             return
         with self._lock:
             if task.terminal or self._stopping.is_set():
@@ -392,28 +419,42 @@ class Engine:
             self._set_status(job, "task_postprocess_end", outputs)
             self._finished(job)
 
-    def _model_exit(self, job: Job, pexit: str, error: str, log: list[str]) -> bool:
-        """``task_error_full`` (on failure), ``task_output_full`` and ``task_end``."""
-        if error and not self._frame_only(job, "task_error_full", {"raw": error}, 0.0):
+    def _as_faults_say(self, outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The outputs on the server's clock, made hostile when ``Faults`` says so."""
+        faults = self.dice().faults
+        added = str(int(self.now()))
+        for item in outputs:
+            item.update(addedtime=added, modifiedtime=added)
+        if faults.hostile_output is None:
+            return outputs
+        return make_hostile(faults.hostile_output, outputs, self.store, ttl=self.output_ttl,
+                            public_root=self.public_root)
+
+    def _model_exit(self, job: Job, pexit: str, log: list[str]) -> bool:
+        """``task_error_full`` (when stderr is not empty), ``task_output_full`` and
+        ``task_end``; ``debugerror`` is the whole stderr, even when the run succeeded."""
+        with self._lock:
+            stderr = "\n".join(job.stderr)
+        if stderr and not self._frame_only(job, "task_error_full", {"raw": stderr}, 0.0):
             return False
         job.debugoutput = "\n".join(log)
         if not self._step(job, "task_output_full", {"raw": job.debugoutput}):
             return False
-        if not self._wait(job, _DELAYS["task_end"]):
+        if not self._wait(job, DELAYS["task_end"]):
             return False
         with self._lock:
             if job.task.terminal:
                 return False
             job.task.pexit = pexit
-            job.task.debugerror = error
-            now = time.time()
+            job.task.debugerror = stderr
+            now = self.now()
             job.elapsed = now - job.times.get("starttime", now)
             self._set_status(job, "task_end", None)
         return True
 
     # -- state changes (caller holds the lock) ---------------------------------------------
     def _set_status(self, job: Job, status: str, message: Any) -> None:
-        now = time.time()
+        now = self.now()
         job.task.status = status
         job.task.history.append((status, now))
         time_field = TIMESTAMP_FIELDS.get(status)
@@ -442,16 +483,7 @@ class Engine:
                              name=f"sandbox-callback-{job.task.id}").start()
 
     def _post_callback(self, job: Job, record: dict[str, Any]) -> None:
-        url = job.task.callback_url
-        entry: dict[str, Any] = {"url": url, "status": None, "error": None, "skipped": None}
-        if urlsplit(url).scheme not in ("http", "https") or not is_loopback_url(url):
-            entry["skipped"] = "only loopback callback URLs are contacted by the sandbox"
-        else:
-            try:
-                response = requests.post(url, json=record, timeout=5)
-                entry["status"] = response.status_code
-            except requests.RequestException as err:
-                entry["error"] = f"{type(err).__name__}: {err}"
+        entry = post_callback(job.task.callback_url, record)
         with self._lock:
             job.task.callbacks.append(entry)
 

@@ -46,6 +46,8 @@ class StoredFile:
         sha256: hex digest of the bytes.
         created: Unix time it was stored.
         expires: Unix time after which it is gone (None: kept while the sandbox runs).
+        declared_size: the size it is served as, when larger than the file (a hostile
+            output's stream; None: its real size).
     """
 
     url_path: str
@@ -56,6 +58,7 @@ class StoredFile:
     sha256: str
     created: float
     expires: float | None = None
+    declared_size: int | None = None
 
     def expired(self, now: float | None = None) -> bool:
         return self.expires is not None and (now or time.time()) >= self.expires
@@ -80,16 +83,19 @@ class FileStore:
         return self._put(f"/v1/File/{token}/{name}", ("files", token, name), source,
                          content_type, None)
 
-    def put_output(self, data: bytes, name: str, content_type: str, ttl: float) -> StoredFile:
-        """Store an output as ``/cdn/<hash>/<name>``, gone after ``ttl`` seconds."""
+    def put_output(self, data: bytes, name: str, content_type: str, ttl: float, *,
+                   declared_size: int | None = None) -> StoredFile:
+        """Store an output as ``/cdn/<hash>/<name>``, gone after ``ttl`` seconds
+        (``declared_size``: served as that many bytes, see `StoredFile`)."""
         raw = secrets.token_hex(32)
         folder = "-".join(raw[i:i + 8] for i in range(0, 64, 8))
         self.sweep()
         return self._put(f"/cdn/{folder}/{name}", ("cdn", folder, name), data, content_type,
-                         time.time() + ttl)
+                         time.time() + ttl, declared_size)
 
     def _put(self, url_path: str, parts: tuple[str, str, str], source: bytes | IO[bytes],
-             content_type: str, expires: float | None) -> StoredFile:
+             content_type: str, expires: float | None,
+             declared_size: int | None = None) -> StoredFile:
         folder = self.root.joinpath(*parts[:2])
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / parts[2]
@@ -107,7 +113,7 @@ class FileStore:
                     digest.update(chunk)
                     size += len(chunk)
         item = StoredFile(url_path, path, parts[2], content_type, size, digest.hexdigest(),
-                          time.time(), expires)
+                          time.time(), expires, declared_size)
         with self._lock:
             self._files[url_path] = item
         return item

@@ -7,7 +7,10 @@ the ``inputImageUrl`` companion. Empty values are ignored.
 
 URLs: the sandbox has no network. A URL of the sandbox itself (its ``/v1/File/...`` uploads
 or ``/cdn/...`` outputs) is loaded from its own store; any other http(s) URL becomes a
-deterministic placeholder picture derived from the URL; other schemes are refused.
+deterministic placeholder picture derived from the URL; other schemes are refused. Wiro's
+sample inputs, named as a model page's Run sample names them (a bare file name such as
+``bfl-flux-2-flex-input-4-1.jpg``) or by their ``cdn.wiro.ai/uploads/sampleinputs/`` URL,
+become the sandbox's labelled stand-in pictures (`samples`).
 
 Each entry becomes a `references.Reference` (the type the client and the panel use) whose
 ``path`` is the sandbox's stored copy; `input_record` describes it as ``SandboxTask.inputs``
@@ -31,6 +34,7 @@ from ..references import Reference
 from .files import FileStore, StoredFile
 from .forms import Body, FilePart
 from .render import placeholder_image
+from .samples import sample_name, sample_picture, sample_url
 
 __all__ = ["InputError", "collect", "input_record", "resolve"]
 
@@ -128,6 +132,12 @@ def _from_file(part: FilePart, param: str, index: int, store: FileStore, token: 
 
 def _from_url(url: str, param: str, index: int, store: FileStore, token: str,
               self_hosts: Collection[str]) -> Reference:
+    sample = sample_name(url)
+    if sample is not None:
+        data, kind = sample_picture(sample)
+        stored = store.put_input(token, f"{param}-{index}.{IMAGE_TYPES[kind]}", data, kind)
+        return _stored(stored, index, name=sample, source="url", url=sample_url(sample),
+                       placeholder=True)
     try:
         parts = urlsplit(url)
     except ValueError:

@@ -13,6 +13,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
@@ -27,6 +28,8 @@ from .engine import Engine
 from .faults import FaultDice, Faults
 from .files import FileStore
 from .gate import Gate
+from .models import SPELLINGS
+from .otherhost import OtherHost
 from .tasks import SandboxTask
 from .ws import SocketServer
 
@@ -36,8 +39,20 @@ if TYPE_CHECKING:
 __all__ = ["Sandbox"]
 
 
+def _spelling(value: str) -> str:
+    if value not in SPELLINGS:
+        raise ValueError(f"schema_spelling must be one of {SPELLINGS}, not {value!r}")
+    return value
+
+
 class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (the sandbox's ``log`` callback reports requests instead)."""
+    """No access log on stderr (the sandbox's ``log`` callback reports requests instead), and
+    a ``Date`` header on the sandbox's clock (``Faults.clock_skew``)."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        skew = getattr(self.server, "clock_skew", None)
+        now = time.time() if timestamp is None else timestamp
+        return super().date_time_string(now + (skew() if callable(skew) else 0.0))
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return
@@ -60,11 +75,16 @@ class Sandbox:
         key_only: a key-only project: no signature needed, ``api_secret`` is None.
         concurrency_limit: active tasks allowed per key before Run answers code 96
             (None or 0: no limit).
+        strict_nonces: refuse a repeated ``x-nonce`` with 401 (by default repeats are
+            accepted, as Wiro's own clients need; see `access.Access.authorize`).
         output_ttl: seconds an output URL keeps working.
         max_body_bytes: larger request bodies are refused with HTTP 413.
         data_dir: where uploads and outputs live (default: a temporary folder removed by
             `stop`).
         log: called with one line per HTTP request (the CLI prints them).
+        schema_spelling: how Tool/Detail spells its items: ``sdk`` (``default``, ``min``,
+            ``max``, ``step``, ``options[].label``) or ``docs`` (``defaultvalue``,
+            ``minvalue``, ``maxvalue``, ``incrementby``, ``options[].text``).
 
     Example:
         >>> sb = Sandbox(speed=5.0).start()
@@ -77,9 +97,11 @@ class Sandbox:
                  speed: float = 1.0, faults: Faults | Mapping[str, Any] | None = None,
                  api_key: str | None = None, api_secret: str | None = None,
                  key_only: bool = False, concurrency_limit: int | None = 4,
+                 strict_nonces: bool = False,
                  output_ttl: float = 600.0, max_body_bytes: int = 1_200_000_000,
                  data_dir: str | Path | None = None,
-                 log: Callable[[str], None] | None = None) -> None:
+                 log: Callable[[str], None] | None = None,
+                 schema_spelling: str = "sdk") -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
         self.host = host
@@ -87,6 +109,7 @@ class Sandbox:
         self.speed = float(speed)
         self.key_only = key_only
         self.concurrency_limit = concurrency_limit
+        self.strict_nonces = strict_nonces
         self.output_ttl = float(output_ttl)
         self._api_key = api_key or "sbx" + secrets.token_hex(16)
         self._api_secret = None if key_only else (api_secret or secrets.token_hex(24))
@@ -94,7 +117,7 @@ class Sandbox:
         self._settings = AppSettings(dice=FaultDice(Faults.coerce(faults)),
                                      max_body_bytes=int(max_body_bytes),
                                      max_file_bytes=MAX_UPLOAD_BYTES, key_only=key_only,
-                                     log=log)
+                                     log=log, spelling=_spelling(schema_spelling))
         self._data_dir_arg = Path(data_dir) if data_dir is not None else None
         self._lock = threading.Lock()
         self._started = False
@@ -105,6 +128,7 @@ class Sandbox:
         self._socket: SocketServer | None = None
         self._engine: Engine | None = None
         self._app: SandboxApp | None = None
+        self._other_host: OtherHost | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> Sandbox:
@@ -122,18 +146,21 @@ class Sandbox:
             store = FileStore(self.data_dir)
             self._http = make_server(self.host, self._port, self._wsgi, threaded=True,
                                      request_handler=_QuietHandler)
+            self._http.clock_skew = lambda: self._settings.dice.faults.clock_skew  # type: ignore[attr-defined]
             http_port = self._http.server_port
             url_host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host  # noqa: S104
             public_root = f"http://{url_host}:{http_port}"
             self._engine = Engine(store, speed=self.speed,
                                   concurrency_limit=self.concurrency_limit,
-                                  output_ttl=self.output_ttl, public_root=public_root)
+                                  output_ttl=self.output_ttl, public_root=public_root,
+                                  dice=lambda: self._settings.dice)
             self._app = SandboxApp(
                 self._settings, engine=self._engine, store=store,
                 credentials=self._credentials, api_secret=self._api_secret,
                 public_root=public_root,
                 self_hosts={f"{url_host}:{http_port}", f"127.0.0.1:{http_port}",
                             f"localhost:{http_port}"},
+                strict_nonces=self.strict_nonces,
             )
             self._socket = SocketServer(self._engine, self.host, self._socket_port,
                                         lambda: self._settings.dice)
@@ -144,6 +171,7 @@ class Sandbox:
             self._socket.start()
             self._public_root = public_root
             self._started = True
+            self._other_host_if_needed()
         return self
 
     def stop(self) -> None:
@@ -154,6 +182,9 @@ class Sandbox:
                 self._stopped = True
                 return
             self._stopped = True
+        self._settings.stopping.set()
+        if self._other_host is not None:
+            self._other_host.stop()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -242,6 +273,22 @@ class Sandbox:
     def set_faults(self, faults: Faults | Mapping[str, Any] | None) -> None:
         """Replace the fault settings (and restart their dice from the new seed)."""
         self._settings.dice = FaultDice(Faults.coerce(faults))
+        with self._lock:
+            if self._started and not self._stopped:
+                self._other_host_if_needed()
+
+    def _other_host_if_needed(self) -> None:
+        """Start the other host when a redirect fault needs it (the caller holds the lock)."""
+        if self._other_host is None and self._settings.dice.faults.redirect:
+            self._other_host = OtherHost(self._wsgi)
+            self._settings.other_host = self._other_host.root
+
+    @property
+    def other_host(self) -> OtherHost | None:
+        """The other host redirect faults point to (None until a ``redirect`` fault is set):
+        ``.root`` (``http://127.0.0.2:<port>``) and ``.requests`` (what it received, with
+        every header, so a test can see whether credentials followed the redirect)."""
+        return self._other_host
 
     @property
     def max_file_bytes(self) -> int:

@@ -10,26 +10,28 @@ Example:
 from __future__ import annotations
 
 import copy
-import secrets
+import json
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..images import decode_image
-from ..protocol import TERMINAL_STATUSES, succeeded
+from ..protocol import CANCELLABLE_STATUSES, KILLABLE_STATUSES, TERMINAL_STATUSES, succeeded
 from ..references import Reference
 from ..schema import ModelSpec
-from .files import FileStore, random_token
-from .render import RenderSpec, output_size, render
+from . import outputs
+from .catalogue import model_outputs, slugs
+from .files import FileStore
 
 __all__ = [
     "MODEL_IDS",
+    "SANDBOX_CPS",
     "ConcurrencyRefused",
     "Job",
     "SandboxTask",
     "TaskStateError",
+    "kill_refusal",
     "make_outputs",
     "task_cost",
     "task_record",
@@ -54,6 +56,27 @@ class ConcurrencyRefused(Exception):
 
 class TaskStateError(Exception):
     """Cancel or Kill asked of a task in the wrong state (Wiro code 1)."""
+
+
+def kill_refusal(status: str, *, refused: bool = False) -> str | None:
+    """Why Task/Kill refuses a task at ``status`` (Wiro's "Task could not be killed: ..."),
+    or None when it can be killed; ``refused``: refuse it anyway (``Faults.kill``).
+
+    Example:
+        >>> kill_refusal("task_queue")
+        'Task could not be killed: the task is not running yet (use Task/Cancel while it is queued)'
+    """
+    if status in CANCELLABLE_STATUSES:
+        reason = "the task is not running yet (use Task/Cancel while it is queued)"
+    elif status in TERMINAL_STATUSES:
+        reason = f"the task has already ended ({status})"
+    elif status not in KILLABLE_STATUSES:
+        reason = f"the model has already finished ({status})"
+    elif refused:
+        reason = "the worker did not answer the kill signal (sandbox fault)"
+    else:
+        return None
+    return f"Task could not be killed: {reason}"
 
 
 @dataclass
@@ -115,9 +138,15 @@ class Job:
     elapsed: float = 0.0
     cost: float = 0.0
     debugoutput: str = ""
+    #: The lines the model printed on stderr, in order (they make ``debugerror``).
+    stderr: list[str] = field(default_factory=list)
+    #: Its place in the order tasks were created (0 first): seeds its fault draws.
+    ordinal: int = 0
     last_message: Any = None
     wake: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
+    #: `time.monotonic` when the Run was accepted (late listing counts from here).
+    born: float = field(default_factory=time.monotonic)
 
 
 def triggers(params: Mapping[str, Any]) -> str | None:
@@ -133,53 +162,43 @@ def triggers(params: Mapping[str, Any]) -> str | None:
 
 
 def make_outputs(job: Job, store: FileStore, *, ttl: float, public_root: str,
-             user_uuid: str) -> list[dict[str, Any]]:
-    """Render the task's image, store it as an output and describe it as Wiro does (the
-    ``_path`` key, the stored URL path, is for the engine and removed before it is shown)."""
-    params = job.task.params
-    images = [decode_image(ref.read_bytes()) for ref in job.refs]
-    width, height = output_size(int(params.get("width") or 0), int(params.get("height") or 0),
-                                images[0].size if images else None)
-    fmt = str(params.get("outputFormat") or "png")
-    data = render(RenderSpec(
-        prompt=str(params.get("prompt", "")), seed=int(params.get("seed") or 0),
-        width=width, height=height, steps=int(params.get("steps") or 50),
-        guidance=float(params.get("guidance") or 4.5),
-        safety_tolerance=int(params.get("safetyTolerance") or 0), output_format=fmt,
-        references=tuple(images), reference_ids=tuple(r.sha256 or "" for r in job.refs),
-    ))
-    for image in images:
-        image.close()
-    name, content_type = ("0.jpg", "image/jpeg") if fmt == "jpeg" else ("0.png", "image/png")
-    stored = store.put_output(data, name, content_type, ttl)
-    job.times["outputsize"] = float(stored.size)
-    job.times["outputwidth"], job.times["outputheight"] = float(width), float(height)
-    now = str(int(time.time()))
-    return [{
-        "id": secrets.token_hex(16),
-        "name": name,
-        "contenttype": content_type,
-        "parentid": secrets.token_hex(16),
-        "uuid": user_uuid,
-        "size": str(stored.size),
-        "addedtime": now,
-        "modifiedtime": now,
-        "accesskey": random_token(),
-        "foldercount": "0",
-        "filecount": "0",
-        "ispublic": 0,
-        "expiretime": None,
-        "url": public_root + stored.url_path,
-        "_path": stored.url_path,
-    }]
+                 user_uuid: str) -> list[dict[str, Any]]:
+    """Make the task's outputs as its model would (images, a video or text; see
+    `outputs`), store them and describe them as Wiro does (the ``_path`` key, the stored URL
+    path, is for the engine and removed before it is shown). An LLM's text also becomes the
+    task's ``debugoutput``."""
+    kinds = model_outputs(job.spec.slug) if job.spec.slug in slugs() else {
+        "contenttype": "image/png", "count": 1}
+    made = outputs.make_outputs(job.spec, kinds, job.task.params, job.refs, store, ttl=ttl,
+                                public_root=public_root, user_uuid=user_uuid)
+    if made.size is not None:
+        job.times["outputwidth"], job.times["outputheight"] = map(float, made.size)
+    if made.text is not None:
+        job.debugoutput = made.text
+    job.times["outputcount"] = float(len(made.items))
+    return made.items
+
+
+#: What the sandbox bills per second for a model without a price rule, as Wiro bills such
+#: models (pricing.md: ``elapsed_seconds x cps``); the rate is the one in the docs' example
+#: task record.
+SANDBOX_CPS = 0.000585
+
 
 def task_cost(job: Job) -> float:
-    """What a finished task bills: the spec's estimate for the output it made."""
-    width = int(job.times.get("outputwidth", 1024))
-    height = int(job.times.get("outputheight", 1024))
-    files = job.spec.file_param
-    refs = {files.py_name: [None] * len(job.refs)} if files else {}
-    return job.spec.estimate_cost({"width": width, "height": height, **refs})
+    """What a finished task bills: the model's price rules (or the package's estimate) for
+    the output it made; per second when neither gives a price."""
+    spec = job.spec
+    params = spec.from_wire(job.task.params)
+    if "outputwidth" in job.times:
+        params.update(width=int(job.times["outputwidth"]), height=int(job.times["outputheight"]))
+    if spec.output_count and "outputcount" in job.times:
+        params[spec.param(spec.output_count).py_name] = int(job.times["outputcount"])
+    for p in spec.file_params:
+        params[p.py_name] = [ref for ref, given in zip(job.refs, job.task.inputs, strict=False)
+                             if given.get("name") == p.name]
+    cost = spec.estimate_cost(params)
+    return cost if cost is not None else round(job.elapsed * SANDBOX_CPS, 12)
 
 
 def task_record(job: Job, user_uuid: str) -> dict[str, Any]:
@@ -193,7 +212,7 @@ def task_record(job: Job, user_uuid: str) -> dict[str, Any]:
     done = succeeded({"status": task.status, "pexit": task.pexit})
     cost = job.cost if done else 0.0
     elapsed = round(job.elapsed, 4)  # cps agrees with the elapsedseconds shown
-    size = sum(int(o["size"]) for o in task.outputs)
+    size = sum(int(o.get("size") or 0) for o in task.outputs)  # raw (LLM) items have none
     record: dict[str, Any] = {
         "id": task.id,
         "uuid": user_uuid,
@@ -227,7 +246,8 @@ def task_record(job: Job, user_uuid: str) -> dict[str, Any]:
         "postprocessstarttime": stamp("postprocessstarttime"),
         "postprocessendtime": stamp("postprocessendtime"),
         "pexit": task.pexit,
-        "categories": '["tool","text-to-image","image-to-image","image-editing"]',
+        "categories": json.dumps(["tool", *(c for c in job.spec.categories if c != "tool")],
+                                 separators=(",", ":")),
         "modeldescription": job.spec.description,
         "modelslugowner": job.spec.owner,
         "modelslugproject": job.spec.project,

@@ -1,16 +1,19 @@
 """The sandbox's WebSocket server (``ws://127.0.0.1:<port>/v1``), as Wiro's socket behaves.
 
-On connect the server sends ``{"type": "connected", "version": "1.0"}``. A client subscribes
-with ``{"type": "task_info", "tasktoken": "<socketaccesstoken>"}`` (several tokens per
-connection are fine, there is no unsubscribe, unknown frame types are ignored). It then gets
-one frame ``{type, id, tasktoken, message, result}`` per status change. On subscribing, the
-first frame repeats the task's current status (a finished task sends its terminal frame at
-once), so late subscribers are never left waiting. Unknown tokens get no frames.
+A client subscribes with ``{"type": "task_info", "tasktoken": "<socketaccesstoken>"}``
+(several tokens per connection are fine, there is no unsubscribe, unknown frame types are
+ignored). It then gets one frame ``{type, id, tasktoken, message, result}`` per status
+change. On subscribing, the first frame repeats the task's current status (a finished task
+sends its terminal frame at once), so late subscribers are never left waiting. Unknown
+tokens get no frames. Nothing is sent before a subscription: Wiro documents a
+``{"type": "connected", "version": "1.0"}`` welcome only for its agent socket
+(agent-websocket.md) and none on websocket.md, the task socket's page, so the sandbox sends
+none (a client must not wait for one).
 
 Frames carry no ``pexit``: ``task_postprocess_end`` (outputs array; ``[]`` on failure) and
-``task_cancel`` end a task. ``task_error`` frames are stderr lines, except for a task whose
-Task/Detail status becomes ``task_error`` (the ``error-me`` trigger), whose last frame is a
-``task_error``: read Task/Detail on any ``task_error`` frame.
+``task_cancel`` end a task. ``task_error`` frames are stderr lines (``task_error_full``
+repeats them all once); only under ``Faults(task_error_status=True)`` does a task end at
+Task/Detail status ``task_error``, its last frame a ``task_error``.
 
 Each connection has a sender thread fed by a queue, so a slow client never slows a task.
 
@@ -40,7 +43,6 @@ from .faults import FaultDice
 __all__ = ["SocketServer"]
 
 _log = get_logger("wiro_widgets.sandbox")
-_CONNECTED = json.dumps({"type": "connected", "version": "1.0"})
 
 
 class SocketServer:
@@ -70,10 +72,6 @@ class SocketServer:
         def listener(frame: dict[str, Any]) -> None:
             outbox.put(frame)
 
-        try:
-            connection.send(_CONNECTED)
-        except ConnectionClosed:
-            return
         sender = threading.Thread(target=self._send_loop, args=(connection, outbox),
                                   daemon=True, name="sandbox-websocket-sender")
         sender.start()

@@ -23,6 +23,7 @@ from typing import Any
 from ..errors import ValidationError
 from .form import FormHints, FormSection
 from .params import ParamSpec, WireValidationError
+from .pricing import PriceRule, estimate_price
 
 __all__ = ["Check", "ModelSpec"]
 
@@ -40,11 +41,15 @@ class ModelSpec:
         params: the inputs in form order.
         checks: rules across several inputs; each takes the normalized Python params and
             raises `ValidationError`.
-        price_per_megapixel: the USD estimate per output megapixel (an estimate: the task
-            record's ``totalcost`` is the real figure).
-        price_per_reference: the USD estimate added per reference image.
+        price_per_megapixel: the package's own USD estimate per output megapixel, used only
+            when the model has no price rules (``prices``); not a Wiro fact.
+        price_per_reference: the package's own USD estimate added per reference image.
         estimated_seconds: typical processing time, for progress estimates.
         form: how a form lays the inputs out (see `form_hints` for the fallback).
+        prices: the model's ``dynamicprice`` rules (see `pricing`).
+        output_count: the API id of the input that sets how many outputs a run makes.
+        categories: Wiro's categories of the model (``text-to-image``, ``text-to-video``...).
+        notes: what was odd in the schema this spec was read from, and how it was read.
     """
 
     slug: str
@@ -56,6 +61,10 @@ class ModelSpec:
     price_per_reference: float = 0.0
     estimated_seconds: float = 10.0
     form: FormHints = field(default_factory=FormHints)
+    prices: tuple[PriceRule, ...] = ()
+    output_count: str | None = None
+    categories: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def owner(self) -> str:
@@ -78,9 +87,18 @@ class ModelSpec:
         raise KeyError(name)
 
     @property
+    def file_params(self) -> tuple[ParamSpec, ...]:
+        """Every input that takes files or URLs, in form order."""
+        return tuple(p for p in self.params if p.is_files)
+
+    @property
     def file_param(self) -> ParamSpec | None:
-        """The input that takes files (reference images), if any."""
-        return next((p for p in self.params if p.is_files), None)
+        """The first input that takes files (reference images), if any."""
+        return next(iter(self.file_params), None)
+
+    def all_notes(self) -> list[str]:
+        """The spec's notes, then each input's (prefixed with its API id)."""
+        return [*self.notes, *(f"{p.name}: {n}" for p in self.params for n in p.notes)]
 
     def form_hints(self) -> FormHints:
         """The form hints; a spec without sections gets one "Settings" section of every
@@ -99,7 +117,12 @@ class ModelSpec:
         }
 
     def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Check Python-named params against every rule; return them with defaults filled.
+        """Check params (Python names or API ids) against every rule; return them by Python
+        name with defaults filled.
+
+        An input whose 0 means "match the input image" (``zero_means``) is left out, rather
+        than given its default, when the caller did not set it and reference images are
+        given: the model then matches the input image, as its page says.
 
         Raises:
             ValidationError: naming the first field that breaks a rule, its value and the rule.
@@ -110,29 +133,69 @@ class ModelSpec:
             ...
             ValidationError: width=1000: must be an integer from 64 to 2048 and a multiple ...
         """
-        known = {p.py_name for p in self.params}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            allowed = ", ".join(sorted(known))
-            raise ValidationError(unknown[0], params[unknown[0]], f"is not a parameter of "
-                                  f"{self.slug}; the parameters are: {allowed}")
+        given, spelled = self._by_python_name(params)
+
+        def checked(p: ParamSpec) -> Any:
+            try:
+                return p.check(given[p.py_name])
+            except ValidationError as err:  # named as the caller spelled it
+                raise ValidationError(spelled[p.py_name], err.value, err.rule) from None
+
+        files_given = any(checked(p) for p in self.file_params
+                          if given.get(p.py_name) is not None)
         out: dict[str, Any] = {}
         for p in self.params:
-            if p.py_name in params and params[p.py_name] is not None:
-                out[p.py_name] = p.check(params[p.py_name])
-            elif p.required:
-                raise ValidationError(p.py_name, None, "is required")
+            if p.py_name in given and given[p.py_name] is not None:
+                out[p.py_name] = checked(p)
             elif p.is_files:
                 out[p.py_name] = []
+            elif p.required and p.default is None:
+                raise ValidationError(p.py_name, None, "is required")
+            elif p.zero_means and files_given:
+                continue  # not sent: 0 or absent means "match the input image"
             elif p.default is not None:
                 out[p.py_name] = p.default
+        self._check_zero_needs_files(out, files_given)
         for check in self.checks:
             check(out)
         return out
 
+    def _by_python_name(self, params: Mapping[str, Any]
+                        ) -> tuple[dict[str, Any], dict[str, str]]:
+        by_python: dict[str, Any] = {}
+        spelled: dict[str, str] = {}
+        for key, value in params.items():
+            try:
+                p = self.param(key)
+            except KeyError:
+                allowed = ", ".join(sorted(q.py_name for q in self.params))
+                raise ValidationError(key, value, f"is not a parameter of {self.slug}; the "
+                                      f"parameters are: {allowed}") from None
+            if p.py_name in spelled:
+                raise ValidationError(key, value, f"is given twice (as {spelled[p.py_name]} "
+                                      f"and as {key}); give one")
+            spelled[p.py_name] = key
+            by_python[p.py_name] = value
+        return by_python, spelled
+
+    def _check_zero_needs_files(self, out: Mapping[str, Any], files_given: bool) -> None:
+        if files_given or not self.file_params:
+            return
+        files = ", ".join(p.py_name for p in self.file_params)
+        for p in self.params:
+            if p.zero_means and out.get(p.py_name) == 0:
+                raise ValidationError(
+                    p.py_name, 0, f"0 means '{p.zero_means}', so it needs at least one "
+                    f"reference image ({files}); give a value{p.range_text()} instead")
+
     def to_wire(self, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Rename validated Python params to API names (file inputs left as given)."""
-        return {self.param(k).name: v for k, v in params.items()}
+        """Validated Python params by API name, as they travel (booleans as ``"true"``/
+        ``"false"``; file inputs left as given)."""
+        out: dict[str, Any] = {}
+        for key, value in params.items():
+            p = self.param(key)
+            out[p.name] = value if p.is_files else p.to_wire(value)
+        return out
 
     def from_wire(self, wire: Mapping[str, Any]) -> dict[str, Any]:
         """Rename API-named params to Python names; unknown keys are dropped."""
@@ -144,106 +207,109 @@ class ModelSpec:
                 continue
         return out
 
-    def validate_wire(self, wire: Mapping[str, Any], *, file_count: int) -> dict[str, Any]:
+    def validate_wire(self, wire: Mapping[str, Any], *, file_count: int = 0,
+                      file_counts: Mapping[str, int] | None = None) -> dict[str, Any]:
         """Server-side check of API-named values (strings allowed for numbers).
 
         Args:
             wire: the request's non-file parameters by API name.
-            file_count: how many entries arrived for the file input.
+            file_count: how many entries arrived for the first file input.
+            file_counts: how many entries arrived for each file input, by API id (wins over
+                ``file_count``).
 
         Returns:
-            API-named values, parsed, with defaults filled.
+            API-named values, parsed, with defaults filled (an input whose 0 means "match
+            the input image" stays absent when files came and it did not).
 
         Raises:
             WireValidationError: with Wiro's message, e.g.
                 ``Request parameter [steps] must be between 1 and 50``.
         """
+        counts = dict(file_counts) if file_counts is not None else (
+            {self.file_param.name: file_count} if self.file_param else {})
+        files_given = any(counts.values())
         out: dict[str, Any] = {}
         for p in self.params:
             if p.is_files:
-                if p.max_files is not None and file_count > p.max_files:
-                    raise WireValidationError(
-                        f"Request files [{p.name}] must be at most {p.max_files} files",
-                        param=p.name,
-                    )
-                if p.required and file_count == 0:
-                    raise WireValidationError(f"Request files [{p.name}] required", param=p.name)
+                self._check_file_count(p, counts.get(p.name, 0))
                 continue
             raw = wire.get(p.name)
             if raw is None or (isinstance(raw, str) and raw == "" and not p.required):
-                if p.required:
+                if p.required and p.default is None:
                     raise WireValidationError(
                         f"Request parameter [{p.name}] required", param=p.name
                     )
-                if p.default is not None:
+                if p.default is not None and not (p.zero_means and files_given):
                     out[p.name] = p.default
                 continue
             out[p.name] = p.check_wire(raw)
         py = {self.param(k).py_name: v for k, v in out.items()}
-        if self.file_param is not None:
-            py[self.file_param.py_name] = [None] * file_count
-        for check in self.checks:
-            try:
+        for p in self.file_params:
+            py[p.py_name] = [None] * counts.get(p.name, 0)
+        try:
+            self._check_zero_needs_files(py, files_given)
+            for check in self.checks:
                 check(py)
-            except ValidationError as err:
-                name = self.param(err.field).name
-                raise WireValidationError(
-                    f"Request parameter [{name}] {err.rule}", param=name
-                ) from None
+        except ValidationError as err:
+            name = self.param(err.field).name
+            raise WireValidationError(
+                f"Request parameter [{name}] {err.rule}", param=name
+            ) from None
         return out
 
-    def estimate_cost(self, params: Mapping[str, Any]) -> float:
-        """A USD estimate for one run with these (Python-named, validated) params.
+    @staticmethod
+    def _check_file_count(p: ParamSpec, count: int) -> None:
+        limit = p.file_limit
+        if limit is not None and count > limit:
+            raise WireValidationError(
+                f"Request files [{p.name}] must be at most {limit} files", param=p.name)
+        if p.required and count == 0:
+            raise WireValidationError(f"Request files [{p.name}] required", param=p.name)
+
+    def estimate_cost(self, params: Mapping[str, Any]) -> float | None:
+        """A USD estimate for one run with these (Python-named, validated) params, or None
+        when the model's price cannot be computed before the run (see `pricing`).
 
         Example:
             >>> round(spec.estimate_cost({"width": 1024, "height": 1024}), 4)
             0.0629
         """
+        files = {p.name: list(params.get(p.py_name) or []) for p in self.file_params}
+        if self.prices:
+            wire = {p.name: params[p.py_name] for p in self.params
+                    if p.py_name in params and not p.is_files}
+            count = _whole(wire.get(self.output_count)) if self.output_count else None
+            return estimate_price(self.prices, wire, files, outputs=count or 1,
+                                  size_names=self._size_ids(),
+                                  prompt_name=self._prompt_id())
+        if not (self.price_per_megapixel or self.price_per_reference):
+            return None
         width = int(params.get("width") or 1024)
         height = int(params.get("height") or 1024)
-        refs = params.get(self.file_param.py_name, []) if self.file_param else []
+        refs = sum(len(v) for v in files.values())
         megapixels = width * height / 1_000_000
-        return round(megapixels * self.price_per_megapixel + len(refs) * self.price_per_reference,
+        return round(megapixels * self.price_per_megapixel + refs * self.price_per_reference,
                      6)
 
-    def tool_detail(self) -> dict[str, Any]:
-        """This spec as a Tool/Detail ``tool`` entry; item keys in both spellings seen in
-        Wiro's clients (``default``/``defaultvalue``, ``min``/``minvalue``, ...)."""
-        items = []
-        for p in self.params:
-            item: dict[str, Any] = {
-                "id": p.name,
-                "type": p.kind.value,
-                "label": p.label,
-                "note": p.help,
-                "help": p.help,
-                "required": p.required,
-                "default": p.default,
-                "defaultvalue": p.default,
-            }
-            if p.minimum is not None:
-                item["min"] = item["minvalue"] = p.minimum
-            if p.maximum is not None:
-                item["max"] = item["maxvalue"] = p.maximum
-            if p.step is not None:
-                item["step"] = item["incrementby"] = p.step
-            if p.options:
-                item["options"] = [
-                    {"value": o.value, "label": o.label, "text": o.label} for o in p.options
-                ]
-            if p.max_files is not None:
-                item["maxinputlenght"] = p.max_files
-            items.append(item)
-        return {
-            "slugowner": self.owner,
-            "slugproject": self.project,
-            "title": self.title,
-            "description": self.description,
-            "parameters": [{"title": "Inputs", "items": items}],
-            "dynamicprice": (
-                f'{{"per_megapixel": {self.price_per_megapixel}, '
-                f'"per_reference": {self.price_per_reference}}}'
-            ),
-        }
+    def _size_ids(self) -> tuple[str, str]:
+        size = self.form.size or ("width", "height")
+        names = []
+        for name in size:
+            try:
+                names.append(self.param(name).name)
+            except KeyError:
+                names.append(name)
+        return names[0], names[1]
+
+    def _prompt_id(self) -> str:
+        try:
+            return self.param(self.form.prompt or "prompt").name
+        except KeyError:
+            return "prompt"
 
 
+def _whole(value: Any) -> int | None:
+    try:
+        return max(1, int(float(value)))
+    except (TypeError, ValueError):
+        return None

@@ -1,9 +1,10 @@
 """One model input: `ParamSpec`, its kind, its rules, and its checks on both sides of the wire.
 
-A `ParamSpec` is one input of a model as the Wiro model page lists it (API name, kind, label,
-help, default, range), with the form hints the panel needs. `ParamSpec.check` checks a value
-from a Python caller; `ParamSpec.check_wire` checks what arrives at a server (values that may
-be strings from a multipart body) and words its errors the way Wiro does.
+A `ParamSpec` is one input of a model as its Tool/Detail record lists it (API name, kind,
+label, help, default, range, options, file limit), with the form hints a panel needs.
+`ParamSpec.check` checks a value from a Python caller (`values`); `ParamSpec.check_wire`
+checks what arrives at a server (values that may be strings from a multipart body) and words
+its errors the way Wiro does (`wire`).
 
 Example:
     >>> from wiro_widgets.specs import get_spec
@@ -15,14 +16,21 @@ Example:
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
-from ..errors import ValidationError
+from .checks import WireError, check_value, check_wire_value
+from .kinds import (
+    BOOL_KINDS,
+    FILE_KINDS,
+    INTEGER_KINDS,
+    NUMBER_KINDS,
+    SELECT_KINDS,
+    TEXT_KINDS,
+    Kind,
+)
 
 __all__ = [
     "Kind",
@@ -32,17 +40,6 @@ __all__ = [
     "fmt_number",
     "snake_case",
 ]
-
-
-class Kind(str, Enum):
-    """Wiro's input types (`type` in the model's parameter list)."""
-
-    TEXT = "text"
-    TEXTAREA = "textarea"
-    NUMBER = "number"
-    FLOAT = "float"
-    SELECT = "select"
-    COMBINEFILEINPUT = "combinefileinput"
 
 
 class WireValidationError(ValueError):
@@ -55,10 +52,11 @@ class WireValidationError(ValueError):
 
 @dataclass(frozen=True)
 class Option:
-    """One choice of a `select` input."""
+    """One choice of a ``select`` (``cover``: the picture of a ``selectwithcover`` choice)."""
 
     value: str
     label: str
+    cover: str = ""
 
 
 _CAMEL = re.compile(r"(?<!^)(?=[A-Z])")
@@ -85,11 +83,13 @@ class ParamSpec:
         help: the model page's help text (used as a tooltip).
         default: the value sent when the caller gives none (None: not sent).
         required: whether a value must be given.
-        minimum, maximum: inclusive range for numbers.
+        minimum, maximum: inclusive range for numbers (for a ``text`` input: the range of
+            the number it holds, as Wiro's seeds do).
         step: the natural increment for a slider.
         multiple_of: numbers must be a multiple of this.
         zero_means: when set, 0 is also allowed and means this (e.g. "match the first
-            reference image").
+            reference image"); left unset while reference images are given, it is not sent
+            at all (the model then matches the input image).
         options: the choices of a select.
         aliases: extra spellings accepted for select values (``jpg`` -> ``jpeg``).
         max_files: how many entries a file input takes.
@@ -97,6 +97,11 @@ class ParamSpec:
         css_class: form hint: the CSS hook class on this input's control in the panel.
         zero_label: form hint: how a caption shows the value 0 when it has a meaning
             (``zero_means``), e.g. ``as image 1``.
+        wire_type: the ``type`` as the schema spelled it (an unknown type is kept here while
+            ``kind`` is `Kind.TEXT`); empty for ``kind.value``.
+        advanced: the schema marks it as an advanced setting.
+        notes: what was odd in the schema and how it was read (an unknown type, bounds that
+            contradict each other, a default outside them ...).
     """
 
     name: str
@@ -116,178 +121,118 @@ class ParamSpec:
     py_name: str = ""
     css_class: str = ""
     zero_label: str = ""
+    wire_type: str = ""
+    advanced: bool = False
+    notes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.py_name:
             object.__setattr__(self, "py_name", snake_case(self.name))
+        if not self.wire_type:
+            object.__setattr__(self, "wire_type", self.kind.value)
 
     # -- descriptions ---------------------------------------------------------------------
     @property
     def is_number(self) -> bool:
-        return self.kind in (Kind.NUMBER, Kind.FLOAT)
+        return self.kind in NUMBER_KINDS
+
+    @property
+    def is_integer(self) -> bool:
+        """Whole numbers only: ``number``/``integer``, or a ``range`` whose bounds and step
+        are whole."""
+        if self.kind in INTEGER_KINDS:
+            return True
+        if self.kind is not Kind.RANGE:
+            return False
+        bounds = (self.minimum, self.maximum, self.step if self.step is not None else 1)
+        return all(b is None or float(b).is_integer() for b in bounds)
+
+    @property
+    def is_select(self) -> bool:
+        return self.kind in SELECT_KINDS
+
+    @property
+    def is_bool(self) -> bool:
+        return self.kind in BOOL_KINDS
+
+    @property
+    def is_text(self) -> bool:
+        return self.kind in TEXT_KINDS
 
     @property
     def is_files(self) -> bool:
-        return self.kind is Kind.COMBINEFILEINPUT
+        return self.kind in FILE_KINDS
+
+    @property
+    def is_known_type(self) -> bool:
+        """False when the schema's type was not one Wiro documents (kept as text)."""
+        return self.wire_type == self.kind.value
 
     @property
     def option_values(self) -> tuple[str, ...]:
         return tuple(o.value for o in self.options)
 
+    @property
+    def file_limit(self) -> int | None:
+        """How many entries the input takes (1 for ``fileinput``)."""
+        return 1 if self.kind is Kind.FILEINPUT else self.max_files
+
     def rule(self) -> str:
         """What this input allows, in plain words (used in every error message)."""
         if self.is_number:
-            noun = "an integer" if self.kind is Kind.NUMBER else "a number"
-            text = noun
-            if self.minimum is not None and self.maximum is not None:
-                text += f" from {fmt_number(self.minimum)} to {fmt_number(self.maximum)}"
-            elif self.minimum is not None:
-                text += f" of at least {fmt_number(self.minimum)}"
-            elif self.maximum is not None:
-                text += f" of at most {fmt_number(self.maximum)}"
+            text = ("an integer" if self.is_integer else "a number") + self.range_text()
             if self.multiple_of:
                 text += f" and a multiple of {self.multiple_of}"
             if self.zero_means:
                 text += f", or 0 to {self.zero_means}"
             return f"must be {text}"
-        if self.kind is Kind.SELECT:
+        if self.is_select:
             return "must be one of " + ", ".join(repr(v) for v in self.option_values)
+        if self.is_bool:
+            return "must be True or False"
         if self.is_files:
-            return f"takes at most {self.max_files} images" if self.max_files else "takes images"
+            limit = self.file_limit
+            noun = "image" if limit == 1 else "images"
+            return f"takes at most {limit} {noun}" if limit else "takes images"
+        if self.kind is Kind.TEXT and (self.minimum is not None or self.maximum is not None):
+            return "must be a string or a number" + self.range_text()
         return "must be a non-empty string" if self.required else "must be a string"
 
-    # -- Python-side validation -----------------------------------------------------------
+    def range_text(self) -> str:
+        """`` from 1 to 50``, `` of at least 0``, or nothing."""
+        if self.minimum is not None and self.maximum is not None:
+            return f" from {fmt_number(self.minimum)} to {fmt_number(self.maximum)}"
+        if self.minimum is not None:
+            return f" of at least {fmt_number(self.minimum)}"
+        if self.maximum is not None:
+            return f" of at most {fmt_number(self.maximum)}"
+        return ""
+
+    # -- checks -----------------------------------------------------------------------------
     def check(self, value: Any) -> Any:
         """Return the normalized value, or raise `ValidationError` naming field, value, rule.
+
+        Numpy numbers count as the Python numbers they hold.
 
         Example:
             >>> spec.param("steps").check(28)
             28
         """
-        if self.is_number:
-            return self._check_number(value)
-        if self.kind is Kind.SELECT:
-            return self._check_select(value)
-        if self.is_files:
-            return self._check_files(value)
-        return self._check_text(value)
+        return check_value(self, value)
 
-    def _check_number(self, value: Any) -> int | float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ValidationError(
-                self.py_name, value, f"{self.rule()} (got {type(value).__name__})"
-            )
-        if isinstance(value, float) and not math.isfinite(value):
-            raise ValidationError(self.py_name, value, self.rule())
-        number: int | float = value
-        if self.kind is Kind.NUMBER:
-            if isinstance(value, float):
-                if not value.is_integer():
-                    raise ValidationError(self.py_name, value, self.rule())
-                number = int(value)
-        else:
-            number = float(value)
-        self._check_range(number, lambda rule: ValidationError(self.py_name, value, rule))
-        return number
-
-    def _check_range(self, number: float, fail: Callable[[str], Exception]) -> None:
-        if self.zero_means and number == 0:
-            return
-        if self.minimum is not None and number < self.minimum:
-            raise fail(self.rule())
-        if self.maximum is not None and number > self.maximum:
-            raise fail(self.rule())
-        if self.multiple_of and int(number) % self.multiple_of:
-            raise fail(self.rule())
-
-    def _check_select(self, value: Any) -> str:
-        if not isinstance(value, str):
-            raise ValidationError(self.py_name, value, self.rule())
-        key = value.strip().lower()
-        key = self.aliases.get(key, key)
-        if key not in self.option_values:
-            raise ValidationError(self.py_name, value, self.rule())
-        return key
-
-    def _check_text(self, value: Any) -> str:
-        if not isinstance(value, str):
-            kind = type(value).__name__
-            raise ValidationError(self.py_name, value, f"must be a string, not {kind}")
-        if self.required and not value.strip():
-            raise ValidationError(self.py_name, value, "must not be empty")
-        if "\x00" in value:
-            raise ValidationError(self.py_name, value, "must not contain NUL characters")
-        try:
-            # Requests carry UTF-8: an unpaired surrogate (broken copy-paste) cannot travel.
-            value.encode("utf-8")
-        except UnicodeEncodeError as err:
-            raise ValidationError(
-                self.py_name, value, "must be valid Unicode text (it holds an unpaired "
-                f"surrogate at position {err.start})"
-            ) from None
-        return value
-
-    def _check_files(self, value: Any) -> list[Any]:
-        if value is None:
-            return []
-        if isinstance(value, (str, bytes, bytearray, memoryview)) or not isinstance(
-            value, Sequence
-        ):
-            items: list[Any] = [value]
-        else:
-            items = list(value)
-        if self.max_files is not None and len(items) > self.max_files:
-            raise ValidationError(
-                self.py_name, f"<{len(items)} images>", f"takes at most {self.max_files} images"
-            )
-        return items
-
-    # -- server-side validation -------------------------------------------------------------
     def check_wire(self, raw: Any) -> Any:
         """Parse and check a value as a server receives it; errors use Wiro's wording."""
-        if self.is_number:
-            try:
-                number = float(raw) if not isinstance(raw, (int, float)) else raw
-            except (TypeError, ValueError):
-                number = math.nan
-            if isinstance(raw, bool) or not math.isfinite(number):
-                raise WireValidationError(
-                    f"Request parameter [{self.name}] must be integer or float", param=self.name
-                )
-            if self.kind is Kind.NUMBER:
-                if not float(number).is_integer():
-                    raise WireValidationError(
-                        f"Request parameter [{self.name}] must be integer", param=self.name
-                    )
-                number = int(number)
+        try:
+            return check_wire_value(self, raw)
+        except WireError as err:
+            raise WireValidationError(str(err), param=self.name) from None
 
-            def fail(_rule: str) -> Exception:
-                low, high = fmt_number(self.minimum or 0), fmt_number(self.maximum or 0)
-                if self.multiple_of and (self.minimum or 0) <= number <= (self.maximum or 0):
-                    return WireValidationError(
-                        f"Request parameter [{self.name}] must be multiple of {self.multiple_of}",
-                        param=self.name,
-                    )
-                return WireValidationError(
-                    f"Request parameter [{self.name}] must be between {low} and {high}",
-                    param=self.name,
-                )
-
-            self._check_range(float(number), fail)
-            return number
-        if self.kind is Kind.SELECT:
-            text = str(raw).strip().lower()
-            if text not in self.option_values:
-                raise WireValidationError(
-                    f"Request parameter [{self.name}] must be one of "
-                    + ", ".join(self.option_values),
-                    param=self.name,
-                )
-            return text
-        text = str(raw)
-        if self.required and not text.strip():
-            raise WireValidationError(f"Request parameter [{self.name}] required", param=self.name)
-        return text
+    def to_wire(self, value: Any) -> Any:
+        """A checked value as it travels: booleans as the strings ``"true"``/``"false"``
+        (as Wiro's SDK fixtures send them), numbers held by ``text`` inputs as strings."""
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value
 
 
 def fmt_number(number: float) -> str:

@@ -6,9 +6,6 @@ prompt refer to them in order).
 
 from __future__ import annotations
 
-from typing import Any
-
-from ..errors import ValidationError
 from ..schema import FormHints, FormSection, Kind, ModelSpec, Option, ParamSpec
 
 __all__ = ["FLUX_2_FLEX", "SEED_MAX"]
@@ -19,16 +16,6 @@ SEED_MAX = 9_999_999
 _MATCH = "match the first reference image"
 #: The size inputs' caption when they are 0 (the size of the first reference image).
 _AS_IMAGE_1 = "as image 1"
-
-
-def _zero_size_needs_reference(params: dict[str, Any]) -> None:
-    refs = params.get("input_images") or []
-    for name in ("width", "height"):
-        if params.get(name) == 0 and not refs:
-            raise ValidationError(
-                name, 0, f"0 means '{_MATCH}', so it needs at least one reference image "
-                "(input_images); give a size from 64 to 2048 instead"
-            )
 
 
 FLUX_2_FLEX = ModelSpec(
@@ -89,10 +76,12 @@ FLUX_2_FLEX = ModelSpec(
             aliases={"jpg": "jpeg"}, css_class="wiro-format",
         ),
     ),
-    checks=(_zero_size_needs_reference,),
+    # The package's own estimate (Wiro documents no price for this model): used only while
+    # the live schema carries no dynamicprice.
     price_per_megapixel=0.06,
     price_per_reference=0.0,
     estimated_seconds=10.0,
+    categories=("text-to-image", "image-to-image", "image-editing"),
     form=FormHints(
         sections=(
             FormSection("Prompt", ("prompt",)),
