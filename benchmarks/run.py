@@ -39,7 +39,7 @@ from common import (
     render_table,
 )
 
-#: name -> module, in the order of issue 7 (then issue 17's batch).
+#: name -> module, in the order of issue 7 (then issue 14's panel memory and issue 17's batch).
 FIGURES = {
     "notice": "bench_notice",
     "overhead": "bench_overhead",
@@ -48,6 +48,7 @@ FIGURES = {
     "sweep": "bench_sweep",
     "import": "bench_import",
     "cancel": "bench_cancel",
+    "panel_memory": "bench_panel_memory",
     "batch": "bench_batch",
 }
 

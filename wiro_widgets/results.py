@@ -265,6 +265,18 @@ class Result:
                 self._images = [_open_local(o) for o in self.outputs_of("image")]
             return list(self._images)
 
+    def release_images(self) -> None:
+        """Let the loaded images go: they load again from the local copies when asked for.
+        Kept when an image has no local copy to load from.
+
+        Example:
+            >>> result.images[0].size; result.release_images()   # memory back; files stay
+        """
+        with self._lock:
+            kept = self.outputs_of("image")
+            if all(o.path and Path(o.path).is_file() for o in kept):
+                self._images = None
+
     def outputs_of(self, kind: str) -> list[Output]:
         """The outputs of one kind (``image``, ``video``, ``audio``, ``text``, ``file``)."""
         return [o for o in self.outputs if o.kind == kind]

@@ -197,22 +197,30 @@ def server(request: pytest.FixtureRequest) -> Server:
 def page(chromium: Any, server: Server, request: pytest.FixtureRequest,
          tmp_path: Path) -> Iterator[Any]:
     """A fresh notebook (its own kernel) with the panel cell run; the panel is on screen."""
+    yield from _panel_page(chromium, server, request, tmp_path)
+
+
+@pytest.fixture
+def lab_page(chromium: Any, lab_server: Server, request: pytest.FixtureRequest,
+             tmp_path: Path) -> Iterator[Any]:
+    """`page` in JupyterLab only, for what the two frontends do alike (the panel's own code:
+    the clipboard, downloads, the history)."""
+    yield from _panel_page(chromium, lab_server, request, tmp_path)
+
+
+def _panel_page(chromium: Any, server: Server, request: pytest.FixtureRequest,
+                tmp_path: Path) -> Iterator[Any]:
     name = f"{request.node.name.split('[')[0]}-{server.kind}.ipynb"
     (server.root / name).write_text(json.dumps(panel_notebook()))
-    context = chromium.new_context(viewport={"width": 1400, "height": 1600})
+    context = chromium.new_context(viewport={"width": 1400, "height": 1600}, accept_downloads=True)
+    # Copy as code writes the clipboard; the tests read it back.
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=server.base)
     page = context.new_page()
     page.set_default_timeout(60_000)
     errors: list[str] = []
     page.on("pageerror", lambda err: errors.append(str(err)))
     try:
-        page.goto(server.url(name))
-        page.locator(".jp-NotebookPanel").first.wait_for()
-        page.wait_for_function("window.jupyterapp !== undefined")
-        # The execution indicator says "idle" before a kernel is attached; running cells then
-        # opens the "Select Kernel" dialog. Wait for the connected, idle kernel itself.
-        page.wait_for_function(KERNEL_READY_JS, polling=100)
-        page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.locator(".wiro-panel .wiro-generate").first.wait_for()
+        open_panel(page, server, name)
         yield page
     finally:
         page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
@@ -220,6 +228,22 @@ def page(chromium: Any, server: Server, request: pytest.FixtureRequest,
         shutdown_kernels(server, name)
         if errors:
             print("page errors:", *errors, sep="\n  ")
+
+
+def open_panel(page: Any, server: Server, name: str) -> None:
+    """Open notebook ``name``, run its cells once its kernel is ready, wait for the panel."""
+    page.goto(server.url(name))
+    page.locator(".jp-NotebookPanel").first.wait_for()
+    page.wait_for_function("window.jupyterapp !== undefined")
+    # The execution indicator says "idle" before a kernel is attached; running cells then
+    # opens the "Select Kernel" dialog. Wait for the connected, idle kernel itself.
+    page.wait_for_function(KERNEL_READY_JS, polling=100)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.locator(".wiro-panel .wiro-generate").first.wait_for()
+    # The panel's script (keyboard, clipboard, early refusals) starts a moment after the
+    # panel shows; a person is never that quick, a test is.
+    page.wait_for_function("() => document.querySelector('.wiro-panel')"
+                           ".dataset.wiroShim === '1'")
 
 
 def shutdown_kernels(server: Server, notebook: str) -> None:

@@ -149,3 +149,40 @@ def test_load_restores_a_run(form: Form) -> None:
     values = form.values()
     assert values == {k: v for k, v in params.items() if k != "input_images"}
     assert form.match_reference.value is True
+
+
+def test_typed_sizes_are_snapped_and_say_so(form: Form) -> None:
+    assert form.width is not None
+    assert form.height is not None
+    # Number boxes, not sliders: what is typed reaches Python, which snaps it and says so.
+    assert isinstance(form.width, w.IntText)
+    form.width.value = 1000
+    assert form.width.value == 1008
+    form.show(form.check())
+    assert "1000 → 1008" in form.messages["width"].value
+    assert "multiples of 16" in form.messages["width"].value
+    assert "wiro-info" in form.messages["width"].value  # a note, not an error
+    form.height.value = 5000
+    assert form.height.value == 2048
+    form.show(form.check())
+    assert "5000 → 2048: the largest is 2048." in form.messages["height"].value
+    assert "1000 → 1008" in form.messages["width"].value  # each keeps its own note
+    form.width.value = 512  # a clean edit: the old note is stale
+    form.show(form.check())
+    assert form.messages["width"].value == ""
+    assert form.messages["width"].layout.display == "none"
+    form.set_size(1024, 768)  # a preset or swap also clears them
+    form.show(form.check())
+    assert form.messages["height"].value == ""
+
+
+def test_batch_seeds(form: Form) -> None:
+    assert form.seed is not None
+    form.seed.value = 7
+    assert form.seeds_for_run(3) == [7, 8, 9]
+    form.seed.value = SEED_MAX
+    assert form.seeds_for_run(2) == [SEED_MAX, 0]  # wraps inside the spec's range
+    form.randomize.value = True
+    seeds = form.seeds_for_run(4)
+    assert len(set(seeds)) == 4
+    assert form.seed.value == seeds[0]  # the first is shown in the seed box

@@ -16,6 +16,7 @@ from PIL import Image
 
 from wiro_widgets.metadata import read_params
 from wiro_widgets.panel import FluxPanel
+from wiro_widgets.panel.batch import MAX_CONCURRENT
 from wiro_widgets.panel.gallery import PREVIEW_SIDE, THUMB_SIDE
 
 MODEL = "black-forest-labs/flux-2-flex"
@@ -317,13 +318,14 @@ def test_copy_as_code_runs_the_same_request(panel: FluxPanel, sandbox: Any, tmp_
     assert "wiro-code" in panel.code._dom_classes
     assert panel.code.layout.display == ""
     assert "seed=777," in code
-    assert '"cat.png",  # image 1, sha256 ' in code
-    assert panel.references.items[0].sha256[:12] in code
+    # The upload is kept as a file in the uploads folder, and the code names that file.
+    stored = f"wiro-uploads/{panel.references.items[0].sha256[:12]}-cat.png"
+    assert f'"{stored}",  # image 1, {len(cat)} bytes' in code
+    assert (tmp_path / stored).read_bytes() == cat
     panel.code.value = "edited"  # read-only: edits are put back
     assert panel.code.value == code
 
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "cat.png").write_bytes(cat)
     namespace: dict[str, Any] = {"client": sandbox.client()}
     exec(compile(code, "<panel code>", "exec"), namespace)
     result = namespace["result"]
@@ -436,3 +438,6 @@ def test_worker_touches_widgets_only_through_traits(panel: FluxPanel) -> None:
     assert captured.stderr == ""
     assert captured.outputs == []
     wait_for(lambda: not any(t.name.startswith("wiro-generate") for t in threading.enumerate()))
+    # The tasks ran on the kernel's few shared workers, which stay (idle) for the next run.
+    workers = [t for t in threading.enumerate() if t.name.startswith("wiro-worker")]
+    assert 1 <= len(workers) <= MAX_CONCURRENT

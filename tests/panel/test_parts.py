@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import ipywidgets as w
+import pytest
 
 from wiro_widgets.errors import (
     AuthError,
@@ -21,20 +24,27 @@ from wiro_widgets.results import TaskUpdate
 
 HOOKS = {
     "wiro-panel": FluxPanel, "wiro-prompt": w.Textarea, "wiro-guidance": w.FloatSlider,
-    "wiro-steps": w.IntSlider, "wiro-width": w.IntSlider, "wiro-height": w.IntSlider,
+    # Sizes are number boxes: a typed 1000 reaches Python, which snaps it and says so.
+    "wiro-steps": w.IntSlider, "wiro-width": w.IntText, "wiro-height": w.IntText,
     "wiro-seed": w.IntText, "wiro-generate": w.Button, "wiro-cancel": w.Button,
     "wiro-status": w.HTML, "wiro-progress": w.FloatProgress, "wiro-output": w.HBox,
-    "wiro-references": w.HBox, "wiro-history": w.HBox,
+    "wiro-references": w.HBox, "wiro-history": w.HBox, "wiro-count": w.Dropdown,
+    "wiro-check-again": w.Button, "wiro-fullscreen": w.ToggleButton,
+    "wiro-download": w.Button, "wiro-code-copy": w.Button, "wiro-code-close": w.Button,
 }
 
 
 def all_widgets(root: w.Widget) -> list[w.Widget]:
-    found, stack = [], [root]
+    """Every widget under ``root`` once (the presentation view shows some twice: the prompt,
+    Generate and Cancel are the same widgets in both views)."""
+    found: dict[str, w.Widget] = {}
+    stack = [root]
     while stack:
         widget = stack.pop()
-        found.append(widget)
-        stack.extend(getattr(widget, "children", ()))
-    return found
+        if widget.model_id not in found:
+            found[widget.model_id] = widget
+            stack.extend(getattr(widget, "children", ()))
+    return list(found.values())
 
 
 def test_every_hook_class_sits_on_one_widget_of_the_right_kind() -> None:
@@ -115,3 +125,82 @@ def test_code_for_urls_and_tricky_prompts() -> None:
     assert seen["prompt"] == 'say "hi"\n\tthen \\ leave'
     assert seen["input_images"] == ["a.png", "https://example.com/b.jpg"]
     assert seen["seed"] == 3
+
+
+def test_moderation_is_said_once() -> None:
+    for text in ("Request Moderated: the prompt was flagged",
+                 "refused by moderation: Request Moderated: the prompt was flagged"):
+        message, _hint = explain(Moderated(text))
+        assert message == "Refused by moderation: the prompt was flagged"
+
+
+def test_unknown_outcomes_offer_check_again_never_generate_again() -> None:
+    from wiro_widgets.errors import NetworkError, RunOutcomeUnknown
+
+    for err in (RunOutcomeUnknown("the Run's answer was lost"),
+                NetworkError("reset", task_id="42"), NetworkError("reset", task_may_exist=True),
+                TaskTimeout("gone", detached=True, token="t")):
+        message, hint = explain(err)
+        assert "Check again" in hint, err
+        assert "Generate again" not in message + hint
+        assert "press Generate" not in (message + hint).replace("pressing Generate", "")
+
+
+def test_eta_from_the_steps_done_per_second() -> None:
+    from wiro_widgets.panel.status import Eta
+
+    eta = Eta()
+    assert eta.remaining(now=0.0) is None
+    eta.observe(0, update("task_output", 10, 50), now=10.0)
+    assert eta.remaining(now=10.0) is None  # one point is no rate
+    eta.observe(0, update("task_output", 20, 50), now=12.0)  # 5 steps/s, 30 to go
+    assert eta.remaining(now=12.0) == 6.0
+    assert eta.remaining(now=14.0) == 4.0
+    eta.observe(1, update("task_output", 2, 50), now=11.0)
+    eta.observe(1, update("task_output", 12, 50), now=12.0)  # 10 steps/s, 38 to go
+    assert eta.remaining(now=12.0) == 6.0  # the slower task sets it
+    eta.forget(0)
+    assert eta.remaining(now=12.0) == pytest.approx(3.8)
+    bar = StatusBar()
+    bar.begin()
+    now = time.monotonic()
+    bar.eta.observe(0, update("task_output", 10, 50), now=now - 2.0)
+    bar.eta.observe(0, update("task_output", 20, 50), now=now)
+    bar.tick(12.0)
+    assert bar.elapsed.value in ("12.0 s · ~6 s left", "12.0 s · ~5 s left")
+    bar.finish("done", "done")
+    bar.tick(13.0)
+    assert bar.elapsed.value == "13.0 s"  # no ETA once it is over
+
+
+def test_shim_script_is_one_escaped_attribute() -> None:
+    from wiro_widgets.panel.shim import script_html
+
+    html = script_html(max_bytes=123)
+    assert html.startswith('<img class="wiro-shim"')
+    assert html.count('"') == 10  # every quote inside the script is escaped
+    assert "var MAX = 123;" in html
+    assert "wiro-generate" in html
+    assert "requestFullscreen" in html
+
+
+def test_code_box_stamps_each_show_and_says_where_the_code_went() -> None:
+    from wiro_widgets.panel.codebox import CodeBox
+
+    box = CodeBox()
+    assert not box.shown
+    box.set("result = client.run(...)")
+    box.show()
+    first = box.note.value
+    assert 'data-stamp="1"' in first
+    box.show()  # the browser copies once the stamp changed: the code is current then
+    assert 'data-stamp="2"' in box.note.value
+    box.copied(True)
+    assert "Copied" in box.note.value
+    assert 'data-stamp="2"' in box.note.value
+    box.copied(False)
+    assert "copy it (Ctrl+C)" in box.note.value
+    box.text.value = "edited in the browser"
+    assert box.text.value == "result = client.run(...)"
+    box.close.click()
+    assert not box.shown

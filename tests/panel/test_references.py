@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from wiro_widgets.panel.references import ReferenceList, format_bytes
 from wiro_widgets.panel.request import GenerationRequest
+from wiro_widgets.panel.uploads import UploadStore
 from wiro_widgets.protocol import MAX_UPLOAD_BYTES
 from wiro_widgets.references import Reference
 
@@ -23,6 +25,12 @@ def pick(refs: ReferenceList, *entries: dict[str, Any]) -> None:
 
 def labels(refs: ReferenceList) -> list[str]:
     return [tile.children[1].value for tile in refs.strip.children]
+
+
+def tile_button(tile: Any, hook: str) -> Any:
+    """The tile's button with CSS class ``hook`` (wiro-ref-left, -remove, -right)."""
+    (found,) = [b for b in tile.children[2].children if hook in b._dom_classes]
+    return found
 
 
 def test_picks_accumulate_and_are_numbered(make_image: Callable[..., bytes],
@@ -50,7 +58,7 @@ def test_remove_renumbers(make_image: Callable[..., bytes], entry: Entry) -> Non
     refs = ReferenceList()
     pick(refs, *(entry(f"{n}.png", make_image(20 + n, 20)) for n in range(3)))
     first_tile = refs.strip.children[0]
-    remove_second = refs.strip.children[1].children[2]
+    remove_second = tile_button(refs.strip.children[1], "wiro-ref-remove")
     remove_second.click()
     assert [r.name for r in refs.items] == ["0.png", "2.png"]
     assert "image 2" in labels(refs)[1]
@@ -132,3 +140,105 @@ def test_state_stays_small(make_image: Callable[..., bytes], entry: Entry) -> No
     with pytest.raises(ValueError, match="not an image"):
         refs.add_image("x.bin", b"1234567890")
     json.dumps(refs.message.get_state())
+
+
+def test_reorder_moves_the_numbers(make_image: Callable[..., bytes], entry: Entry) -> None:
+    refs = ReferenceList()
+    pick(refs, *(entry(f"{n}.png", make_image(20 + n, 20)) for n in range(3)))
+    first, second, third = refs.strip.children
+    assert tile_button(first, "wiro-ref-left").disabled  # nothing left of image 1
+    assert tile_button(third, "wiro-ref-right").disabled
+    tile_button(third, "wiro-ref-left").click()
+    assert [r.name for r in refs.items] == ["0.png", "2.png", "1.png"]
+    assert "image 2" in labels(refs)[1]
+    assert "2.png" in labels(refs)[1]
+    assert refs.strip.children == (first, third, second)  # the tiles move, not rebuilt
+    tile_button(first, "wiro-ref-right").click()
+    assert [r.name for r in refs.items] == ["2.png", "0.png", "1.png"]
+    assert not tile_button(first, "wiro-ref-left").disabled
+    assert tile_button(third, "wiro-ref-left").disabled
+
+
+def test_ten_references_make_a_compact_strip(make_image: Callable[..., bytes],
+                                             entry: Entry) -> None:
+    refs = ReferenceList()
+    pick(refs, *(entry(f"{n}.png", make_image()) for n in range(4)))
+    assert "wiro-refs-compact" not in refs.strip._dom_classes
+    pick(refs, *(entry(f"x{n}.png", make_image()) for n in range(6)))
+    assert len(refs) == 10
+    assert "wiro-refs-compact" in refs.strip._dom_classes
+    for _ in range(6):
+        refs.remove(0)
+    assert "wiro-refs-compact" not in refs.strip._dom_classes
+
+
+def test_url_references_get_a_thumbnail_the_browser_loads() -> None:
+    refs = ReferenceList()
+    refs.add_url("https://me:secret@example.com/pics/dog.jpg")
+    picture = refs.strip.children[0].children[0]
+    assert '<img src="https://example.com/pics/dog.jpg"' in picture.value
+    assert "secret" not in picture.value  # never shown, and browsers refuse it anyway
+    assert 'referrerpolicy="no-referrer"' in picture.value
+
+
+def test_enter_in_the_url_box_adds_it() -> None:
+    refs = ReferenceList()
+    refs.url.value = "https://example.com/cat.png"
+    # What the browser's text box sends when Enter is pressed in it.
+    refs.url._handle_custom_msg({"event": "submit"}, [])
+    assert [r.url for r in refs.items] == ["https://example.com/cat.png"]
+    assert refs.url.value == ""
+    refs.url._handle_custom_msg({"event": "submit"}, [])  # empty: says so, adds nothing
+    assert len(refs) == 1
+    assert "Type an http(s) URL first" in refs.message.value
+
+
+def test_uploads_are_kept_as_files_once(make_image: Callable[..., bytes], entry: Entry,
+                                        tmp_path: Path) -> None:
+    store = UploadStore(tmp_path / "uploads")
+    refs = ReferenceList(store=store)
+    data = make_image(33, 22)
+    pick(refs, entry("a cat!.png", data))
+    pick(refs, entry("a cat!.png", data))
+    first, again = refs.items
+    assert first.path == again.path
+    assert first.path is not None
+    assert first.path.name == f"{first.sha256[:12]}-a_cat_.png"
+    assert first.data is None  # the bytes live in the file, not in the kernel
+    assert first.read_bytes() == data
+    assert [p.name for p in (tmp_path / "uploads").iterdir()] == [first.path.name]
+    assert store.find(first.sha256) == first.path
+    assert store.find("0" * 64) is None
+
+
+def test_an_unwritable_upload_folder_keeps_the_bytes_in_memory(
+        make_image: Callable[..., bytes], tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the folder should be")
+    refs = ReferenceList(store=UploadStore(blocker / "uploads"))
+    ref = refs.add_image("a.png", make_image())
+    assert ref.path is None
+    assert ref.read_bytes() == make_image()
+
+
+def test_files_refused_by_the_browser_are_said(make_image: Callable[..., bytes],
+                                               entry: Entry) -> None:
+    from wiro_widgets.panel import FluxPanel
+
+    class Offline:
+        is_sandbox = True
+
+    panel = FluxPanel(Offline())
+    # What the panel's script sends when a pick holds a file over the limit: the file was
+    # taken out of the pick before it was read, and only its name and size come here.
+    panel.channel.widget.value = json.dumps(
+        {"event": "refused", "files": [{"name": "huge.png", "size": 108_000_000}], "n": 1})
+    assert "huge.png is 103.0 MB; the limit is 100.0 MB per image." in \
+        panel.references.message.value
+    assert len(panel.references) == 0
+    # The rest of that pick arrives a moment later: the refusal stays beside its messages.
+    panel.references.uploader.set_state({"value": [entry("a.png", make_image())]})
+    assert len(panel.references) == 1
+    assert "huge.png is 103.0 MB" in panel.references.message.value
+    panel.references.uploader.set_state({"value": [entry("b.png", make_image())]})
+    assert panel.references.message.value == ""  # a later pick: the old refusal is gone

@@ -370,7 +370,8 @@ class WiroClient(ResearchMethods):
     def wait(self, task: Task | str, *, on_update: UpdateCallback | None = None,
              timeout: float | None = None, on_timeout: str | None = None,
              cancel_event: threading.Event | None = None,
-             detach_on_interrupt: bool = False) -> Result:
+             detach_on_interrupt: bool = False,
+             detach_event: threading.Event | None = None) -> Result:
         """Follow a task to its end and return its `Result` (outputs downloaded).
 
         Args:
@@ -380,6 +381,9 @@ class WiroClient(ResearchMethods):
             on_timeout: ``"cancel"`` or ``"detach"`` (default: the client's).
             cancel_event: set it (from any thread) to cancel the task; seen within 100 ms.
             detach_on_interrupt: on Ctrl-C leave the task running instead of cancelling it.
+            detach_event: set it (from any thread) to stop waiting and leave the task
+                running (e.g. the server cannot be reached); raises `TaskTimeout` with
+                ``detached=True`` and keeps the task pending for ``resume()``.
 
         Raises:
             TaskFailed: the task ended with a non-zero exit code (``debugerror`` attached),
@@ -401,7 +405,7 @@ class WiroClient(ResearchMethods):
         return self._waiter.wait(
             handle, settings, limit=self.wait_timeout if timeout is None else timeout,
             policy=policy, on_update=on_update, cancel_event=cancel_event,
-            detach_on_interrupt=detach_on_interrupt)
+            detach_on_interrupt=detach_on_interrupt, detach_event=detach_event)
 
     # -- reading, cancelling -------------------------------------------------------------
     def detail(self, task: Task | str) -> dict[str, Any]:

@@ -96,10 +96,10 @@ class FollowConfig:
 
 
 class FollowStopped(Exception):
-    """The caller's cancel event was set, or the deadline passed (internal).
+    """The caller's cancel or detach event was set, or the deadline passed (internal).
 
     Attributes:
-        reason: ``cancel`` or ``timeout``.
+        reason: ``cancel``, ``detach`` or ``timeout``.
         status: the last status seen.
     """
 
@@ -274,7 +274,8 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
            on_update: Callable[[TaskUpdate], None] | None = None,
            deadline: float | None = None, cancel_event: threading.Event | None = None,
            config: FollowConfig | None = None,
-           thread_cleanup: Callable[[], None] | None = None) -> dict[str, Any]:
+           thread_cleanup: Callable[[], None] | None = None,
+           detach_event: threading.Event | None = None) -> dict[str, Any]:
     """Follow a task until Task/Detail shows a terminal status; return that record.
 
     Args:
@@ -286,11 +287,13 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
         on_update: called on this thread with each change.
         deadline: ``time.monotonic()`` value at which to stop with ``FollowStopped``.
         cancel_event: when set, stop with ``FollowStopped("cancel")`` within ``tick``.
+        detach_event: when set, stop with ``FollowStopped("detach")`` within ``tick``
+            (the caller leaves the task running).
         config: timings.
         thread_cleanup: called on the polling thread when it ends (closes its session).
 
     Raises:
-        FollowStopped: on cancel or deadline (the caller decides what to do remotely).
+        FollowStopped: on cancel, detach or deadline (the caller decides what to do remotely).
         ApiError: an unknown status lasted past the grace period, or a fatal API error.
     """
     cfg = config or FollowConfig()
@@ -306,6 +309,8 @@ def follow(*, detail: Callable[[], dict[str, Any]], token: str, task_id: str,
             now = time.monotonic()
             if cancel_event is not None and cancel_event.is_set():
                 raise FollowStopped("cancel", follower.state.status)
+            if detach_event is not None and detach_event.is_set():
+                raise FollowStopped("detach", follower.state.status)
             if deadline is not None and now >= deadline:
                 raise FollowStopped("timeout", follower.state.status)
             wait = cfg.tick if deadline is None else max(0.0, min(cfg.tick, deadline - now))

@@ -73,7 +73,8 @@ class Waiter:
     def wait(self, task: Task, settings: WaitSettings, *, limit: float | None, policy: str,
              on_update: UpdateCallback | None = None,
              cancel_event: threading.Event | None = None,
-             detach_on_interrupt: bool = False) -> Result:
+             detach_on_interrupt: bool = False,
+             detach_event: threading.Event | None = None) -> Result:
         """Follow ``task`` to its end and return its `Result` (see `WiroClient.wait`)."""
         # A task waited for by token (resumed, or detached before) may still bill: it counts
         # against the budget until it ends, like one this client submitted.
@@ -87,7 +88,7 @@ class Waiter:
                 token=task.token, task_id=task.id, socket_url=settings.socket_url,
                 started_at=task.submitted_at or time.time(), on_update=on_update,
                 deadline=deadline, cancel_event=cancel_event, config=settings.follow,
-                thread_cleanup=self._transport.release_thread)
+                thread_cleanup=self._transport.release_thread, detach_event=detach_event)
         except FollowStopped as stop:
             return self._stopped(task, stop, settings.retry, policy, limit, on_update)
         except KeyboardInterrupt:
@@ -104,6 +105,12 @@ class Waiter:
                  limit: float | None, on_update: UpdateCallback | None) -> Result:
         if stop.reason == "cancel":
             return self._cancelled(task, stop, retry, on_update)
+        if stop.reason == "detach":
+            self._detach(task, "detach", stop.status)
+            raise TaskTimeout(
+                "stopped waiting on request; the task may still be running: resume with "
+                f"client.wait({task.token!r})", detached=True, task_id=task.id,
+                token=task.token)
         if policy == "detach":
             self._detach(task, "timeout", stop.status)
             raise TaskTimeout(

@@ -274,9 +274,10 @@ class RunUnknown:
 @dataclass(frozen=True)
 class Detached:
     """A wait stopped but the task is not over for the client: it keeps running
-    (``reason``: ``timeout`` or ``interrupt``; ``stop``: a Cancel or Kill could not reach
-    the server in time), or it succeeded and its outputs are not in hand yet (``outputs``).
-    ``message`` says what failed. Either way it stays pending."""
+    (``reason``: ``timeout``, ``interrupt``, ``cancel_refused``, or ``detach``: the caller
+    stopped waiting; ``stop``: a Cancel or Kill could not reach the server in time), or it
+    succeeded and its outputs are not in hand yet (``outputs``). ``message`` says what
+    failed. Either way it stays pending."""
 
     KIND: ClassVar[str] = "detached"
     task_id: str

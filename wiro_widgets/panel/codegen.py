@@ -35,19 +35,31 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
-def request_code(request: GenerationRequest, *, client_name: str = "client") -> str:
-    """Python source that repeats ``request`` with the client API.
+def request_code(request: GenerationRequest, *, client_name: str = "client",
+                 build_client: bool = True) -> str:
+    """Python source that repeats ``request`` with the client API, runnable as pasted.
 
-    Uploaded references appear by file name with their SHA-256 prefix in a comment (the file
-    must sit next to the notebook, or change the path); URL references appear as URLs.
+    Uploaded references kept as files (the panel's uploads folder) appear by path; others by
+    file name with their SHA-256 prefix in a comment; URL references as URLs. With
+    ``build_client`` the code makes its client from the environment, as a panel without one
+    given does; otherwise it uses a ``client`` variable the notebook already has.
 
     Example:
         >>> "seed=" in request_code(request)
         True
     """
-    lines = [
-        "# Made by the wiro_widgets panel. If you have no client yet:",
-        f"# {client_name} = wiro_widgets.WiroClient()  # reads WIRO_API_KEY / WIRO_API_SECRET",
+    if build_client:
+        lines = [
+            "# Made by the wiro_widgets panel.",
+            "from wiro_widgets import WiroClient",
+            "",
+            f"{client_name} = WiroClient()  # reads WIRO_API_KEY / WIRO_API_SECRET",
+        ]
+    else:
+        lines = [
+            f"# Made by the wiro_widgets panel; {client_name}: the WiroClient the panel uses.",
+        ]
+    lines += [
         f"result = {client_name}.run(",
         f"    {_literal(request.model)},",
     ]
@@ -63,6 +75,9 @@ def request_code(request: GenerationRequest, *, client_name: str = "client") -> 
         for index, ref in enumerate(request.references, start=1):
             if ref.url is not None:
                 lines.append(f"        {_literal(ref.shown_url)},  # image {index}")
+            elif ref.path is not None:
+                lines.append(f"        {_literal(str(ref.path))},  # image {index}, "
+                             f"{ref.size or 0:,} bytes")
             else:
                 lines.append(
                     f"        {_literal(ref.name)},  # image {index}, sha256 "

@@ -23,74 +23,16 @@ from typing import Any
 import ipywidgets as w
 
 from ..errors import ValidationError
-from ..schema import Kind, ModelSpec, ParamSpec
+from ..schema import ModelSpec
+from .controls import INDENT, LABEL_WIDTH, build_control, message_line, number_box
+from .controls import section as section_title
 from .sizes import ASPECT_PRESETS, SizeRule, aspect_of, megapixels, preset_size, snap
 from .theme import esc, message_html
 
-__all__ = ["Form", "build_control"]
+__all__ = ["Form"]
 
-_LABEL_WIDTH = "118px"
-# Wider ranges than this get a number box: a slider over ten million seeds is unusable.
-_SLIDER_SPAN = 10_000
 _CUSTOM = "custom"
 _IMAGE_MENTION = re.compile(r"\bimage\s*#?\s*(\d+)\b", re.IGNORECASE)
-
-
-def build_control(param: ParamSpec) -> w.DOMWidget:
-    """The widget for one input: slider, number box, toggle buttons or text area.
-
-    Label and tooltip come from the spec; so do range, step, default and the CSS hook class
-    (issue 4's classes, on the widget that holds the value).
-
-    Example:
-        >>> build_control(FLUX_2_FLEX.param("guidance")).max
-        10.0
-    """
-    common: dict[str, Any] = {
-        "description": param.label,
-        "tooltip": param.help,
-        "style": {"description_width": _LABEL_WIDTH},
-        "layout": w.Layout(width="100%"),
-    }
-    control: w.DOMWidget
-    if param.kind is Kind.SELECT:
-        control = w.ToggleButtons(
-            options=[(o.label, o.value) for o in param.options],
-            value=param.default if param.default is not None else param.option_values[0],
-            tooltips=[param.help] * len(param.options),
-            description=param.label,
-            tooltip=param.help,
-            style={"description_width": _LABEL_WIDTH, "button_width": "70px"},
-        )
-    elif param.is_number:
-        low = param.minimum if param.minimum is not None else 0
-        high = param.maximum if param.maximum is not None else 2**31 - 1
-        default = param.default if param.default is not None else low
-        if high - low > _SLIDER_SPAN:
-            control = w.IntText(value=int(default), **common)
-        elif param.kind is Kind.FLOAT:
-            control = w.FloatSlider(value=float(default), min=float(low), max=float(high),
-                                    step=param.step or 0.1, readout_format=".1f", **common)
-        else:
-            control = w.IntSlider(value=int(default), min=int(low), max=int(high),
-                                  step=int(param.step or 1), **common)
-    else:
-        control = w.Textarea(value=str(param.default or ""), rows=4, **common)
-    if param.css_class:
-        control.add_class(param.css_class)
-    return control
-
-
-def _message() -> w.HTML:
-    box = w.HTML("", layout=w.Layout(display="none", margin="0 0 0 122px"))
-    box.add_class("wiro-msg")
-    return box
-
-
-def _section(title: str) -> w.HTML:
-    label = w.HTML(esc(title))
-    label.add_class("wiro-section")
-    return label
 
 
 class Form:
@@ -117,15 +59,21 @@ class Form:
             if param.is_files:
                 continue
             self.controls[param.py_name] = build_control(param)
-            self.messages[param.py_name] = _message()
+            self.messages[param.py_name] = message_line()
         hints = self.hints
         self.prompt = self.controls.get(hints.prompt or "")
         if isinstance(self.prompt, w.Textarea):
             self.prompt.placeholder = (
-                "Describe the image. Refer to reference images as “image 1”, “image 2”…"
+                "Describe the image. Refer to reference images as “image 1”, “image 2”… "
+                "Ctrl+Enter generates."
             )
             self.prompt.rows = 4
         width_name, height_name = hints.size or ("", "")
+        self.notes: dict[str, str] = {}
+        self._snapping = False
+        if width_name in self.controls and height_name in self.controls:
+            for name in (width_name, height_name):
+                self.controls[name] = number_box(spec.param(name))
         self.width = self.controls.get(width_name)
         self.height = self.controls.get(height_name)
         if self.width is None or self.height is None:
@@ -151,7 +99,7 @@ class Form:
             ],
             value=_CUSTOM, description="Aspect",
             tooltip="Aspect-ratio presets at about one megapixel, snapped to multiples of 16.",
-            style={"description_width": _LABEL_WIDTH}, layout=w.Layout(width="74%"),
+            style={"description_width": LABEL_WIDTH}, layout=w.Layout(width="74%"),
         )
         self.aspect.add_class("wiro-aspect")
         self.swap = w.Button(icon="exchange", tooltip="Swap width and height",
@@ -160,17 +108,17 @@ class Form:
         self.match_reference = w.Checkbox(
             value=False, description="match first reference image", indent=False,
             tooltip="Send width and height as 0: the output takes the size of image 1.",
-            layout=w.Layout(width="auto", margin="0 0 0 122px"),
+            layout=w.Layout(width="auto", margin=INDENT),
         )
         self.match_reference.add_class("wiro-match")
         self.readout = w.HTML("")
         self.readout.add_class("wiro-readout")
-        self.readout.layout.margin = "0 0 0 122px"
+        self.readout.layout.margin = INDENT
         self.aspect.observe(self._aspect_chosen, names="value")
         self.swap.on_click(lambda _b: self.swap_size())
         self.match_reference.observe(self._changed, names="value")
         for control in (self.width, self.height):
-            if isinstance(control, w.IntSlider):
+            if control is not None:
                 control.observe(self._snap, names="value")
 
     def _build_seed_tools(self) -> None:
@@ -188,7 +136,7 @@ class Form:
         self.lock.add_class("wiro-seed-lock")
         self.seed_used = w.HTML("")
         self.seed_used.add_class("wiro-seed-used")
-        self.seed_used.layout.margin = "0 0 0 122px"
+        self.seed_used.layout.margin = INDENT
         self.randomize.observe(self._seed_mode, names="value")
         self.lock.observe(self._seed_mode, names="value")
 
@@ -203,7 +151,7 @@ class Form:
             if not names:
                 continue
             target = head if self.hints.prompt in names else parts
-            target.append(_section(section.title))
+            target.append(section_title(section.title))
             target.extend(self._rows(names))
             placed.update(names)
         parts.extend(self._rows([n for n in self.controls if n not in placed]))
@@ -261,10 +209,24 @@ class Form:
             listener()
 
     def _snap(self, change: Mapping[str, Any]) -> None:
+        if self._snapping:
+            return
+        name = self._size_names[0] if change["owner"] is self.width else self._size_names[1]
         value = int(change["new"])
         snapped = snap(value, self.size_rule)
-        if snapped != value:
+        if snapped == value:
+            self.notes.pop(name, None)  # a clean edit: an older note is stale
+            return
+        rule = self.size_rule
+        why = (f"the largest is {rule.high}" if value > rule.high else
+               f"the smallest is {rule.low}" if value < rule.low else
+               f"sizes are multiples of {rule.multiple}")
+        self.notes[name] = f"{value} → {snapped}: {why}."
+        self._snapping = True
+        try:
             change["owner"].value = snapped
+        finally:
+            self._snapping = False
 
     def _sync_aspect(self) -> None:
         if self.width is None or self.height is None:
@@ -309,6 +271,8 @@ class Form:
             self.height.value = snap(height, self.size_rule)
         finally:
             self._syncing = False
+        for name in self._size_names:
+            self.notes.pop(name, None)
         self._changed()
 
     def swap_size(self) -> None:
@@ -363,6 +327,26 @@ class Form:
             high = int(param.maximum if param.maximum is not None else 2**31 - 1)
             self.seed.value = random.randint(int(param.minimum or 0), high)
         return int(self.seed.value)
+
+    def seeds_for_run(self, count: int) -> list[int | None]:
+        """One seed per image of a batch: fresh random ones when "random" is on, else the
+        seed box's value, +1, +2, … (the first is shown in the seed box).
+
+        Example:
+            >>> form.seed.value = 7; form.seeds_for_run(3)
+            [7, 8, 9]
+        """
+        first = self.seed_for_run()
+        if first is None or self.seed is None:
+            return [first] + [None] * (count - 1)
+        param = self.spec.param(self.hints.seed or "")
+        low = int(param.minimum or 0)
+        high = int(param.maximum if param.maximum is not None else 2**31 - 1)
+        if self.randomize.value and not self.lock.value:
+            return [first, *(random.randint(low, high) for _ in range(count - 1))]
+        seeds: list[int | None] = [low + (first - low + i) % (high - low + 1)
+                                   for i in range(count)]
+        return seeds
 
     def load(self, params: Mapping[str, Any]) -> list[str]:
         """Put a run's parameters back into the form; returns the names that were loaded.
@@ -429,6 +413,8 @@ class Form:
         if self.match_reference.value and not self.reference_count:
             found[width_name] = ("“Match first reference image” needs a reference image: add one "
                                  "below, or untick it and choose a size.", "error")
+        for name, note in self.notes.items():
+            found.setdefault(name, (note, "info"))
         prompt_name = self.hints.prompt
         if prompt_name is not None and prompt_name not in found:
             warning = self._mention_warning(str(values.get(prompt_name, "")))

@@ -1,78 +1,42 @@
-"""Results in the panel: the selected run shown large, and the history strip.
+"""Results in the panel: the selected run shown large (with the rest of its batch), its
+actions, and the history strip.
 
-The viewer holds downscaled JPEG previews (at most 768 px) and the strip ~160 px thumbnails,
-never the full-resolution files: those bytes travel to the browser and stay in a notebook saved
-with widget state. Full images stay on disk and in ``Result.images``.
+The viewer and the strip hold small JPEGs (`previews`), never the full-resolution files:
+those bytes travel to the browser and stay in a notebook saved with widget state. Full
+images stay on disk and load again from there when an action needs them.
 
 Example:
-    >>> gallery = Gallery()
-    >>> gallery.add(result)             # from the worker thread: trait assignments only
+    >>> gallery = Gallery(); gallery.on_action("save", save)
+    >>> gallery.add(result, batch=gallery.new_batch())   # worker thread: traits only
     >>> gallery.selected is result
     True
 """
 
 from __future__ import annotations
 
-import io
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import ipywidgets as w
-from PIL import Image
 
-from ..images import thumbnail_bytes
-from ..results import Result
-from ..specs import get_spec
+from .previews import PREVIEW_SIDE, THUMB_SIDE, Entry, image_size, make_entry
 from .theme import esc
 
-__all__ = ["PREVIEW_QUALITY", "PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "preview_bytes"]
+if TYPE_CHECKING:
+    from ..results import Result
 
-PREVIEW_SIDE = 768
-#: Quality 80 keeps a photo-like 768 px preview near 125 kB, under the 150 kB a saved notebook
-#: may grow per image (BENCHMARKS.md, figure 4); 85 went over.
-PREVIEW_QUALITY = 80
-THUMB_SIDE = 160
+__all__ = ["PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "caption_html"]
 
-
-def preview_bytes(image: Image.Image, max_side: int = PREVIEW_SIDE,
-                  quality: int = PREVIEW_QUALITY) -> bytes:
-    """A JPEG of ``image`` no larger than ``max_side`` on its longer side.
-
-    Example:
-        >>> len(preview_bytes(big_image)) < 300_000
-        True
-    """
-    return thumbnail_bytes(image, max_side, quality=quality)
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    """Pixel size of encoded image bytes (without decoding the pixels)."""
-    with Image.open(io.BytesIO(data)) as image:
-        width, height = image.size
-        return int(width), int(height)
-
-
-@dataclass(frozen=True)
-class Entry:
-    """One run in the history, with its display bytes made once."""
-
-    number: int
-    result: Result
-    previews: tuple[bytes, ...]
-    thumb: bytes
-
-
-def make_entry(number: int, result: Result) -> Entry:
-    """Encode the previews and the thumbnail of ``result`` (slow part: run it off the UI)."""
-    images = result.images
-    previews = tuple(preview_bytes(image) for image in images)
-    thumb = thumbnail_bytes(images[0], THUMB_SIDE) if images else b""
-    return Entry(number, result, previews, thumb)
+#: Thumbnails kept in the history strip (older runs stay in `Gallery.entries`).
+STRIP_LIMIT = 48
 
 
 def caption_html(entry: Entry) -> str:
     """The parameters of one run, HTML-escaped: seed first, then those the model's form
     hints name for captions."""
+    from ..specs import get_spec
+
     result = entry.result
     params = result.params
     spec = get_spec(result.model)
@@ -88,40 +52,45 @@ def caption_html(entry: Entry) -> str:
     refs = (params.get(files) if files else None) or []
     if refs:
         facts.append(f"{len(refs)} reference image{'s' if len(refs) != 1 else ''}")
-    images = result.images
-    if images:
-        facts.append(esc(f"{images[0].width}×{images[0].height} px"))
+    if entry.sizes:
+        facts.append(esc(f"{entry.sizes[0][0]}×{entry.sizes[0][1]} px"))
     facts.append(esc(f"task {result.task_id}"))
     if result.wall_time or result.elapsed:
         facts.append(esc(f"{result.wall_time or result.elapsed:.1f} s"))
     if result.cost:
         facts.append(esc(f"${result.cost:.4f}"))
+    if entry.earlier:
+        facts.append("from an earlier session")
     prompt = esc(result.prompt[:600])
     return (f'<div class="wiro-caption"><div>{" · ".join(facts)}</div>'
-            f'<div style="margin-top:2px;color:#4b5563">{prompt}</div></div>')
+            f'<div class="wiro-caption-prompt">{prompt}</div></div>')
 
 
 class Gallery:
     """The viewer, its actions, and the history strip.
 
-    Args:
-        on_reuse: called with the selected `Result` by "reuse settings".
-        on_use_reference: called with the selected `Result` by "use as reference".
-        on_save: called with the selected `Result` by "save".
+    Call `on_action` to say what its buttons do.
 
     Attributes:
-        viewer: box of preview images (CSS class ``wiro-output``).
+        viewer: the selected run's images and the rest of its batch (``wiro-output``).
         strip: history thumbnails, newest first (class ``wiro-history``).
         entries: every run, oldest first.
+        download_link: where a download link appears (class ``wiro-download-link``).
     """
 
-    def __init__(self, on_reuse: Callable[[Result], object],
-                 on_use_reference: Callable[[Result], object],
-                 on_save: Callable[[Result], object]) -> None:
+    def __init__(self) -> None:
         self.entries: list[Entry] = []
+        self._actions: dict[str, Callable[[Result], object]] = {}
         self._selected: Entry | None = None
         self._tiles: dict[int, w.VBox] = {}
-        self._images: list[w.Image] = []
+        self._cells: list[tuple[w.VBox, w.Image, w.Button]] = []
+        self._cell_targets: list[int] = []
+        self._lock = threading.RLock()
+        self._batches = 0
+        self._next_number = 1
+        self._blocks: dict[int, int] = {}
+        self._by_number: dict[int, Entry] = {}
+        self._select_listeners: list[Callable[[], object]] = []
         self.empty = w.HTML('<div class="wiro-empty">Images appear here. Write a prompt and '
                             "press Generate.</div>", layout=w.Layout(width="100%"))
         self.viewer = w.HBox([self.empty], layout=w.Layout(width="100%"))
@@ -129,8 +98,7 @@ class Gallery:
         self.caption = w.HTML("")
         self.caption.add_class("wiro-result-caption")
 
-        def button(text: str, icon: str, hook: str, tip: str,
-                   action: Callable[[Result], object]) -> w.Button:
+        def button(text: str, icon: str, hook: str, tip: str, action: str) -> w.Button:
             b = w.Button(description=text, icon=icon, tooltip=tip, disabled=True,
                          layout=w.Layout(width="auto"))
             b.add_class(hook)
@@ -138,21 +106,28 @@ class Gallery:
             return b
 
         self.reuse = button("Reuse settings", "undo", "wiro-reuse",
-                            "Load this run's settings into the form, seed included", on_reuse)
+                            "Load this run's settings into the form, seed included", "reuse")
         self.use_reference = button("Use as reference", "plus-square", "wiro-use-ref",
-                                    "Add this image as the next reference image",
-                                    on_use_reference)
-        self.save = button("Save", "download", "wiro-save",
-                           "Write the image files with their parameters embedded", on_save)
-        self.actions = w.HBox([self.reuse, self.use_reference, self.save],
-                              layout=w.Layout(display="none"))
+                                    "Add this image as the next reference image", "reference")
+        self.save = button("Save", "save", "wiro-save",
+                           "Write the image files with their parameters embedded, next to "
+                           "the notebook", "save")
+        self.download = button("Download", "download", "wiro-download",
+                               "Download the full image to this computer (works with a "
+                               "remote Jupyter server too)", "download")
+        self.download_link = w.HTML("")
+        self.download_link.add_class("wiro-download-link")
+        self.actions = w.HBox([self.reuse, self.use_reference, self.save, self.download,
+                               self.download_link], layout=w.Layout(display="none"))
         self.actions.add_class("wiro-row")
+        self.actions.add_class("wiro-result-actions")
         self.history_title = w.HTML("")
         self.history_title.add_class("wiro-section")
         self.strip = w.HBox([], layout=w.Layout(width="100%"))
         self.strip.add_class("wiro-history")
         self.widget = w.VBox([self.viewer, self.caption, self.actions, self.history_title,
                               self.strip], layout=w.Layout(width="100%"))
+        self.widget.add_class("wiro-gallery")
 
     @property
     def selected(self) -> Result | None:
@@ -162,21 +137,87 @@ class Gallery:
     def selected_entry(self) -> Entry | None:
         return self._selected
 
-    def _act(self, action: Callable[[Result], object]) -> None:
-        if self._selected is not None:
+    def on_select(self, callback: Callable[[], object]) -> None:
+        """Call ``callback()`` after the selection changes."""
+        self._select_listeners.append(callback)
+
+    def entry_of(self, result: Result) -> Entry | None:
+        """The entry showing ``result``, if any."""
+        with self._lock:
+            return next((e for e in self.entries if e.result is result), None)
+
+    def on_action(self, name: str, callback: Callable[[Result], object]) -> None:
+        """Call ``callback(selected result)`` for the button ``name``: ``reuse``,
+        ``reference``, ``save`` or ``download``."""
+        self._actions[name] = callback
+
+    def _act(self, name: str) -> None:
+        action = self._actions.get(name)
+        if self._selected is not None and action is not None:
             action(self._selected.result)
 
-    def add(self, result: Result) -> Entry:
-        """Add a finished run to the history and show it (safe from the worker thread)."""
-        entry = make_entry(len(self.entries) + 1, result)
-        self.entries.append(entry)
-        tile = self._tile(entry)
-        self._tiles[entry.number] = tile
-        self.strip.children = (tile, *self.strip.children)
-        self.history_title.value = esc(f"History · {len(self.entries)} run"
-                                       f"{'s' if len(self.entries) != 1 else ''}")
-        self.select(entry.number)
+    # -- adding ------------------------------------------------------------------------------
+    def new_batch(self, size: int = 1) -> int:
+        """A key for the runs of one Generate press (they show together); their numbers
+        (#N) are kept for them in batch order, whatever order they finish in."""
+        with self._lock:
+            self._batches += 1
+            self._blocks[self._batches] = self._next_number
+            self._next_number += max(1, size)
+            return self._batches
+
+    def add(self, result: Result, batch: int | None = None, position: int = 0) -> Entry:
+        """Add a finished run and show it with its batch, at ``position`` in it (safe from
+        worker threads)."""
+        with self._lock:
+            key = self.new_batch() if batch is None else batch
+            if key not in self._blocks:
+                self._blocks[key] = self._next_number
+                self._next_number += position + 1
+            entry = make_entry(self._blocks[key] + position, result, key, position=position)
+            self._keep(entry)
+            self._show_strip()
+            first = min((e for e in self.entries if e.batch == key), key=lambda e: e.position)
+        self.select(first.number)
         return entry
+
+    def _keep(self, entry: Entry) -> None:
+        self._by_number[entry.number] = entry
+        self.entries.append(entry)
+        self.entries.sort(key=lambda e: e.number)
+
+    def restore(self, results: Sequence[Result]) -> int:
+        """Add runs of earlier sessions (oldest first), without selecting them; returns how
+        many could be shown (runs whose image files are gone are skipped)."""
+        shown = 0
+        for result in results:
+            with self._lock:
+                key = self.new_batch()
+                try:
+                    entry = make_entry(self._blocks[key], result, key, earlier=True)
+                except (OSError, ValueError):
+                    continue
+                self._keep(entry)
+                shown += 1
+        with self._lock:
+            self._show_strip()
+        return shown
+
+    def _show_strip(self) -> None:
+        recent = self.entries[::-1][:STRIP_LIMIT]
+        for entry in recent:
+            if entry.number not in self._tiles:
+                self._tiles[entry.number] = self._tile(entry)
+        keep = {e.number for e in recent}
+        for number in [n for n in self._tiles if n not in keep]:
+            _close_all(self._tiles.pop(number))
+        self.strip.children = tuple(self._tiles[e.number] for e in recent)
+        earlier = sum(e.earlier for e in self.entries)
+        count = len(self.entries)
+        note = f" ({earlier} from earlier sessions)" if earlier else ""
+        self.history_title.value = esc(f"History · {count} run{'s' if count != 1 else ''}"
+                                       f"{note}")
+        self._mark_selected()
 
     def _tile(self, entry: Entry) -> w.VBox:
         picture = w.Image(value=entry.thumb, format="jpeg",
@@ -191,28 +232,74 @@ class Gallery:
         tile.add_class("wiro-thumb")
         return tile
 
+    # -- showing -----------------------------------------------------------------------------
     def select(self, number: int) -> Entry:
-        """Show run ``number`` (1-based, as labelled) large with its parameters."""
-        entry = self.entries[number - 1]
-        self._selected = entry
-        while len(self._images) < len(entry.previews):
+        """Show run ``number`` (as labelled: #1 is the oldest) large with its parameters,
+        beside the other runs of its batch."""
+        with self._lock:
+            entry = self._by_number[number]
+            self._selected = entry
+            batch = sorted((e for e in self.entries if e.batch == entry.batch),
+                           key=lambda e: (e.position, e.number))
+            previews = [(e, data) for e in batch for data in e.previews]
+            self.viewer.children = self._cells_for(previews, entry) if previews else (
+                self.empty,)
+            columns = 1 if len(previews) <= 1 else 2 if len(previews) <= 4 else 4
+            self.viewer._dom_classes = (
+                *[c for c in self.viewer._dom_classes if not c.startswith("wiro-grid-")],
+                f"wiro-grid-{columns}")
+            self.caption.value = caption_html(entry)
+            self.download_link.value = ""
+            self.actions.layout.display = ""
+            for button in (self.reuse, self.use_reference, self.save, self.download):
+                button.disabled = False
+            self._mark_selected()
+        for listener in list(self._select_listeners):
+            listener()
+        return entry
+
+    def _cells_for(self, previews: list[tuple[Entry, bytes]],
+                   selected: Entry) -> tuple[w.DOMWidget, ...]:
+        while len(self._cells) < len(previews):
             image = w.Image(format="jpeg")
             image.add_class("wiro-output-image")
-            self._images.append(image)
-        shown = []
-        for image, data in zip(self._images, entry.previews, strict=False):
+            pick = w.Button(layout=w.Layout(width="auto"))
+            pick.add_class("wiro-pick")
+            slot = len(self._cells)
+            self._cell_targets.append(0)
+            pick.on_click(lambda _b, i=slot: self.select(self._cell_targets[i]))
+            cell = w.VBox([image, pick])
+            cell.add_class("wiro-cell")
+            self._cells.append((cell, image, pick))
+        shown: list[w.DOMWidget] = []
+        for slot, ((cell, image, pick), (entry, data)) in enumerate(
+                zip(self._cells, previews, strict=False)):
             width, _height = image_size(data)
             image.value = data
             image.layout.width = f"{width}px"
-            shown.append(image)
-        self.viewer.children = tuple(shown) if shown else (self.empty,)
-        self.caption.value = caption_html(entry)
-        self.actions.layout.display = ""
-        for button in (self.reuse, self.use_reference, self.save):
-            button.disabled = False
+            if len(previews) == 1:
+                shown.append(image)
+                continue
+            pick.description = f"#{entry.number} · seed {entry.result.seed}"
+            pick.tooltip = f"Select run #{entry.number} (its caption and actions)"
+            self._cell_targets[slot] = entry.number
+            if entry is selected:
+                cell.add_class("wiro-selected")
+            else:
+                cell.remove_class("wiro-selected")
+            shown.append(cell)
+        return tuple(shown)
+
+    def _mark_selected(self) -> None:
+        number = self._selected.number if self._selected else None
         for key, tile in self._tiles.items():
             if key == number:
                 tile.add_class("wiro-selected")
             else:
                 tile.remove_class("wiro-selected")
-        return entry
+
+
+def _close_all(widget: w.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_all(child)
+    widget.close()

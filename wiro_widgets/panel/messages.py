@@ -7,6 +7,8 @@ Example:
 
 from __future__ import annotations
 
+import re
+
 from ..errors import (
     AuthError,
     BudgetExceeded,
@@ -25,7 +27,14 @@ from ..errors import (
 )
 from ..redaction import redact
 
-__all__ = ["CONFIG_HINT", "explain"]
+__all__ = ["CHECK_HINT", "CONFIG_HINT", "explain"]
+
+#: What to do when a task's fate is not known: look for it, never send another.
+CHECK_HINT = ("Press Check again to look for the task on the server and collect its "
+              "image; nothing new is sent or billed.")
+# How the client and the server start a moderation message; the panel says it once, itself.
+_MODERATED = re.compile(r"^\s*(?:(?:refused by moderation|request moderated)\s*:?\s*)+",
+                        re.IGNORECASE)
 
 CONFIG_HINT = (
     "Set WIRO_API_KEY (and WIRO_API_SECRET for signed projects) in the environment before "
@@ -62,6 +71,8 @@ def explain(err: BaseException) -> tuple[str, str]:
     if isinstance(err, BudgetExceeded):
         return (f"Not sent, over budget: {text}", "Raise the client's budget or lower the size.")
     if isinstance(err, Moderated):
+        # The server's text often starts "Request Moderated:"; say it once.
+        text = _MODERATED.sub("", text, count=1) or text
         return (f"Refused by moderation: {text}",
                 "Change the prompt or the reference images, or raise the safety tolerance.")
     if isinstance(err, TaskFailed):
@@ -69,19 +80,21 @@ def explain(err: BaseException) -> tuple[str, str]:
     if isinstance(err, TaskTimeout):
         return (f"The run took too long: {text}",
                 "It was cancelled on the server." if not err.detached else
-                "It is still running on the server; resume it with client.wait(token).")
+                "The task may be still running on the server (and billing); it is kept: "
+                "press Check again to collect it.")
     if isinstance(err, TaskCancelled):
         return ("Cancelled.", "")
+    # A task may exist: another Generate would start (and bill) a second one beside it.
     if isinstance(err, RunOutcomeUnknown):
-        return (f"The connection dropped after the request was sent: {text}",
-                "A task may exist: check client.history() before running again.")
+        return (f"The connection dropped after the request was sent, so whether a task "
+                f"started is unknown: {text}", CHECK_HINT)
     if isinstance(err, NetworkError) and err.task_may_exist:
-        # Generate again would start (and bill) a second task next to the first.
-        hint = (f"Task {err.task_id} exists on the server: collect it with "
-                f"client.wait({err.task_id!r}) rather than pressing Generate again."
-                if err.task_id else "A task may exist on the server: check the Wiro "
-                "dashboard before pressing Generate again.")
-        return (f"Could not reach Wiro: {text}", hint)
+        if err.task_id:
+            return (f"Could not reach Wiro: {text}",
+                    f"Task {err.task_id} exists on the server: collect it with "
+                    f"client.wait({err.task_id!r}), or {CHECK_HINT[0].lower()}{CHECK_HINT[1:]}")
+        return (f"Could not reach Wiro: {text}",
+                f"A task may exist on the server: {CHECK_HINT[0].lower()}{CHECK_HINT[1:]}")
     if isinstance(err, NetworkError):
         return (f"Could not reach Wiro: {text}", "Check the network, then press Generate again.")
     if isinstance(err, WiroError):

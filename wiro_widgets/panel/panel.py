@@ -1,8 +1,9 @@
 """`FluxPanel`: the notebook panel that generates, shows and iterates on images.
 
-It assembles the form, the reference list, the status bar, the gallery and the presentation
-view, and wires Generate and Cancel to a worker thread (`worker.generate`), so the kernel
-never blocks and Cancel always works.
+It assembles the form, the reference list, the status bar, the gallery, the code box and the
+presentation view, and wires Generate (1 to 8 images) and Cancel to a worker thread
+(`runs.Runs`), so the kernel never blocks and Cancel always works. Everything but ipywidgets
+loads when the first panel is built, so importing it costs little more than ipywidgets.
 
 Example:
     >>> from wiro_widgets import FluxPanel
@@ -15,29 +16,35 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
-from PIL import Image
 
-from ..client import WiroClient
-from ..errors import ConfigError, TaskCancelled, ValidationError
-from ..references import Reference
-from ..results import Result, Task, TaskUpdate
-from ..specs import FLUX_2_FLEX, get_spec
-from .codegen import request_code
-from .form import Form
-from .gallery import Gallery
-from .messages import CONFIG_HINT, explain
-from .present import PresentView
-from .references import ReferenceList
-from .request import GenerationRequest
-from .status import StatusBar
-from .theme import CSS, badge, esc
-from .worker import Job, generate
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from ..client import WiroClient
+    from ..errors import ConfigError
+    from ..references import Reference
+    from ..results import Result
+    from ..schema import ModelSpec
+    from .codebox import CodeBox
+    from .form import Form
+    from .gallery import Gallery
+    from .layout import Parts
+    from .present import PresentView
+    from .references import ReferenceList
+    from .request import GenerationRequest
+    from .runs import Runs
+    from .shim import Channel
+    from .status import StatusBar
 
 __all__ = ["FluxPanel"]
+
+#: The model a panel shows when none is named.
+DEFAULT_MODEL = "black-forest-labs/flux-2-flex"
 
 
 class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
@@ -46,8 +53,11 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     Args:
         client: a `WiroClient`; None builds one from the environment. When that fails (no
             key), the panel still shows, with the reason and how to fix it.
-        model: the model whose spec builds the form.
+        model: the model whose spec builds the form (default: flux-2-flex).
         save_dir: where "save" writes image files (with their parameters embedded).
+        uploads_dir: where uploaded reference images are kept as files (generated code
+            names them there).
+        history: how many earlier runs of the model to show from the ledger (0: none).
 
     Attributes:
         images: the last run's images (full resolution PIL images).
@@ -61,99 +71,110 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         True
     """
 
-    def __init__(self, client: WiroClient | None = None, *, model: str = FLUX_2_FLEX.slug,
-                 save_dir: str | Path = "wiro-images") -> None:
+    spec: ModelSpec
+    client: WiroClient | None
+    runs: Runs
+    form: Form
+    references: ReferenceList
+    status: StatusBar
+    gallery: Gallery
+    codebox: CodeBox
+    code: w.Textarea
+    channel: Channel
+    presenter: PresentView
+    generate_button: w.Button
+    cancel_button: w.Button
+    count: w.Dropdown
+    code_button: w.Button
+    present_toggle: w.ToggleButton
+    fullscreen_toggle: w.ToggleButton
+    badge: w.HTML
+    _body: w.HBox
+    _parts: Parts
+
+    def __init__(self, client: WiroClient | None = None, *, model: str | None = None,
+                 save_dir: str | Path = "wiro-images", uploads_dir: str | Path = "wiro-uploads",
+                 history: int = 24) -> None:
         super().__init__()
-        spec = get_spec(model)
+        from ..specs import get_spec
+        from .runs import Runs
+
+        slug = model or DEFAULT_MODEL
+        spec = get_spec(slug)
         if spec is None:
-            raise ValueError(f"FluxPanel has no form for {model!r}; known: {FLUX_2_FLEX.slug}")
+            raise ValueError(f"FluxPanel has no form for {slug!r}; known: {DEFAULT_MODEL}")
         self.spec = spec
         self.model_slug = spec.slug
         self.save_dir = Path(save_dir)
-        self._client, self._config_error = _resolve_client(client)
-        self._job = Job()
+        self.client, self._config_error = _resolve_client(client)
+        self._built_client = client is None and self.client is not None
         self._history: list[Result] = []
         self._requests: dict[int, GenerationRequest] = {}
+        self.saved: dict[str, list[Path]] = {}
         self._history_lock = threading.Lock()
-
-        self.form = Form(spec)
-        limit = spec.file_param.max_files if spec.file_param and spec.file_param.max_files \
-            else 10
-        self.references = ReferenceList(limit=limit)
-        self.status = StatusBar()
-        self.gallery = Gallery(self.reuse_settings, self.use_as_reference, self.save_result)
-        self.presenter = PresentView()
-        self._build()
-        self.form.on_change(self._revalidate)
-        self.references.on_change(self._references_changed)
-        self._references_changed()
+        self.runs = Runs(self)
+        self._build(Path(uploads_dir))
+        self._restored = threading.Event()
+        self._start_restore(history)
         if self._config_error is not None:
             self.status.finish("failed", "not connected")
-            self.status.error(f"No Wiro client: {self._config_error}", CONFIG_HINT)
+            self.status.error(f"No Wiro client: {self._config_error}", _config_hint())
             self.generate_button.disabled = True
 
     # -- layout ----------------------------------------------------------------------------
-    def _build(self) -> None:
-        self.generate_button = w.Button(description="Generate", icon="play",
-                                        button_style="primary",
-                                        tooltip="Start a run with the settings on the left",
-                                        layout=w.Layout(width="130px"))
-        self.generate_button.add_class("wiro-generate")
-        self.cancel_button = w.Button(description="Cancel", icon="stop", disabled=True,
-                                      tooltip="Stop the run: the task is cancelled on the server",
-                                      layout=w.Layout(width="100px"))
-        self.cancel_button.add_class("wiro-cancel")
-        self.code_button = w.Button(description="Copy as code", icon="code",
-                                    tooltip="Show the client.run(...) call for these settings",
-                                    layout=w.Layout(width="auto"))
-        self.code_button.add_class("wiro-code-button")
-        self.code = w.Textarea(value="", rows=14,
-                               tooltip="Paste into a cell; `client` is your WiroClient.",
-                               layout=w.Layout(width="100%", display="none"))
-        self.code.add_class("wiro-code")
-        self.present_toggle = w.ToggleButton(value=False, description="Present", icon="desktop",
-                                             tooltip="Show the last image large, controls "
-                                             "tucked away", layout=w.Layout(width="auto"))
-        self.present_toggle.add_class("wiro-present-toggle")
+    def _build(self, uploads_dir: Path) -> None:
+        from .layout import build_parts
+
+        parts = build_parts(self.spec, self.client, uploads_dir)
+        for name in ("form", "references", "status", "gallery", "codebox", "channel",
+                     "presenter", "generate_button", "cancel_button", "count", "code_button",
+                     "present_toggle", "fullscreen_toggle", "badge"):
+            setattr(self, name, getattr(parts, name))
+        self.code = parts.codebox.text
+        self._body = parts.body
+        self._parts = parts
+        self.children = parts.children
+        self.add_class("wiro-panel")
+        self._wire()
+
+    def _wire(self) -> None:
         self.generate_button.on_click(lambda _b: self._generate_clicked())
         self.cancel_button.on_click(lambda _b: self._cancel_clicked())
         self.code_button.on_click(lambda _b: self.show_code())
-        self.code.observe(self._keep_code, names="value")
         self.present_toggle.observe(lambda change: self._set_present(bool(change["new"])),
                                     names="value")
+        self.fullscreen_toggle.observe(
+            lambda change: self._set_fullscreen(bool(change["new"])), names="value")
+        self.status.on_check_again(self.check_again)
+        self.channel.on("copied", self.codebox.on_copied)
+        self.channel.on("refused",
+                        lambda m: self.references.refused_early(m.get("files") or []))
+        self.channel.on("fullscreen", self._browser_message)
+        self.gallery.on_action("reuse", self.reuse_settings)
+        self.gallery.on_action("reference", self.use_as_reference)
+        self.gallery.on_action("save", self.save_result)
+        self.gallery.on_action("download", self.download)
+        self.gallery.on_select(self._selected)
+        self.form.on_change(self.refresh_form)
+        self.references.on_change(self.refresh_form)
+        self.refresh_form()
 
-        title = w.HTML(f'<span class="wiro-title">{esc(self.spec.title)}'
-                       f'<span class="wiro-model">{esc(self.model_slug)}</span></span>')
-        self.badge = w.HTML(self._badge_html())
-        self.badge.add_class("wiro-badge-box")
-        header = w.HBox([title, self.badge, w.HBox(layout=w.Layout(flex="1 1 auto")),
-                         self.code_button, self.present_toggle],
-                        layout=w.Layout(width="100%"))
-        header.add_class("wiro-header")
+    def _start_restore(self, limit: int) -> None:
+        client = self.client
+        if client is None or limit <= 0 or getattr(client, "ledger", None) is None:
+            self._restored.set()
+            return
 
-        refs_title = w.HTML("Reference images")
-        refs_title.add_class("wiro-section")
-        left = w.VBox([self.form.prompt_box, refs_title, self.references.widget,
-                       self.form.settings_box])
-        left.add_class("wiro-form")
-        actions = w.HBox([self.generate_button, self.cancel_button],
-                         layout=w.Layout(width="100%"))
-        actions.add_class("wiro-actions")
-        right = w.VBox([actions, self.status.widget, self.code, self.gallery.widget])
-        right.add_class("wiro-main")
-        self._body = w.HBox([left, right], layout=w.Layout(width="100%"))
-        self._body.add_class("wiro-body")
-        self.children = (w.HTML(CSS, layout=w.Layout(display="none")), header, self._body,
-                         self.presenter.widget)
-        self.add_class("wiro-panel")
+        def restore() -> None:
+            try:
+                earlier = client.history(limit=limit, model=self.model_slug)
+                self.gallery.restore(earlier[::-1])
+            except Exception as err:  # a broken ledger must not break the panel
+                self.status.info(f"Could not show earlier runs: {err}")
+            finally:
+                self._restored.set()
 
-    def _badge_html(self) -> str:
-        if self._client is None:
-            return badge("NOT CONNECTED", "sandbox")
-        if self._client.is_sandbox:
-            return ('<span title="A local sandbox made these images, not the model">'
-                    f'{badge("SANDBOX", "sandbox")}</span>')
-        return badge("LIVE", "live")
+        threading.Thread(target=restore, name="wiro-history", daemon=True).start()
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -164,7 +185,8 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     @property
     def images(self) -> list[Image.Image]:
-        """The last run's images at full resolution (empty before the first run)."""
+        """The last run's images at full resolution (empty before the first run); loaded
+        from the local cache on demand."""
         result = self.result
         return result.images if result is not None else []
 
@@ -177,7 +199,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     @property
     def running(self) -> bool:
         """True while a run is in flight."""
-        return self._job.running
+        return self.runs.running
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the run in flight ends; True when none is left.
@@ -186,7 +208,11 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             >>> panel.generate_button.click(); panel.wait(60)
             True
         """
-        return self._job.join(timeout)
+        return self.runs.job.join(timeout)
+
+    def wait_history(self, timeout: float | None = None) -> bool:
+        """Block until earlier runs from the ledger are shown; True when done."""
+        return self._restored.wait(timeout)
 
     def generate(self) -> bool:
         """Press Generate from code; False when refused (running, invalid, no client)."""
@@ -194,13 +220,17 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     def cancel(self) -> bool:
         """Press Cancel from code; False when nothing runs."""
-        return self._cancel_clicked()
+        return self.runs.cancel()
+
+    def check_again(self) -> bool:
+        """Press "Check again": collect tasks whose fate was not known; sends nothing."""
+        return self.runs.check_again()
 
     def present(self, on: bool = True) -> FluxPanel:
         """Switch the presentation view on (or off); returns the panel, to display it.
 
         Example:
-            >>> panel.present()      # last image large, prompt as caption
+            >>> panel.present()      # the selected image large, prompt as caption
         """
         self.present_toggle.value = on
         return self
@@ -208,183 +238,204 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def snapshot(self, *, for_run: bool = False) -> GenerationRequest:
         """The request the form describes now. With ``for_run`` a random seed is drawn when
         "random" is on (and shown in the seed box)."""
+        from .request import GenerationRequest
+
         if for_run:
             self.form.seed_for_run()
         return GenerationRequest(self.model_slug, self.form.values(), self.references.items)
 
     def show_code(self) -> str:
-        """Fill the code box with the ``client.run(...)`` call for the form; returns it."""
-        text = request_code(self.snapshot())
-        self._code_text = text
-        self.code.value = text
-        self.code.layout.display = ""
+        """Fill and show the code box with the ``client.run(...)`` call for the form."""
+        text = self._refresh_code()
+        self.codebox.show()
+        return text
+
+    def copy_code(self) -> str:
+        """Put the code in a new cell below the one running this (IPython's
+        ``set_next_input``), as "Copy as code" does with the clipboard; returns it.
+
+        Example:
+            >>> panel.copy_code()     # in a cell: the next cell holds the client.run(...) call
+        """
+        text = self._refresh_code()
+        try:
+            from IPython import get_ipython
+
+            shell = get_ipython()
+        except ImportError:  # pragma: no cover - IPython is a dependency
+            shell = None
+        if shell is not None:
+            shell.set_next_input(text, replace=False)
         return text
 
     def reuse_settings(self, result: Result) -> None:
         """Load ``result``'s settings into the form: seed and reference images included."""
-        loaded = self.form.load(result.params)
-        request = self._requests.get(id(result))
-        refs = request.references if request is not None else ()
-        if refs:
-            self.references.clear()
-            for ref in refs:
-                self.references.add(ref)
-        note = f"Loaded the settings of seed {result.seed}"
-        seed_name = self.form.hints.seed
-        if self.form.lock.value and self.form.seed is not None and seed_name in result.params:
-            note += f" (the seed is locked: kept {self.form.seed.value})"
-        if refs:
-            note += f", with {len(refs)} reference image{'s' if len(refs) != 1 else ''}"
-        elif len(self.references):
-            # Not cleared: uploads are tedious to redo, so say plainly what differs instead.
-            note += (f"; your {len(self.references)} reference image(s) stay, though that run "
-                     "had none")
-        self.status.info(note + "." if loaded else "Nothing to load from that run.")
-        self._revalidate()
+        from . import actions
+
+        actions.reuse_settings(self, result)
 
     def use_as_reference(self, result: Result) -> Reference | None:
         """Add ``result``'s first output image as the next reference image."""
-        output = next((o for o in result.outputs if o.content_type.startswith("image/")), None)
-        if output is None or not output.path:
-            self.status.error("That run has no image file to use as a reference.")
-            return None
-        number = next((e.number for e in self.gallery.entries if e.result is result), 0)
-        name = f"run{number}-{Path(output.name).name}" if number else Path(output.name).name
-        try:
-            return self.references.add_image(name, Path(output.path).read_bytes())
-        except (OSError, ValueError) as err:
-            self.status.error(f"Could not add it as a reference: {err}")
-            return None
+        from . import actions
+
+        return actions.use_as_reference(self, result)
 
     def save_result(self, result: Result) -> list[Path]:
-        """Write ``result``'s images (parameters embedded) under ``save_dir``."""
-        try:
-            paths = result.save(self.save_dir)
-        except Exception as err:
-            message, hint = explain(err)
-            self.status.error(f"Could not save: {message}", hint)
-            return []
-        names = ", ".join(p.name for p in paths)
-        self.status.info(f"Saved to {self.save_dir}: {names}")
-        return list(paths)
+        """Write ``result``'s images (parameters embedded) under ``save_dir``; a second
+        press for the same run says where they are instead of writing copies."""
+        from . import actions
+
+        return actions.save_result(self, result)
+
+    def download(self, result: Result) -> str:
+        """Offer ``result``'s first image as a download to the browser's computer (it works
+        with a remote Jupyter server); returns the file name."""
+        from . import actions
+
+        return actions.download(self, result)
+
+    # -- called by the runs (worker threads: trait assignments only) --------------------------
+    def set_busy(self, busy: bool) -> None:
+        """Generate off and Cancel on while a run is in flight, and back."""
+        self.generate_button.disabled = busy or self.client is None
+        self.cancel_button.disabled = not busy
+        self.count.disabled = busy
+
+    def add_result(self, result: Result, request: GenerationRequest | None, batch: int,
+                   position: int = 0) -> None:
+        """A run succeeded: keep it, show it beside the rest of its batch."""
+        from .theme import esc
+
+        self._restored.wait(10)  # earlier runs first, so the numbers follow time
+        with self._history_lock:
+            self._history.append(result)
+            if request is not None:
+                self._requests[id(result)] = request
+        entry = self.gallery.add(result, batch, position)
+        seeds = sorted(e.result.seed for e in self.gallery.entries
+                       if e.batch == batch and e.result.seed is not None)
+        used = (f"seed used: {seeds[0]}" if len(seeds) == 1 else
+                f"seeds used: {', '.join(map(str, seeds))}")
+        self.form.seed_used.value = esc(used)
+        if self.present_toggle.value:
+            self.presenter.show(entry)
+
+    def on_error(self, err: BaseException) -> None:
+        """Show ``err`` as a run's end: plain words (secrets redacted, escaped), a fix, and
+        the field it names highlighted. Safe from any thread (trait assignments only).
+
+        Example:
+            >>> panel.on_error(TaskFailed("Generation failed: out of memory"))
+        """
+        from .messages import explain
+
+        message, hint = explain(err)
+        self.status.finish("failed", "failed")
+        self.status.error(message, hint)
+        self.show_field_error(err)
+
+    def show_field_error(self, err: BaseException) -> None:
+        """Highlight the field a `ValidationError` names."""
+        from ..errors import ValidationError
+
+        if not isinstance(err, ValidationError):
+            return
+        files = self.spec.file_param
+        if files is not None and err.field.startswith(files.py_name):
+            self.references.say([f"{err.rule}"])
+        else:
+            self.form.show_error(err.field, f"{err.rule}.")
+
+    def request_for(self, result: Result) -> GenerationRequest | None:
+        """What this panel sent for ``result`` (None for runs of earlier sessions)."""
+        with self._history_lock:
+            return self._requests.get(id(result))
 
     # -- handlers (main thread, return at once) ---------------------------------------------
     def _generate_clicked(self) -> bool:
-        if self._job.running:
+        if self.runs.running:
             self.status.info("A run is already in progress: wait for it, or press Cancel.")
             return False
-        if self._client is None:
-            self.status.error(f"No Wiro client: {self._config_error}", CONFIG_HINT)
+        if self.client is None:
+            self.status.error(f"No Wiro client: {self._config_error}", _config_hint())
             return False
         self.form.require_prompt = True
         problems = self.form.check()
         self.form.show(problems)
         errors = [text for text, level in problems.values() if level == "error"]
         if errors:
-            self.status.error("Not sent: " + " ".join(errors))
+            self.status.error("Not sent: " + " ".join(errors), kind="validation")
             return False
-        request = self.snapshot(for_run=True)
-        self.generate_button.disabled = True
-        self.cancel_button.disabled = False
-        self.status.begin()
-        client = self._client
-        if not self._job.start(lambda cancel: generate(client, request, cancel, self)):
-            self.generate_button.disabled = False
-            self.cancel_button.disabled = True
+        count = int(self.count.value)
+        seeds = self.form.seeds_for_run(count)
+        base = self.snapshot()
+        seed_name = self.form.hints.seed
+        requests = [base.with_param(seed_name, seed) if seed_name and seed is not None
+                    else base for seed in seeds]
+        if not self.runs.start(requests):
             self.status.info("A run is already in progress: wait for it, or press Cancel.")
             return False
         return True
 
     def _cancel_clicked(self) -> bool:
-        if not self._job.cancel():
-            return False
-        self.cancel_button.disabled = True
-        self.status.note("cancelling…")
-        return True
+        return self.runs.cancel()
 
-    def _revalidate(self) -> None:
+    def refresh_form(self) -> None:
+        """Check the form again, show what is wrong, drop stale complaints, update the code."""
         self.form.reference_count = len(self.references)
-        self.form.show(self.form.check())
-        if self.code.layout.display != "none":
-            self.show_code()
+        problems = self.form.check()
+        self.form.show(problems)
+        if not any(level == "error" for _text, level in problems.values()):
+            self.status.clear_alert("validation")  # fixed: the old complaint is stale
+        self._refresh_code()
 
-    def _references_changed(self) -> None:
-        self._revalidate()
+    def _refresh_code(self) -> str:
+        from .codegen import request_code
 
-    def _keep_code(self, change: dict[str, Any]) -> None:
-        # The box is read-only in spirit: an edit in the browser is put back.
-        expected = getattr(self, "_code_text", "")
-        if change["new"] != expected and expected:
-            self.code.value = expected
+        text = request_code(self.snapshot(), build_client=self._built_client)
+        self.codebox.set(text)
+        return text
 
     def _set_present(self, on: bool) -> None:
+        self._parts.present(on)
         if on:
-            self.presenter.show(self.result)
+            self.presenter.show(self.gallery.selected_entry)
         self.presenter.widget.layout.display = "" if on else "none"
         self._body.layout.display = "none" if on else ""
         self.present_toggle.icon = "compress" if on else "desktop"
         self.present_toggle.description = "Exit presentation" if on else "Present"
 
-    # -- RunView: called on the worker thread; only trait assignments ------------------------
-    def on_task(self, task: Task) -> None:
-        """The task exists on the server: show its id."""
-        self.status.set_task(task.id)
+    def _set_fullscreen(self, on: bool) -> None:
+        if on:
+            self.add_class("wiro-fullwindow")
+        else:
+            self.remove_class("wiro-fullwindow")
+        self.fullscreen_toggle.description = "Exit full screen" if on else "Full screen"
+        self.fullscreen_toggle.icon = "compress" if on else "expand"
 
-    def on_update(self, update: TaskUpdate) -> None:
-        """A status change or step progress from the client."""
-        self.status.update(update)
+    def _browser_message(self, message: Mapping[str, Any]) -> None:
+        if message.get("event") == "fullscreen" and not message.get("on"):
+            self.fullscreen_toggle.value = False
 
-    def on_tick(self, seconds: float) -> None:
-        """The clock: elapsed seconds while the run is in flight."""
-        if self.status.state == "running":
-            self.status.tick(seconds)
-
-    def on_result(self, result: Result, request: GenerationRequest) -> None:
-        """The run succeeded: keep it, show it, mark the status done."""
-        with self._history_lock:
-            self._history.append(result)
-            self._requests[id(result)] = request
-        self.gallery.add(result)
-        self.form.seed_used.value = esc(f"seed used: {result.seed}")
+    def _selected(self) -> None:
         if self.present_toggle.value:
-            self.presenter.show(result)
-        took = result.wall_time or result.elapsed
-        if took:
-            self.status.tick(took)
-        self.status.finish("done", "done")
-
-    def on_cancelled(self, err: TaskCancelled | None) -> None:
-        """The run was cancelled (``err`` is None when nothing had been sent yet)."""
-        self.status.finish("cancelled", "cancelled")
-        where = f" (task {err.task_id})" if err is not None and err.task_id else ""
-        self.status.info(f"Cancelled{where}: the task was stopped on the server. "
-                         "Your settings are kept." if err is not None else
-                         "Cancelled before anything was sent.")
-
-    def on_error(self, err: BaseException) -> None:
-        """The run failed: plain words in the panel, the field highlighted if one is named."""
-        message, hint = explain(err)
-        self.status.finish("failed", "failed")
-        self.status.error(message, hint)
-        if isinstance(err, ValidationError):
-            files = self.spec.file_param
-            if files is not None and err.field.startswith(files.py_name):
-                self.references.say([f"{err.rule}"])
-            else:
-                self.form.show_error(err.field, f"{err.rule}.")
-
-    def on_finished(self) -> None:
-        """Always last (the worker's ``finally``): Generate back on, Cancel off."""
-        self.cancel_button.disabled = True
-        self.generate_button.disabled = self._client is None
+            self.presenter.show(self.gallery.selected_entry)
 
     def __repr__(self) -> str:
         return f"FluxPanel(model={self.model_slug!r}, runs={len(self._history)})"
 
 
+def _config_hint() -> str:
+    from .messages import CONFIG_HINT
+
+    return CONFIG_HINT
+
+
 def _resolve_client(client: WiroClient | None) -> tuple[WiroClient | None, ConfigError | None]:
     if client is not None:
         return client, None
+    from ..client import WiroClient
+    from ..errors import ConfigError
 
     try:
         return WiroClient(), None

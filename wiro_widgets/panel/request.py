@@ -47,6 +47,15 @@ class GenerationRequest:
         spec = get_spec(self.model)
         return spec.file_param.py_name if spec is not None and spec.file_param else None
 
+    def with_param(self, name: str, value: Any) -> GenerationRequest:
+        """The same request with one parameter changed (a batch's own seed).
+
+        Example:
+            >>> request.with_param("seed", 8).params["seed"]
+            8
+        """
+        return GenerationRequest(self.model, {**self.params, name: value}, self.references)
+
     def client_params(self) -> dict[str, Any]:
         """Keyword arguments for ``client.submit(model, **params)``: the references go under
         the model's file input, checked again by the client before anything is sent."""

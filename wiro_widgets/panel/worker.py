@@ -1,8 +1,8 @@
-"""The Generate job: one daemon thread per run, a cancel event, a lock around start/stop.
+"""The Generate job: one daemon thread per press, a cancel event, a lock around start/stop.
 
-The thread calls the client (``submit`` then ``wait`` with ``cancel_event``) and reports through
-a `RunView`, whose methods only assign widget traits. Nothing here displays, prints or
-clears output: from a thread those go to whichever cell runs at that moment (or nowhere).
+The thread runs a `batch.Batch`, which calls the client and reports through a view whose
+methods only assign widget traits. Nothing here displays, prints or clears output: from a
+thread those go to whichever cell runs at that moment (or nowhere).
 
 Example:
     >>> job = Job()
@@ -16,18 +16,9 @@ Example:
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
-from typing import Protocol
 
-from ..client import WiroClient
-from ..errors import TaskCancelled
-from ..results import Result, Task, TaskUpdate
-from .request import GenerationRequest
-
-__all__ = ["Job", "RunView", "generate"]
-
-_TICK_SECONDS = 0.5
+__all__ = ["Job"]
 
 
 class Job:
@@ -81,49 +72,3 @@ class Job:
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the run in flight; True when none is left."""
         return self.done.wait(timeout)
-
-
-class RunView(Protocol):
-    """What the generate job reports to; implementations only assign widget traits."""
-
-    def on_task(self, task: Task) -> None: ...
-    def on_update(self, update: TaskUpdate) -> None: ...
-    def on_tick(self, seconds: float) -> None: ...
-    def on_result(self, result: Result, request: GenerationRequest) -> None: ...
-    def on_cancelled(self, err: TaskCancelled | None) -> None: ...
-    def on_error(self, err: BaseException) -> None: ...
-    def on_finished(self) -> None: ...
-
-
-def generate(client: WiroClient, request: GenerationRequest, cancel: threading.Event,
-             view: RunView) -> None:
-    """One run, start to end, on the calling (worker) thread.
-
-    Submits, follows the task until it ends (Cancel is honoured within the client's 100 ms),
-    and reports every step to ``view``. Errors never escape: they become ``view.on_error``.
-    """
-    started = time.monotonic()
-    stop_ticker = threading.Event()
-
-    def tick() -> None:
-        while not stop_ticker.wait(_TICK_SECONDS):
-            view.on_tick(time.monotonic() - started)
-
-    ticker = threading.Thread(target=tick, name="wiro-generate-clock", daemon=True)
-    ticker.start()
-    try:
-        if cancel.is_set():
-            view.on_cancelled(None)
-            return
-        task = client.submit(request.model, **request.client_params())
-        view.on_task(task)
-        result = client.wait(task, on_update=view.on_update, cancel_event=cancel)
-        view.on_tick(time.monotonic() - started)
-        view.on_result(result, request)
-    except TaskCancelled as err:
-        view.on_cancelled(err)
-    except Exception as err:
-        view.on_error(err)
-    finally:
-        stop_ticker.set()
-        view.on_finished()

@@ -351,13 +351,14 @@ class Sweep:
         parts.append(f"cost ${self.cost:.4f}")
         return " · ".join(parts)
 
-    def grid_image(self, *, cell_size: int = 256, font_size: int = 14,
+    def grid_image(self, *, cell_size: int = 256, font_size: int | None = None,
                    title: str | None = None) -> Image.Image:
         """One contact sheet with axis labels, for papers and slides.
 
         Args:
             cell_size: the longer side of each thumbnail, in pixels.
-            font_size: label size.
+            font_size: label size (default: a 14th of ``cell_size``, at least 12 px,
+                readable on a projector).
             title: a line above the grid; default: model and prompt.
 
         Example:

@@ -24,6 +24,10 @@ from ..results import Result
 __all__ = ["GridCell", "GridSource", "grid_html", "grid_image", "value_label"]
 
 _THUMB = 128
+#: Axis labels of the HTML grid: large and bold enough to read from the back of a room.
+_AXIS_STYLE = "padding:2px 6px;font-size:1.25em;font-weight:600"
+#: A contact sheet's labels are this fraction of a cell's side high (1/14).
+_LABEL_SHARE = 14
 _SANDBOX_BADGE = (' <span style="background:#b45309;color:#fff;padding:0 4px;'
                   'border-radius:3px">SANDBOX</span>')
 
@@ -107,8 +111,8 @@ def grid_html(sweep: GridSource) -> str:
     col_name = names[-1] if names else ""
     corner = " · ".join(names[:-1])
     corner = f"{corner} \\ {col_name}" if corner else col_name
-    head = "".join(f'<th style="padding:2px 4px">{html.escape(_col_label(sweep, col_name, v))}</th>'
-                   for v in columns) or "<th></th>"
+    head = "".join(f'<th style="{_AXIS_STYLE}">{html.escape(_col_label(sweep, col_name, v))}'
+                   "</th>" for v in columns) or "<th></th>"
     by_cell = sweep.by_cell
     body = []
     for row in rows:
@@ -116,23 +120,28 @@ def grid_html(sweep: GridSource) -> str:
             f'<td style="padding:2px;vertical-align:top;text-align:center" '
             f'title="{html.escape(cell.label)}">{_cell_html(sweep, cell, by_cell)}</td>'
             for cell in _row_cells(sweep, row))
-        body.append(f'<tr><th style="padding:2px 6px;text-align:right;font-weight:normal">'
+        body.append(f'<tr><th style="{_AXIS_STYLE};text-align:right">'
                     f'{html.escape(_row_label(sweep, row))}</th>{cells}</tr>')
     badge = _SANDBOX_BADGE if any(r.sandbox for r in by_cell.values()) else ""
     return ('<div class="wiro-sweep">'
             f'<div style="font-size:90%;margin-bottom:4px">{html.escape(sweep.caption())}'
             f'{badge}</div><table style="border-collapse:collapse">'
-            f'<thead><tr><th style="font-weight:normal;color:#666">{html.escape(corner)}</th>'
+            f'<thead><tr><th style="{_AXIS_STYLE};font-weight:normal">{html.escape(corner)}</th>'
             f'{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
-def grid_image(sweep: GridSource, *, cell_size: int = 256, font_size: int = 14,
+def grid_image(sweep: GridSource, *, cell_size: int = 256, font_size: int | None = None,
                title: str | None = None) -> Image.Image:
     """One contact sheet with axis labels (see `Sweep.grid_image`).
+
+    The labels grow with the cells (a 14th of a cell's side, at least 12 px), so they stay
+    readable when the sheet is shown smaller, as on a projector.
 
     Example:
         >>> grid_image(sweep, cell_size=192, title="guidance against seed").save("grid.png")
     """
+    if font_size is None:
+        font_size = max(12, round(cell_size / _LABEL_SHARE))
     font = _font(font_size)
     names = list(sweep.axes)
     rows, columns = _layout(sweep)
@@ -154,13 +163,13 @@ def grid_image(sweep: GridSource, *, cell_size: int = 256, font_size: int = 14,
     for c, value in enumerate(columns):
         text = _fit(font, _col_label(sweep, col_name, value), cell_size)
         x = left + c * (cell_size + pad) + (cell_size - _text_width(font, text)) // 2
-        draw.text((x, (line if title else 0) + pad // 2), text, fill="#333", font=font)
+        draw.text((x, (line if title else 0) + pad // 2), text, fill="black", font=font)
     by_cell = sweep.by_cell
     for r, row in enumerate(rows):
         y = top + r * (cell_size + pad)
         if row_labels[r]:
             draw.text((pad, y + cell_size // 2 - font_size // 2),
-                      _fit(font, row_labels[r], left - 2 * pad), fill="#333", font=font)
+                      _fit(font, row_labels[r], left - 2 * pad), fill="black", font=font)
         for c, cell in enumerate(_row_cells(sweep, row)):
             _draw_cell(sweep, sheet, draw, font, cell, by_cell,
                        (left + c * (cell_size + pad), y), cell_size)
