@@ -24,7 +24,7 @@ import ipywidgets as w
 
 from ..errors import ValidationError
 from ..schema import ModelSpec
-from .controls import INDENT, LABEL_WIDTH, build_control, message_line, number_box
+from .controls import INDENT, LABEL_WIDTH, build_control, message_line, note_line, number_box
 from .controls import section as section_title
 from .sizes import ASPECT_PRESETS, SizeRule, aspect_of, megapixels, preset_size, snap
 from .theme import esc, message_html
@@ -187,7 +187,8 @@ class Form:
                                        layout=w.Layout(width="100%", align_items="center"))
         else:
             line = control
-        return [line, self.messages[name]]
+        note = note_line(self.spec.param(name))
+        return [line, self.messages[name], *([note] if note is not None else [])]
 
     # -- reactions -------------------------------------------------------------------------
     def on_change(self, callback: Callable[[], None]) -> None:
@@ -305,7 +306,11 @@ class Form:
         out: dict[str, Any] = {}
         for name, control in self.controls.items():
             value = control.value
-            if isinstance(value, str):
+            if isinstance(value, bool):
+                out[name] = value
+            elif isinstance(value, str):
+                if not value and name != self.hints.prompt and not self.spec.param(name).required:
+                    continue  # an empty optional box: the model's default applies
                 out[name] = value
             elif isinstance(value, float):
                 # Sliders carry binary floats; send the step's decimal (4.5, not 4.499999).

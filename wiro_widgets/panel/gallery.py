@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from .media import media_widget
 from .previews import PREVIEW_SIDE, THUMB_SIDE, Entry, image_size, make_entry
 from .theme import esc
 
 if TYPE_CHECKING:
     from ..results import Result
+    from ..schema import ModelSpec
 
 __all__ = ["PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "caption_html"]
 
@@ -32,15 +34,18 @@ __all__ = ["PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "caption_html"]
 STRIP_LIMIT = 48
 
 
-def caption_html(entry: Entry) -> str:
+def caption_html(entry: Entry, spec: ModelSpec | None = None) -> str:
     """The parameters of one run, HTML-escaped: seed first, then those the model's form
-    hints name for captions."""
+    hints name for captions (``spec``'s when it is the run's model, else the built-in's)."""
     from ..specs import get_spec
 
     result = entry.result
     params = result.params
-    spec = get_spec(result.model)
-    facts = [f"<b>#{entry.number}</b>", f"seed <code>{esc(result.seed)}</code>"]
+    if spec is None or spec.slug != result.model:
+        spec = get_spec(result.model)
+    facts = [f"<b>#{entry.number}</b>"]
+    if result.seed is not None:
+        facts.append(f"seed <code>{esc(result.seed)}</code>")
     for key in spec.form_hints().caption if spec is not None else ():
         if key in params:
             value = params[key]
@@ -78,7 +83,8 @@ class Gallery:
         download_link: where a download link appears (class ``wiro-download-link``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spec: ModelSpec | None = None) -> None:
+        self.spec = spec
         self.entries: list[Entry] = []
         self._actions: dict[str, Callable[[Result], object]] = {}
         self._selected: Entry | None = None
@@ -242,17 +248,20 @@ class Gallery:
             batch = sorted((e for e in self.entries if e.batch == entry.batch),
                            key=lambda e: (e.position, e.number))
             previews = [(e, data) for e in batch for data in e.previews]
-            self.viewer.children = self._cells_for(previews, entry) if previews else (
-                self.empty,)
+            media = tuple(media_widget(m) for e in batch for m in e.media)
+            self._close_media()
+            cells = self._cells_for(previews, entry) if previews else ()
+            self.viewer.children = (*cells, *media) if cells or media else (self.empty,)
             columns = 1 if len(previews) <= 1 else 2 if len(previews) <= 4 else 4
             self.viewer._dom_classes = (
                 *[c for c in self.viewer._dom_classes if not c.startswith("wiro-grid-")],
                 f"wiro-grid-{columns}")
-            self.caption.value = caption_html(entry)
+            self.caption.value = caption_html(entry, self.spec)
             self.download_link.value = ""
             self.actions.layout.display = ""
-            for button in (self.reuse, self.use_reference, self.save, self.download):
-                button.disabled = False
+            self.reuse.disabled = False
+            for button in (self.use_reference, self.save, self.download):
+                button.disabled = not entry.previews  # image actions
             self._mark_selected()
         for listener in list(self._select_listeners):
             listener()
@@ -289,6 +298,13 @@ class Gallery:
                 cell.remove_class("wiro-selected")
             shown.append(cell)
         return tuple(shown)
+
+    def _close_media(self) -> None:
+        """Close the players of the run shown before (their bytes leave the widget state)."""
+        for child in self.viewer.children:
+            if any(c.startswith("wiro-output-") and c != "wiro-output-image"
+                   for c in child._dom_classes):
+                child.close()
 
     def _mark_selected(self) -> None:
         number = self._selected.number if self._selected else None

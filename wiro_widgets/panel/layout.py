@@ -20,6 +20,7 @@ import ipywidgets as w
 
 from .batch import MAX_COUNT
 from .codebox import CodeBox
+from .controls import param_class
 from .form import Form
 from .gallery import Gallery
 from .present import PresentView
@@ -54,6 +55,7 @@ class Parts:
     present_toggle: w.ToggleButton
     fullscreen_toggle: w.ToggleButton
     badge: w.HTML
+    inputs: dict[str, ReferenceList] = field(default_factory=dict)
     body: w.HBox = field(default_factory=w.HBox)
     actions: w.HBox = field(default_factory=w.HBox)
     main: w.VBox = field(default_factory=w.VBox)
@@ -91,18 +93,19 @@ def build_parts(spec: ModelSpec, client: WiroClient | None, uploads_dir: Path) -
     from ..protocol import MAX_UPLOAD_BYTES
 
     form = Form(spec)
-    files = spec.file_param
-    limit = files.max_files if files is not None and files.max_files else 10
     status = StatusBar()
     buttons = _buttons()
+    store = UploadStore(uploads_dir)
+    lists = {p.py_name: ReferenceList(limit=p.file_limit or 10, store=store)
+             for p in spec.file_params}
+    first = spec.file_param
+    references = lists.pop(first.py_name) if first is not None else ReferenceList(store=store)
     parts = Parts(
-        form=form, references=ReferenceList(limit=limit, store=UploadStore(uploads_dir)),
-        status=status, gallery=Gallery(), codebox=CodeBox(), channel=Channel(),
+        form=form, references=references, inputs=lists,
+        status=status, gallery=Gallery(spec), codebox=CodeBox(), channel=Channel(),
         presenter=PresentView(), badge=w.HTML(_badge_html(client)), **buttons)
     parts.badge.add_class("wiro-badge-box")
-    refs_title = w.HTML("Reference images")
-    refs_title.add_class("wiro-section")
-    left = w.VBox([form.prompt_box, refs_title, parts.references.widget, form.settings_box])
+    left = w.VBox([form.prompt_box, *_file_rows(spec, parts), form.settings_box])
     left.add_class("wiro-form")
     parts.actions = _actions(parts)
     parts.main = w.VBox([parts.actions, status.widget, parts.codebox.widget,
@@ -117,6 +120,25 @@ def build_parts(spec: ModelSpec, client: WiroClient | None, uploads_dir: Path) -
     parts.children = (style, parts.channel.widget, _header(spec, parts), parts.body,
                       parts.presenter.widget)
     return parts
+
+
+def _file_rows(spec: ModelSpec, parts: Parts) -> list[w.DOMWidget]:
+    """A titled uploader (with URLs) per file input; a model with one is titled "Reference
+    images", as its prompt calls them "image 1", "image 2"…; none: the list stays hidden."""
+    files = spec.file_params
+    rows: list[w.DOMWidget] = []
+    for param in files:
+        refs = parts.references if param is files[0] else parts.inputs[param.py_name]
+        refs.widget.add_class(param_class(param))
+        title = w.HTML(esc("Reference images" if len(files) == 1 else param.label))
+        title.add_class("wiro-section")
+        if param.help:
+            title.tooltip = param.help
+        rows += [title, refs.widget]
+    if not files:
+        parts.references.widget.layout.display = "none"
+        rows.append(parts.references.widget)
+    return rows
 
 
 def _buttons() -> dict[str, w.DOMWidget]:
