@@ -24,6 +24,8 @@ LABEL_WIDTH = "104px"
 INDENT = "0 0 0 108px"
 # Wider ranges than this get a number box: a slider over ten million seeds is unusable.
 _SLIDER_SPAN = 10_000
+#: The choice of a select without a default that sends nothing.
+UNSET = "(model default)"
 #: Selects with at most this many short choices show as toggle buttons, others as dropdowns.
 _TOGGLE_MAX = 5
 
@@ -88,8 +90,11 @@ def _control_for(param: ParamSpec) -> w.DOMWidget:
 
 def _select(param: ParamSpec, common: dict[str, Any]) -> w.DOMWidget:
     values = param.option_values
-    value = param.default if param.default in values else values[0]
     options = [(o.label or o.value, o.value) for o in param.options]
+    if param.default not in values and not param.required:
+        # No default: the first choice would be sent as if picked; "" sends nothing.
+        return w.Dropdown(options=[(UNSET, ""), *options], value="", **common)
+    value = param.default if param.default in values else values[0]
     short = len(options) <= _TOGGLE_MAX and all(len(label) <= 8 for label, _ in options)
     if param.kind is Kind.SELECT and short:
         return w.ToggleButtons(options=options, value=value,
@@ -101,6 +106,10 @@ def _select(param: ParamSpec, common: dict[str, Any]) -> w.DOMWidget:
 
 def _number(param: ParamSpec, common: dict[str, Any]) -> w.DOMWidget:
     low, high = param.minimum, param.maximum
+    if param.default is None:
+        # No default: a slider or a number box would send its 0 as if chosen. An empty box
+        # sends nothing (the model's own default applies); what is typed is checked.
+        return w.Text(value="", placeholder=f"(model default){param.range_text()}", **common)
     default = param.default if isinstance(param.default, (int, float)) else (
         low if low is not None else 0)
     if low is None or high is None or high < low or high - low > _SLIDER_SPAN:

@@ -309,9 +309,10 @@ class Form:
             if isinstance(value, bool):
                 out[name] = value
             elif isinstance(value, str):
-                if not value and name != self.hints.prompt and not self.spec.param(name).required:
+                if not value.strip() and name != self.hints.prompt \
+                        and not self.spec.param(name).required:
                     continue  # an empty optional box: the model's default applies
-                out[name] = value
+                out[name] = _number_of(value) if self.spec.param(name).is_number else value
             elif isinstance(value, float):
                 # Sliders carry binary floats; send the step's decimal (4.5, not 4.499999).
                 out[name] = round(value, 4)
@@ -371,6 +372,8 @@ class Form:
                 if name == self.hints.seed and self.lock.value:
                     continue
                 value = params[name]
+                if isinstance(control, w.Text) and not isinstance(value, str):
+                    value = str(value)  # a number kept in a text box (no default to slide)
                 if self.width is not None and name in self._size_names and int(value) == 0:
                     continue
                 try:
@@ -457,6 +460,17 @@ class Form:
             return False
         self.show({field: (message, "error")})
         return True
+
+
+def _number_of(text: str) -> Any:
+    """A number typed in a text box as a number; anything else as typed (the check says
+    what is wrong with it)."""
+    from ..protocol import parse_number
+
+    number = parse_number(text.strip())
+    if number is None:
+        return text
+    return int(number) if float(number).is_integer() and "." not in text else number
 
 
 def _plain(err: ValidationError) -> str:

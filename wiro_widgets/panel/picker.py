@@ -53,10 +53,11 @@ class Picker:
         self._categories: list[str] = []
         title = w.HTML('<span class="wiro-title">Open a Wiro model</span>')
         self.search = w.Text(placeholder="search: a name, a word (e.g. banana, video)…",
+                             continuous_update=False,
                              tooltip="Words to look for in the models' names and descriptions; "
                              "Enter searches", layout=w.Layout(flex="1 1 auto", width="auto"))
         self.search.add_class("wiro-picker-search")
-        self.search.on_submit(lambda _t: self.refresh())
+        self.search.observe(lambda _c: self.refresh(), names="value")  # Enter, or leaving
         self.category = w.Dropdown(options=[ANY_CATEGORY], value=ANY_CATEGORY,
                                    tooltip="Only models of this category",
                                    layout=w.Layout(width="200px"))
