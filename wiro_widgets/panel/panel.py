@@ -172,8 +172,9 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.status.finish("failed", "not connected")
             self.status.error(f"No Wiro client: {self._config_error}", config_hint())
             self.generate_button.disabled = True
-        for note in spec.notes:
-            self.status.info(note, kind="schema")
+        if spec.notes and self._config_error is None:  # what was odd in the schema
+            self.status.info("About this model's schema: " + " ".join(spec.notes),
+                             kind="schema")
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self, uploads_dir: Path) -> None:
