@@ -62,11 +62,12 @@ class Form:
             self.messages[param.py_name] = message_line()
         hints = self.hints
         self.prompt = self.controls.get(hints.prompt or "")
+        if self.prompt is not None:
+            self.prompt.add_class("wiro-prompt")  # Ctrl+Enter generates, for every model
         if isinstance(self.prompt, w.Textarea):
             self.prompt.placeholder = (
                 "Describe the image. Refer to reference images as “image 1”, “image 2”… "
-                "Ctrl+Enter generates."
-            )
+                "Ctrl+Enter generates." if spec.file_params else "Ctrl+Enter generates.")
             self.prompt.rows = 4
         width_name, height_name = hints.size or ("", "")
         self.notes: dict[str, str] = {}

@@ -229,7 +229,7 @@ class Gallery:
         picture = w.Image(value=entry.thumb, format="jpeg",
                           layout=w.Layout(max_width="120px", max_height="120px",
                                           width="auto", height="auto"))
-        label = f"#{entry.number} · seed {entry.result.seed}"
+        label = _label(entry)
         show = w.Button(description=label, tooltip=f"Show run #{entry.number} large: "
                         f"{entry.result.prompt[:120]}", layout=w.Layout(width="124px"))
         show.add_class("wiro-history-show")
@@ -289,7 +289,7 @@ class Gallery:
             if len(previews) == 1:
                 shown.append(image)
                 continue
-            pick.description = f"#{entry.number} · seed {entry.result.seed}"
+            pick.description = _label(entry)
             pick.tooltip = f"Select run #{entry.number} (its caption and actions)"
             self._cell_targets[slot] = entry.number
             if entry is selected:
@@ -313,6 +313,12 @@ class Gallery:
                 tile.add_class("wiro-selected")
             else:
                 tile.remove_class("wiro-selected")
+
+
+def _label(entry: Entry) -> str:
+    """``#3 · seed 42`` (the seed left out for a model that has none)."""
+    seed = entry.result.seed
+    return f"#{entry.number}" + (f" · seed {seed}" if seed is not None else "")
 
 
 def _close_all(widget: w.Widget) -> None:
