@@ -31,7 +31,7 @@ def test_audio_plays_and_files_are_links_without_userinfo(tmp_path: Path) -> Non
         ("song.mp3", "audio/mpeg", b"ID3" + b"\0" * 64, "https://cdn.example.com/song.mp3"),
         ("model.glb", "model/gltf-binary", b"glTF" + b"\0" * 16,
          "https://me:hunter2@cdn.example.com/model.glb"),
-        ("notes.txt", "text/plain", "a <b>bold</b> answer".encode(), ""),
+        ("notes.txt", "text/plain", b"a <b>bold</b> answer", ""),
     )
     media = media_of(result)
     assert [m.kind for m in media] == ["audio", "file", "text"]
