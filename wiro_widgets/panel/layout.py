@@ -94,7 +94,7 @@ def build_parts(spec: ModelSpec, client: WiroClient | None, uploads_dir: Path) -
 
     form = Form(spec)
     status = StatusBar()
-    buttons = _buttons()
+    buttons = _buttons(_noun(spec))
     store = UploadStore(uploads_dir)
     lists = {p.py_name: ReferenceList(limit=p.file_limit or 10, store=store)
              for p in spec.file_params}
@@ -141,7 +141,14 @@ def _file_rows(spec: ModelSpec, parts: Parts) -> list[w.DOMWidget]:
     return rows
 
 
-def _buttons() -> dict[str, w.DOMWidget]:
+def _noun(spec: ModelSpec) -> str:
+    """What one Generate makes, for the count's labels: from the model's categories."""
+    kinds = " ".join(spec.categories)
+    return ("image" if "image" in kinds or spec.form.sections else
+            "video" if "video" in kinds else "run")
+
+
+def _buttons(noun: str = "image") -> dict[str, w.DOMWidget]:
     generate = w.Button(description="Generate", icon="play", button_style="primary",
                         tooltip="Start a run with these settings (Ctrl+Enter in the prompt)",
                         layout=w.Layout(width="120px"))
@@ -150,10 +157,10 @@ def _buttons() -> dict[str, w.DOMWidget]:
                       tooltip="Stop the run: every task is cancelled on the server",
                       layout=w.Layout(width="96px"))
     cancel.add_class("wiro-cancel")
-    count = w.Dropdown(options=[(f"{n} image{'s' if n > 1 else ''}", n)
+    count = w.Dropdown(options=[(f"{n} {noun}{'s' if n > 1 else ''}", n)
                                 for n in range(1, MAX_COUNT + 1)], value=1,
-                       tooltip="Images per Generate: each is its own task with its own seed "
-                       "(random, or the seed, +1, +2… when it is set)",
+                       tooltip=f"{noun.capitalize()}s per Generate: each is its own task with "
+                       "its own seed (random, or the seed, +1, +2… when it is set)",
                        layout=w.Layout(width="104px"))
     count.add_class("wiro-count")
     code = w.Button(description="Copy as code", icon="code",
