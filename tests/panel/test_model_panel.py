@@ -296,3 +296,18 @@ def test_a_refused_cancel_is_never_shown_as_cancelled(
     assert "cancelled" not in panel.status.stage.value
     assert panel.status.check_again.layout.display == ""  # kept, to be followed
     assert panel.runs.lost  # Check again follows it: nothing new is sent
+
+
+def test_urls_in_parameters_lose_their_userinfo_wherever_the_panel_shows_them(
+        open_panel: Callable[..., ModelPanel], sandbox: Any) -> None:
+    panel = open_panel("wiro/filters")
+    typed = "https://me:hunter2@example.com/in.png"
+    panel.form.controls["input_image_url"].value = typed
+    assert panel.generate(), panel.status.alert.value
+    assert panel.wait(60)
+    assert panel.status.state == "done", panel.status.alert.value
+    assert sandbox.tasks[-1].params["inputImageUrl"] == typed  # sent as given
+    shown = [panel.code.value, panel.gallery.caption.value, panel.status.alert.value,
+             panel.status.log.value]
+    assert "https://example.com/in.png" in panel.code.value
+    assert not [text for text in shown if "hunter2" in text]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..redaction import redact_data
 from ..references import Reference
 from ..specs import get_spec
 from .request import GenerationRequest
@@ -70,8 +71,8 @@ def request_code(request: GenerationRequest, *, client_name: str = "client",
         order = spec.form_hints().order if spec is not None else ()
     keys = [k for k in order if k in request.params]
     keys += sorted(k for k in request.params if k not in order)
-    for key in keys:
-        lines.append(f"    {key}={_literal(request.params[key])},")
+    for key in keys:  # URLs without their user and password, as references show them
+        lines.append(f"    {key}={_literal(redact_data(request.params[key]))},")
     groups = [(request.file_param, request.references)] if request.file_param else []
     groups += list(request.inputs.items())
     for name, refs in groups:

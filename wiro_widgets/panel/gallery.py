@@ -37,6 +37,7 @@ STRIP_LIMIT = 48
 def caption_html(entry: Entry, spec: ModelSpec | None = None) -> str:
     """The parameters of one run, HTML-escaped: seed first, then those the model's form
     hints name for captions (``spec``'s when it is the run's model, else the built-in's)."""
+    from ..redaction import redact
     from ..specs import get_spec
 
     result = entry.result
@@ -52,7 +53,7 @@ def caption_html(entry: Entry, spec: ModelSpec | None = None) -> str:
             label = spec.param(key).zero_label if spec is not None else ""
             if value == 0 and label:
                 value = label
-            facts.append(f"{esc(key.replace('_', ' '))} <code>{esc(value)}</code>")
+            facts.append(f"{esc(key.replace('_', ' '))} <code>{esc(redact(str(value)))}</code>")
     files = result.file_param
     refs = (params.get(files) if files else None) or []
     if refs:
@@ -66,7 +67,7 @@ def caption_html(entry: Entry, spec: ModelSpec | None = None) -> str:
         facts.append(esc(f"${result.cost:.4f}"))
     if entry.earlier:
         facts.append("from an earlier session")
-    prompt = esc(result.prompt[:600])
+    prompt = esc(redact(result.prompt[:600]))
     return (f'<div class="wiro-caption"><div>{" · ".join(facts)}</div>'
             f'<div class="wiro-caption-prompt">{prompt}</div></div>')
 
