@@ -48,16 +48,22 @@ def test_audio_plays_and_files_are_links_without_userinfo(tmp_path: Path) -> Non
     assert "wiro-output-text" in text._dom_classes
 
 
-def test_a_video_over_the_limit_is_named_not_embedded(tmp_path: Path,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_video_over_the_limit_plays_from_its_address_or_is_named(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("wiro_widgets.panel.media.MEDIA_LIMIT", 100)
     assert MEDIA_LIMIT > 100
-    result = result_of(tmp_path, ("clip.mp4", "video/mp4", b"\0" * 500, ""))
-    (media,) = media_of(result)
-    assert media.data == b""
-    shown = media_widget(media)
+    served = result_of(tmp_path, ("clip.mp4", "video/mp4", b"\0" * 500,
+                                  "https://u:pw@cdn.example.com/clip.mp4"))
+    (media,) = media_of(served)
+    assert media.data == b""  # no megabytes in the widget state
+    player = media_widget(media)
+    assert isinstance(player, w.Video)
+    assert player.format == "url"
+    assert player.value == b"https://cdn.example.com/clip.mp4"
+    local = result_of(tmp_path, ("clip2.mp4", "video/mp4", b"\0" * 500, ""))
+    shown = media_widget(media_of(local)[0])
     assert not isinstance(shown, w.Video)
-    assert str(tmp_path / "clip.mp4") in shown.value
+    assert str(tmp_path / "clip2.mp4") in shown.value
 
 
 def test_an_llm_answer_from_raw_content_shows_as_text(tmp_path: Path) -> None:

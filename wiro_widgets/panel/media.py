@@ -2,9 +2,10 @@
 (`ipywidgets.Audio`), text (an LLM's answer) and other files (download links).
 
 What an entry keeps is bounded, so a notebook saved with widget state stays small: a video or
-audio file is embedded up to `MEDIA_LIMIT` bytes (larger ones are named by path, with a link
-to where Wiro serves them), text up to `TEXT_LIMIT` characters, and other files only as a
-link. Every address shown has its user name and password stripped.
+audio file is embedded up to `MEDIA_LIMIT` bytes; a larger one plays from where Wiro serves it
+(the browser loads it; no bytes in the widget state), or is named by its local path when there
+is no such address. Text is kept up to `TEXT_LIMIT` characters, other files only as a link.
+Every address shown has its user name and password stripped.
 
 Example:
     >>> media = media_of(result)               # off the UI thread: reads the files
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["MEDIA_LIMIT", "TEXT_LIMIT", "Media", "media_of", "media_widget", "placeholder"]
 
 #: The largest video or audio file embedded in the panel (bytes).
-MEDIA_LIMIT = 8_000_000
+MEDIA_LIMIT = 2_000_000
 #: The most characters of text an entry keeps.
 TEXT_LIMIT = 20_000
 #: The largest other file offered as an embedded download link.
@@ -107,9 +108,13 @@ def media_widget(media: Media) -> w.DOMWidget:
     if media.kind == "video" and media.data:
         widget = w.Video(value=media.data, format=subtype, autoplay=False, loop=False,
                          controls=True, layout=w.Layout(max_width="100%", width="512px"))
-    elif media.kind == "audio" and media.data:
-        widget = w.Audio(value=media.data, format=subtype, autoplay=False, loop=False,
-                         controls=True)
+    elif media.kind == "video" and media.url:
+        widget = w.Video.from_url(media.url, autoplay=False, loop=False, controls=True,
+                                  layout=w.Layout(max_width="100%", width="512px"))
+    elif media.kind == "audio" and (media.data or media.url):
+        widget = (w.Audio(value=media.data, format=subtype, autoplay=False, loop=False,
+                          controls=True) if media.data else
+                  w.Audio.from_url(media.url, autoplay=False, loop=False, controls=True))
     elif media.kind == "text":
         from ..output_view import text_html
 
