@@ -27,6 +27,8 @@ def two_panels() -> dict[str, Any]:
         "edit",
         f"video = ModelPanel({VIDEO!r}, history=0)\n"
         "video",
+        "chooser = ModelPanel(history=0)  # the picker\n"
+        "chooser",
     ]
     notebook["cells"] = [{"cell_type": "code", "execution_count": None, "id": f"cell{i}",
                           "metadata": {}, "outputs": [], "source": source}
@@ -46,8 +48,8 @@ def test_model_panels_for_an_editing_and_a_video_model(
     try:
         open_panel(page, lab_server, name)
         panels = page.locator(".wiro-panel")
-        expect(panels).to_have_count(2)
-        edit, video = panels.nth(0), panels.nth(1)
+        expect(panels).to_have_count(3)
+        edit, video, picking = panels.nth(0), panels.nth(1), panels.nth(2)
         expect(edit.locator(".wiro-model")).to_have_text(EDIT)
         expect(video.locator(".wiro-model")).to_have_text(VIDEO)
 
@@ -85,6 +87,18 @@ def test_model_panels_for_an_editing_and_a_video_model(
                                arg=player.element_handle())
         assert browser_sandbox.tasks[-1].model == VIDEO
         screenshot(page, "lab-model-panels")
+
+        # The picker: words and Enter search Tool/List; Open builds the form in place.
+        search = picking.locator(".wiro-picker-search input")
+        search.fill("animations")
+        search.press("Enter")
+        options = picking.locator(".wiro-picker-list select option")
+        expect(options).to_have_count(1)
+        expect(options.first).to_contain_text("wiro/3d-text-animations")
+        picking.locator(".wiro-picker-open").click()
+        expect(picking.locator(".wiro-model")).to_have_text("wiro/3d-text-animations")
+        expect(picking.locator(".wiro-param-effectType select")).to_be_visible()
+        expect(picking.locator(".wiro-picker")).to_have_count(0)
     finally:
         page.screenshot(path=str(tmp_path / "last.png"), full_page=True)
         context.close()
