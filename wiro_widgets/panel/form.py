@@ -151,10 +151,14 @@ class Form:
             names = [n for n in section.params if n in self.controls]
             if not names:
                 continue
-            target = head if self.hints.prompt in names else parts
+            placed.update(names)
+            prompt = self.hints.prompt
+            if prompt in names and len(names) > 1:  # the prompt alone above the files
+                head += [section_title(self.spec.param(prompt).label), *self._rows([prompt])]
+                names = [n for n in names if n != prompt]
+            target = head if prompt in names else parts
             target.append(section_title(section.title))
             target.extend(self._rows(names))
-            placed.update(names)
         parts.extend(self._rows([n for n in self.controls if n not in placed]))
         return (w.VBox(head, layout=w.Layout(width="100%")),
                 w.VBox(parts, layout=w.Layout(width="100%")))
