@@ -171,7 +171,9 @@ def test_each_input_type_gets_its_control(open_panel: Callable[..., ModelPanel])
     assert isinstance(effect, w.Dropdown)
     assert [v for _label, v in effect.options] == list(
         video.spec.param("effect_type").option_values)
+    assert video.count.options[1][0] == "2 videos"  # text-to-video
     kling = open_panel("klingai/kling-v3")
+    assert kling.count.options[0][0] == "1 run"  # no category says what it makes
     shot = kling.form.controls["shot_type"]  # a select without a default sends nothing
     assert shot.value == ""
     assert "shot_type" not in kling.form.values()

@@ -142,10 +142,10 @@ def _file_rows(spec: ModelSpec, parts: Parts) -> list[w.DOMWidget]:
 
 
 def _noun(spec: ModelSpec) -> str:
-    """What one Generate makes, for the count's labels: from the model's categories."""
+    """What one Generate makes, for the count's labels: from the model's categories (a
+    model without any makes "runs")."""
     kinds = " ".join(spec.categories)
-    return ("image" if "image" in kinds or spec.form.sections else
-            "video" if "video" in kinds else "run")
+    return "image" if "image" in kinds else "video" if "video" in kinds else "run"
 
 
 def _buttons(noun: str = "image") -> dict[str, w.DOMWidget]:
