@@ -215,6 +215,24 @@ def test_the_picker_searches_filters_and_opens_in_place(
     assert picker.widget not in panel.children
 
 
+def test_change_model_goes_back_to_the_picker(open_panel: Callable[..., ModelPanel]) -> None:
+    direct = open_panel("google/nano-banana")
+    (change,) = with_class(direct, "wiro-change-model")
+    assert change.layout.display == "none"  # opened by name: no picker to go back to
+    assert not direct.change_model()
+    panel = open_panel()
+    assert panel.picker is not None
+    assert panel.open_model("google/nano-banana")
+    (change,) = with_class(panel, "wiro-change-model")
+    assert change.layout.display == ""
+    change.click()
+    assert not panel.opened
+    assert panel.children == (panel.picker.widget,)
+    assert panel.open_model("wiro/filters")
+    assert panel.spec.slug == "wiro/filters"
+    assert "wiro-param-filter" in panel.form.controls["filter"]._dom_classes
+
+
 def test_an_unknown_model_is_said_in_the_panel_with_the_closest_names(
         open_panel: Callable[..., ModelPanel]) -> None:
     panel = open_panel("google/nano-bananna-pro")

@@ -56,6 +56,7 @@ class Parts:
     fullscreen_toggle: w.ToggleButton
     badge: w.HTML
     inputs: dict[str, ReferenceList] = field(default_factory=dict)
+    change_button: w.Button | None = None
     body: w.HBox = field(default_factory=w.HBox)
     actions: w.HBox = field(default_factory=w.HBox)
     main: w.VBox = field(default_factory=w.VBox)
@@ -191,8 +192,15 @@ def _actions(parts: Parts) -> w.HBox:
 def _header(spec: ModelSpec, parts: Parts) -> w.HBox:
     title = w.HTML(f'<span class="wiro-title">{esc(spec.title)}'
                    f'<span class="wiro-model">{esc(spec.slug)}</span></span>')
+    # Shown by a panel opened from its picker: back to the picker.
+    parts.change_button = w.Button(description="Change model", icon="exchange",
+                                   tooltip="Back to the model picker (this model's runs stay "
+                                   "in the ledger)", layout=w.Layout(width="auto",
+                                                                     display="none"))
+    parts.change_button.add_class("wiro-change-model")
     header = w.HBox([title, parts.badge, w.HBox(layout=w.Layout(flex="1 1 auto")),
-                     parts.code_button, parts.present_toggle, parts.fullscreen_toggle],
+                     parts.change_button, parts.code_button, parts.present_toggle,
+                     parts.fullscreen_toggle],
                     layout=w.Layout(width="100%"))
     header.add_class("wiro-header")
     return header

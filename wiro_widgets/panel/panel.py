@@ -1,20 +1,17 @@
-"""`ModelPanel`: the notebook panel for any Wiro model, and `FluxPanel`, its flux-2-flex preset.
+"""`ModelPanel`: the notebook panel for any Wiro model (`FluxPanel` is its flux-2-flex preset).
 
-It assembles the form (built from the model's spec: the live schema through
-``client.spec(model)``, cached), the file inputs, the status bar, the gallery (every output
-kind), the code box and the presentation view, and wires Generate (1 to 8 runs) and Cancel to
-a worker thread (`runs.Runs`), so the kernel never blocks and Cancel always works. With no
-model it shows a picker over Wiro's catalogue; opening a model builds its form in place.
-Everything but ipywidgets loads when the first panel is built, so importing it costs little
-more than ipywidgets.
+It assembles the form (from ``client.spec(model)``: the live schema, cached), the file inputs,
+the status bar, the gallery (every output kind), the code box and the presentation view, and
+wires Generate (1 to 8 runs) and Cancel to a worker thread (`runs.Runs`), so the kernel never
+blocks and Cancel always works. With no model it shows a picker; opening a model builds its
+form in place. Everything but ipywidgets loads when the first panel is built.
 
 Example:
-    >>> from wiro_widgets import FluxPanel, ModelPanel
-    >>> panel = FluxPanel()          # WiroClient() from WIRO_API_KEY / WIRO_API_SECRET
+    >>> from wiro_widgets import ModelPanel
+    >>> panel = ModelPanel("google/nano-banana-pro")   # ModelPanel() shows a picker
     >>> panel                        # as a cell's last line: shows the panel
-    >>> panel.wait(120); panel.images[0].size
+    >>> panel.generate(); panel.wait(120); panel.images[0].size
     (1024, 1024)
-    >>> ModelPanel("google/nano-banana-pro")   # any model; ModelPanel() shows a picker
 """
 
 from __future__ import annotations
@@ -26,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from .opening import config_hint
+from .opening import config_hint, resolve_client
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -107,8 +104,6 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.save_dir = Path(save_dir)
         self._uploads_dir = Path(uploads_dir)
         self._history_limit = history
-        from .opening import resolve_client
-
         self.client, self._config_error = resolve_client(client)
         self._built_client = client is None and self.client is not None
         self._history: list[Result] = []
@@ -116,7 +111,6 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.saved: dict[str, list[Path]] = {}
         self._history_lock = threading.Lock()
         self.runs = Runs(self)
-        self._restored = threading.Event()
         self.model_slug: str | None = None
         self.picker: Picker | None = None
         self.problem: BaseException | None = None
@@ -162,11 +156,26 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.picker.show_problem(problem, search)
         self.children = (self.picker.widget,)
 
+    def change_model(self) -> bool:
+        """Back to the picker (False while a run is in flight, or without a picker)."""
+        if self.runs.running or self.picker is None:
+            return False
+        self.model_slug = None
+        with self._history_lock:
+            self._history, self._requests = [], {}
+        self.show_picker()
+        return True
+
     def _open_spec(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.model_slug = spec.slug
         self.problem = None
+        self._restored = threading.Event()
         self._build(self._uploads_dir)
+        change = self._parts.change_button
+        if self.picker is not None and change is not None:
+            change.layout.display = ""
+            change.on_click(lambda _b: self.change_model())
         self._start_restore(self._history_limit)
         if self._config_error is not None:
             self.status.finish("failed", "not connected")
