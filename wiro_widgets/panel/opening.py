@@ -80,8 +80,9 @@ def resolve_spec(client: WiroClient | None, model: str, config_error: BaseExcept
     if spec is None:
         said = "; ".join(str(w.message) for w in caught)
         return None, ModelUnavailable(
-            f"Wiro could not be reached for the schema of {slug!r}, and no copy is cached"
-            + (f" ({said})" if said else ""))
+            f"Wiro could not be reached for the schema of {slug!r}, and no copy is cached "
+            f"({said})" if said else f"The schema of {slug!r} lists no inputs, so no form can "
+            f"be built; run it from code: client.run({slug!r}, ...)")
     if caught:
         from dataclasses import replace
 
