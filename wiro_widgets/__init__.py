@@ -38,6 +38,7 @@ __all__ = [  # noqa: RUF022
     "sweep_over",
     "compare",
     "read_params",
+    "pack",
     "ModelSpec",
     "ParamSpec",
     "get_spec",
@@ -82,6 +83,7 @@ _HOMES = {
     "sweep_over": "research",
     "compare": "research",
     "read_params": "metadata",
+    "pack": "research",
     "ModelSpec": "schema",
     "ParamSpec": "schema",
     "get_spec": "specs",
@@ -118,7 +120,7 @@ if TYPE_CHECKING:
     )
     from .metadata import read_params
     from .panel import FluxPanel
-    from .research import Batch, Sweep, compare, sweep_over
+    from .research import Batch, Sweep, compare, pack, sweep_over
     from .results import Output, Result, Task, TaskUpdate
     from .schema import ModelSpec, ParamSpec
     from .specs import FLUX_2_FLEX, get_spec

@@ -23,6 +23,7 @@ EXPECTED = [
     "sweep_over",
     "compare",
     "read_params",
+    "pack",
     "ModelSpec",
     "ParamSpec",
     "get_spec",
