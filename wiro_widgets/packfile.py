@@ -42,10 +42,12 @@ __all__ = [
     "MANIFEST",
     "PACK_FORMAT",
     "PACK_VERSION",
+    "REPLAY_PREFIX",
     "Pack",
     "PackError",
     "PackedOutput",
     "RecordedRun",
+    "is_replay_record",
     "read_pack",
     "write_pack",
 ]
@@ -55,6 +57,19 @@ PACK_FORMAT = "wiro-widgets-pack"
 PACK_VERSION = 1
 MANIFEST = "manifest.json"
 ENTRIES = "ledger.jsonl"
+#: How a replayed task's Task/Detail ``description`` starts (``"wiro-widgets replay of task
+#: 5012 from talk.wiropack"``): the field Wiro's records carry and leave empty for API tasks.
+REPLAY_PREFIX = "wiro-widgets replay"
+
+
+def is_replay_record(record: Mapping[str, Any]) -> bool:
+    """Whether a Task/Detail record is a replay sandbox's answer from a pack.
+
+    Example:
+        >>> is_replay_record({"description": "wiro-widgets replay of task 5 from t.wiropack"})
+        True
+    """
+    return str(record.get("description") or "").startswith(REPLAY_PREFIX)
 
 
 class PackError(ConfigError):

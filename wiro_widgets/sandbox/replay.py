@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..packfile import RecordedRun, read_pack
+from ..packfile import REPLAY_PREFIX, RecordedRun, read_pack
 from ..protocol import ErrorCode
 from ..redaction import get_logger
 from ..schema import ModelSpec, WireValidationError
@@ -44,8 +44,6 @@ __all__ = ["MISS_ANSWERS", "REPLAY_CAP", "REPLAY_PREFIX", "Replay", "ReplayBook"
 
 _log = get_logger("wiro_widgets.sandbox")
 
-#: What a replayed task's record ``description`` starts with.
-REPLAY_PREFIX = "wiro-widgets replay"
 #: What a Run that matches no recorded run gets.
 MISS_ANSWERS = ("sandbox", "error")
 #: Seconds a replayed task takes at most by default (its recorded time, shortened to fit).
