@@ -36,6 +36,7 @@ def caption_html(entry: Entry) -> str:
     """The parameters of one run, HTML-escaped: seed first, then those the model's form
     hints name for captions."""
     from ..specs import get_spec
+    from .labels import run_badges
 
     result = entry.result
     params = result.params
@@ -61,6 +62,7 @@ def caption_html(entry: Entry) -> str:
         facts.append(esc(f"${result.cost:.4f}"))
     if entry.earlier:
         facts.append("from an earlier session")
+    facts += [b for b in [run_badges(result)] if b]  # REPLAY / REUSED
     prompt = esc(result.prompt[:600])
     return (f'<div class="wiro-caption"><div>{" · ".join(facts)}</div>'
             f'<div class="wiro-caption-prompt">{prompt}</div></div>')

@@ -135,6 +135,9 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._parts = parts
         self.children = parts.children
         self.add_class("wiro-panel")
+        from .reuse_offer import ReuseOffer
+
+        self.reuse_offer = ReuseOffer(self).attach(parts)  # "same as run #N: show it / ..."
         self._wire()
 
     def _wire(self) -> None:
@@ -169,6 +172,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             try:
                 earlier = client.history(limit=limit, model=self.model_slug)
                 self.gallery.restore(earlier[::-1])
+                self.reuse_offer.refresh()
             except Exception as err:  # a broken ledger must not break the panel
                 self.status.info(f"Could not show earlier runs: {err}")
             finally:
@@ -319,6 +323,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.form.seed_used.value = esc(used)
         if self.present_toggle.value:
             self.presenter.show(entry)
+        self.reuse_offer.refresh()
 
     def on_error(self, err: BaseException) -> None:
         """Show ``err`` as a run's end: plain words (secrets redacted, escaped), a fix, and
@@ -388,6 +393,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if not any(level == "error" for _text, level in problems.values()):
             self.status.clear_alert("validation")  # fixed: the old complaint is stale
         self._refresh_code()
+        self.reuse_offer.refresh()
 
     def _refresh_code(self) -> str:
         from .codegen import request_code
