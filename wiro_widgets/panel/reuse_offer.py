@@ -49,7 +49,7 @@ class ReuseOffer:
         self.show_button.on_click(lambda _b: self.show())
         self.again_button.on_click(lambda _b: self.run_again())
         self.widget = w.HBox([self.text, self.show_button, self.again_button],
-                             layout=w.Layout(display="none", align_items="center", gap="6px"))
+                             layout=w.Layout(display="none", align_items="center"))
         self.widget.add_class("wiro-reuse-offer")
 
     def attach(self, parts: Parts) -> ReuseOffer:
