@@ -129,7 +129,8 @@ def test_the_client_gets_the_recorded_images_and_timeline(
                         width=256, height=256, input_images=[recorded["reference"]],
                         on_update=updates.append)
     assert digest(result) == recorded["digests"]["edit"]
-    assert result.replayed and "REPLAY" in result._repr_html_()
+    assert result.replayed
+    assert "REPLAY" in result._repr_html_()
     assert f"task {original.task_id}" in result.record["description"]
     # The recorded status order and gaps (whole seconds on both servers: within a second).
     assert [s for s in STATUS_ORDER if s in result.timeline] == [
@@ -140,7 +141,9 @@ def test_the_client_gets_the_recorded_images_and_timeline(
         assert abs(got[status] - gap) <= 1.0, (status, got, want)
     # Step progress, as the recorded run reported it.
     steps = sorted({u.step for u in updates if u.step is not None})
-    assert steps and steps[-1] == 20 and all(u.total_steps == 20 for u in updates if u.step)
+    assert steps
+    assert steps[-1] == 20
+    assert all(u.total_steps == 20 for u in updates if u.step)
     # Saved images say REPLAY too.
     saved = result.save(tmp_path / "saved")
     assert wiro_widgets.read_params(saved[0])["replayed"] is True
@@ -155,7 +158,8 @@ def test_a_random_seed_matches_the_recorded_prompt(
                         height=256)
     assert digest(result) == recorded["digests"]["fox"]
     assert result.replayed
-    assert result.seed == 11 and result.params["seed"] == 11  # the recorded seed
+    assert result.seed == 11
+    assert result.params["seed"] == 11
     assert str(result.record["parameters"]["seed"]) == "11"
     client.close()
 
@@ -165,9 +169,11 @@ def test_a_miss_is_a_sandbox_picture_by_default(
     client = client_for(replay_env, tmp_path / "stage")
     result = client.run(MODEL, prompt="a lighthouse in a storm", seed=11, steps=8,
                         width=256, height=256)
-    assert not result.replayed and result.sandbox
+    assert not result.replayed
+    assert result.sandbox
     assert result.record["description"] == ""
-    assert "SANDBOX" in result._repr_html_() and "REPLAY" not in result._repr_html_()
+    assert "SANDBOX" in result._repr_html_()
+    assert "REPLAY" not in result._repr_html_()
     assert digest(result)[0] not in {d for ds in recorded["digests"].values() for d in ds}
     client.close()
 
@@ -179,7 +185,8 @@ def test_the_panel_replays_too(recorded: dict[str, Any], replay_env: dict[str, s
     client = client_for(replay_env, tmp_path / "stage")
     panel = FluxPanel(client, save_dir=tmp_path / "saved", history=0)
     form = panel.form
-    assert form.prompt is not None and form.seed is not None
+    assert form.prompt is not None
+    assert form.seed is not None
     form.prompt.value = "a red fox in fresh snow"
     form.controls["steps"].value = 8
     form.set_size(256, 256)
@@ -188,7 +195,8 @@ def test_the_panel_replays_too(recorded: dict[str, Any], replay_env: dict[str, s
     assert panel.wait(60)
     assert panel.status.state == "done", panel.status.alert.value
     result = panel.result
-    assert result is not None and result.replayed
+    assert result is not None
+    assert result.replayed
     assert digest(result) == recorded["digests"]["fox"]
     assert result.seed == 11
     assert "REPLAY" in panel.gallery.caption.value
