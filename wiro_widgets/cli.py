@@ -231,8 +231,8 @@ def _add_pack(subparsers: Subparsers) -> None:
     parser.add_argument("--since", default=None, metavar="DATE",
                         help="only runs submitted at or after DATE (2026-12-01[T14:30])")
     parser.add_argument("--model", default=None, metavar="M", help="only this model")
-    parser.add_argument("--task", action="append", default=None, metavar="ID",
-                        help="only this task id (repeat for more)")
+    parser.add_argument("--task", action="extend", nargs="+", default=None, metavar="ID",
+                        help="only these task ids")
     parser.add_argument("--home", type=Path, default=None,
                         help="the ledger's folder (default: WIRO_WIDGETS_HOME)")
     parser.set_defaults(func=_run_pack)

@@ -24,7 +24,7 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from ..ledger import Ledger, OutputCache
+from ..ledger import Ledger, OutputCache, TaskEntry
 from ..research import result_from_entry
 from ..results import Result
 from ._prepare import Prepared
@@ -55,10 +55,8 @@ def find_reusable(ledger: Ledger | None, cache: OutputCache, prepared: Prepared,
     None when it must run."""
     if ledger is None or not seed_given(prepared, given):
         return None
-    wanted = _canon(prepared.params)
-    for entry in reversed(list(ledger.tasks().values())):
-        if (entry.outcome != "succeeded" or entry.model != prepared.model
-                or entry.sandbox != sandbox or _canon(entry.params) != wanted):
+    for entry in reversed(_index(ledger).get((prepared.model, _canon(prepared.params)), [])):
+        if entry.sandbox != sandbox:
             continue
         result = result_from_entry(entry, cache)
         if not result.outputs or not all(o.path for o in result.outputs):
@@ -66,6 +64,32 @@ def find_reusable(ledger: Ledger | None, cache: OutputCache, prepared: Prepared,
         return dataclasses.replace(result, cost=0.0, reused=True, _images=None,
                                    _lock=threading.Lock())
     return None
+
+
+#: The ledger's succeeded runs by (model, parameters), per ledger file as last read: a sweep
+#: or batch asks once per cell, so the ledger is read again only when it has grown.
+_INDEXES: dict[str, tuple[tuple[int, int], dict[tuple[str, str], list[TaskEntry]]]] = {}
+_INDEX_LOCK = threading.Lock()
+
+
+def _index(ledger: Ledger) -> dict[tuple[str, str], list[TaskEntry]]:
+    try:
+        stat = ledger.path.stat()
+    except OSError:
+        return {}
+    stamp = (stat.st_size, stat.st_mtime_ns)
+    key = str(ledger.path)
+    with _INDEX_LOCK:
+        known = _INDEXES.get(key)
+        if known is not None and known[0] == stamp:
+            return known[1]
+    index: dict[tuple[str, str], list[TaskEntry]] = {}
+    for entry in ledger.tasks().values():
+        if entry.outcome == "succeeded":
+            index.setdefault((entry.model, _canon(entry.params)), []).append(entry)
+    with _INDEX_LOCK:
+        _INDEXES[key] = (stamp, index)
+    return index
 
 
 def _canon(params: Mapping[str, Any]) -> str:
