@@ -90,22 +90,7 @@ def pack(path: str | Path, *, last: int | None = None,
     files: dict[str, bytes] = {}
     folders = [Path(f).expanduser() for f in references]
     for entry in wanted:
-        found = _outputs(entry, cache)
-        if found is None:
-            report.skipped.append((entry.task_id, "its outputs are no longer in the output "
-                                   "cache (or were changed): nothing to replay"))
-            continue
-        submitted, finished = _lines(entry, found)
-        _refuse_secrets(report.path, entry.task_id, [submitted, finished])
-        lines += [submitted, finished]
-        files.update({member: data for member, data in found})
-        for digest in _reference_hashes(entry.params):
-            data, suffix = _reference(digest, cache, folders)
-            if data is None:
-                report.missing_references.append(digest)
-            else:
-                files[f"references/{digest}{suffix}"] = data
-        report.packed.append(entry.task_id)
+        _add_run(entry, cache, folders, report, lines, files)
     del guards
     if not report.packed:
         why = "; ".join(f"task {t}: {r}" for t, r in report.skipped[:5]) or "no run matched"
@@ -115,6 +100,31 @@ def pack(path: str | Path, *, last: int | None = None,
     for task_id, reason in report.skipped:
         log.info("pack: task %s skipped: %s", task_id, reason)
     return report
+
+
+def _add_run(entry: TaskEntry, cache: OutputCache, folders: list[Path], report: PackReport,
+             lines: list[dict[str, Any]], files: dict[str, bytes]) -> None:
+    """Add one run's ledger lines, outputs and found references (or note why it is skipped).
+
+    Raises:
+        PackError: its lines would carry a key or a secret.
+    """
+    found = _outputs(entry, cache)
+    if found is None:
+        report.skipped.append((entry.task_id, "its outputs are no longer in the output "
+                               "cache (or were changed): nothing to replay"))
+        return
+    submitted, finished = _lines(entry, found)
+    _refuse_secrets(report.path, entry.task_id, [submitted, finished])
+    lines += [submitted, finished]
+    files.update(dict(found))
+    for digest in _reference_hashes(entry.params):
+        data, suffix = _reference(digest, cache, folders)
+        if data is None:
+            report.missing_references.append(digest)
+        else:
+            files[f"references/{digest}{suffix}"] = data
+    report.packed.append(entry.task_id)
 
 
 def _chosen(entries: Iterable[TaskEntry], *, last: int | None, since: float | None,
