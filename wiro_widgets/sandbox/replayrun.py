@@ -6,8 +6,8 @@ capped at `replay.REPLAY_CAP` seconds for the task by default). The ledger keeps
 time, not each progress frame, so the step frames are spread evenly over the recorded
 generation time (``task_start`` to ``task_end``), one per recorded step (the run's
 ``steps``; none for a model without steps). The recorded outputs are served byte for byte
-under the task's own output URLs; ``elapsedseconds``, ``totalcost`` and ``debugoutput`` are
-the recorded ones. Cancel and Kill work as on any sandbox task.
+under the task's own output URLs; ``elapsedseconds``, ``totalcost``, ``debugoutput`` and
+``debugerror`` are the recorded ones. Cancel and Kill work as on any sandbox task.
 
 Example:
     >>> play(engine, job)     # on the task's lifecycle thread
@@ -87,6 +87,7 @@ def _generate(engine: Any, job: Job, replay: Replay, span: float) -> bool:
         if job.task.terminal:
             return False
         job.task.pexit = "0"
+        job.task.debugerror = str(replay.run.record.get("debugerror") or "")
         job.elapsed = float(parse_number(replay.run.record.get("elapsedseconds"))
                             or replay.run.elapsed)
         engine._set_status(job, "task_end", None)
