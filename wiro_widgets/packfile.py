@@ -57,6 +57,10 @@ PACK_FORMAT = "wiro-widgets-pack"
 PACK_VERSION = 1
 MANIFEST = "manifest.json"
 ENTRIES = "ledger.jsonl"
+#: The largest member and the largest whole a pack may unpack to (a pack from elsewhere is
+#: read into memory: a forged size must not take the machine's).
+MAX_MEMBER_BYTES = 512 * 1024 * 1024
+MAX_PACK_BYTES = 4 * 1024 * 1024 * 1024
 #: How a replayed task's Task/Detail ``description`` starts (``"wiro-widgets replay of task
 #: 5012 from talk.wiropack"``): the field Wiro's records carry and leave empty for API tasks.
 REPLAY_PREFIX = "wiro-widgets replay"
@@ -195,6 +199,7 @@ def read_pack(path: str | Path) -> Pack:
         raise PackError(f"pack {source}: no such file")
     try:
         with zipfile.ZipFile(source) as archive:
+            _check_sizes(archive, source)
             raw = {info.filename: _read_member(archive, source, info.filename)
                    for info in archive.infolist() if not info.is_dir()}
     except zipfile.BadZipFile as err:
@@ -219,6 +224,16 @@ def read_pack(path: str | Path) -> Pack:
                         "missing (the pack is incomplete)")
     runs = _runs(source, raw)
     return Pack(path=source, version=int(manifest["version"]), runs=runs, members=raw)
+
+
+def _check_sizes(archive: zipfile.ZipFile, source: Path) -> None:
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        if info.file_size > MAX_MEMBER_BYTES or total > MAX_PACK_BYTES:
+            raise PackError(f"pack {source}: member {info.filename!r} would unpack to "
+                            f"{info.file_size} bytes, more than a pack may hold "
+                            f"({MAX_MEMBER_BYTES} a member, {MAX_PACK_BYTES} in all)")
 
 
 def _read_member(archive: zipfile.ZipFile, source: Path, name: str) -> bytes:

@@ -187,3 +187,15 @@ def test_the_pack_format(good_pack: Path) -> None:
     assert manifest["runs"] == 2
     assert set(manifest["members"]) == names - {MANIFEST}
     assert ENTRIES in names
+
+
+def test_a_pack_too_large_to_unpack_is_refused(good_pack: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import wiro_widgets.packfile as packfile
+
+    largest = max(i.file_size for i in zipfile.ZipFile(good_pack).infolist())
+    monkeypatch.setattr(packfile, "MAX_MEMBER_BYTES", largest - 1)
+    with pytest.raises(PackError, match="more than a pack may hold"):
+        read_pack(good_pack)
+    monkeypatch.setattr(packfile, "MAX_MEMBER_BYTES", largest)
+    assert len(read_pack(good_pack).runs) == 2
