@@ -146,3 +146,17 @@ def test_the_panel_offers_to_show_the_run_again(sandbox: Any, tmp_path: Path) ->
     assert panel.wait(60)
     assert runs_sent(sandbox) == before + 1
     assert len(panel.history) == 2
+
+
+def test_a_batch_reuses_rows_already_run(sandbox: Any, tmp_path: Path) -> None:
+    client = sandbox.client(reuse=True)
+    done = client.run(MODEL, **BASE)
+    before = runs_sent(sandbox)
+    rows = [dict(BASE), {**BASE, "seed": 9}, {k: v for k, v in BASE.items() if k != "seed"}]
+    batch = client.batch(rows, model=MODEL, progress=False)
+    assert runs_sent(sandbox) == before + 2  # the row with seed 7 was answered from the ledger
+    results = list(batch.results())
+    assert len(results) == 3  # every row, the reused one included
+    assert [r.task_id for r in results if r.reused] == [done.task_id]
+    exported = batch.export(tmp_path / "dataset")
+    assert len(exported.read_text().splitlines()) == 3
