@@ -61,7 +61,7 @@ def render(sections: list[Section], *, quick: bool, started: datetime, seconds: 
            load_before: str, load_after: str, info: dict[str, str]) -> str:
     out = ["# Benchmarks", "",
            "Produced by `make bench` (`benchmarks/run.py`); the goals are those of issue 7 "
-           "(figure 8: issue 17). Each "
+           "(figure 8: issue 14; figure 9: issue 17). Each "
            "figure and its baseline were measured in the same run with their repetitions "
            "interleaved, so the ratios hold on a busy machine even where absolute times "
            "drift. Cells give the median, then min–max and the number of repetitions. "

@@ -33,6 +33,7 @@ __all__ = [  # noqa: RUF022
     "models",
     "ModelInfo",
     "FluxPanel",
+    "ModelPanel",
     "Sweep",
     "Batch",
     "sweep_over",
@@ -78,6 +79,7 @@ _HOMES = {
     "models": "client",
     "ModelInfo": "client",
     "FluxPanel": "panel",
+    "ModelPanel": "panel",
     "Sweep": "research",
     "Batch": "research",
     "sweep_over": "research",
@@ -119,7 +121,7 @@ if TYPE_CHECKING:
         WiroError,
     )
     from .metadata import read_params
-    from .panel import FluxPanel
+    from .panel import FluxPanel, ModelPanel
     from .research import Batch, Sweep, compare, pack, sweep_over
     from .results import Output, Result, Task, TaskUpdate
     from .schema import ModelSpec, ParamSpec

@@ -7,7 +7,7 @@ finds them, and `copy_notebooks` copies them out without overwriting a file some
 Example:
     >>> report = copy_notebooks("my-notebooks")
     >>> [path.name for path in report.written]
-    ['client.ipynb', 'presentation.ipynb', 'quickstart.ipynb', 'research.ipynb']
+    ['client.ipynb', 'models.ipynb', 'presentation.ipynb', 'quickstart.ipynb', 'research.ipynb']
 """
 
 from __future__ import annotations

@@ -2,17 +2,8 @@
 
 from __future__ import annotations
 
-import io
-import queue
 import socket
-import subprocess
-import tempfile
-import threading
-import time
 from typing import Any
-
-import pytest
-from PIL import Image
 
 MODEL = "black-forest-labs/flux-2-flex"
 #: Small and quick: a 64x64 image in 4 steps.
@@ -26,61 +17,6 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def encoded(fmt: str = "PNG", size: tuple[int, int] = (48, 32),
-            color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format=fmt)
-    return buffer.getvalue()
-
-
 def run_requests(sb: Any) -> list[Any]:
     """The Run requests the sandbox received, oldest first."""
     return [r for r in sb.requests if r.method == "POST" and r.path.startswith("/v1/Run/")]
-
-
-def signal_on_line(args: list[str], env: dict[str, str], line: str, sig: int,
-                   timeout: float = 60.0) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Run ``args``; send ``sig`` once it prints ``line``; its output and every line printed.
-
-    Lines are read by a thread, never with select() on a buffered pipe: a child that prints
-    two lines at once and then waits (held by a gate) would leave the second unseen.
-    """
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(args, env=env, text=True, stdout=subprocess.PIPE,
-                                stderr=errors)
-        printed: queue.Queue[str | None] = queue.Queue()
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            for text in proc.stdout:
-                printed.put(text.strip())
-            printed.put(None)
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        lines: list[str] = []
-        try:
-            deadline = time.monotonic() + timeout
-            while line not in lines:
-                try:
-                    got = printed.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    got = None
-                if got is None:
-                    errors.seek(0)
-                    pytest.fail(f"never saw {line}: {lines} {errors.read().decode()[-2000:]}")
-                lines.append(got)
-            proc.send_signal(sig)
-            proc.wait(timeout)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        reader.join(timeout)
-        after: list[str] = []
-        while (got := printed.get(timeout=timeout)) is not None:
-            after.append(got)
-        errors.seek(0)
-        err = errors.read().decode()
-    out = "\n".join(after)
-    return subprocess.CompletedProcess(args, proc.returncode, out, err), lines + after

@@ -9,7 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from client_helpers import MODEL, encoded, run_requests
+from client_helpers import MODEL, run_requests
+from shared_helpers import encoded
 
 from wiro_widgets import ModelNotFound, ValidationError
 from wiro_widgets.sandbox.catalogue import load_catalogue, model_outputs

@@ -9,8 +9,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from client_helpers import MODEL, SMALL, encoded, run_requests
+from client_helpers import MODEL, SMALL, run_requests
 from PIL import Image
+from shared_helpers import encoded
 
 from wiro_widgets.errors import ValidationError
 

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from client_helpers import signal_on_line
+from shared_helpers import signal_on_line
 
 from wiro_widgets.ledger import Ledger
 

@@ -8,7 +8,8 @@ import math
 from typing import Any
 
 import pytest
-from client_helpers import MODEL, SMALL, encoded, run_requests
+from client_helpers import MODEL, SMALL, run_requests
+from shared_helpers import encoded
 
 from wiro_widgets.client._prepare import prepare
 from wiro_widgets.errors import BudgetExceeded, ModelNotFound, NotFound, ValidationError

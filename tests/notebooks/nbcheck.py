@@ -15,7 +15,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-NOTEBOOK_NAMES = ("quickstart.ipynb", "client.ipynb", "research.ipynb", "presentation.ipynb")
+NOTEBOOK_NAMES = ("quickstart.ipynb", "client.ipynb", "research.ipynb", "presentation.ipynb",
+                  "models.ipynb")
 KERNELSPEC = {"name": "python3", "display_name": "Python 3", "language": "python"}
 WIRO_VARS = ("WIRO_API_KEY", "WIRO_API_SECRET", "WIRO_BASE_URL", "WIRO_SOCKET_URL")
 # Fast enough that four notebooks run in well under a minute, slow enough that a run still

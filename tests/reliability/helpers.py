@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import queue
-import subprocess
-import tempfile
 import threading
 import time
 import traceback
@@ -13,20 +9,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import ipywidgets as w
-import pytest
-from PIL import Image
 
 MODEL = "black-forest-labs/flux-2-flex"
 #: A quick run: a 64x64 image in two steps.
 SMALL: dict[str, Any] = {"width": 64, "height": 64, "steps": 2}
-
-
-def encoded(fmt: str = "PNG", size: tuple[int, int] = (48, 32),
-            color: tuple[int, int, int] = (200, 40, 40)) -> bytes:
-    """A small real image, encoded."""
-    buffer = io.BytesIO()
-    Image.new("RGB", size, color).save(buffer, format=fmt)
-    return buffer.getvalue()
 
 
 class RequestCounter:
@@ -74,54 +60,6 @@ def upload_entry(name: str, content: Any, size: int | None = None,
     view = content if isinstance(content, memoryview) else memoryview(content)
     return {"name": name, "type": mime, "size": len(view) if size is None else size,
             "last_modified": int(time.time() * 1000), "content": view}
-
-
-def signal_on_line(args: list[str], env: dict[str, str], line: str, sig: int,
-                   timeout: float = 60.0) -> tuple[subprocess.CompletedProcess[str], list[str]]:
-    """Run ``args``; send ``sig`` once it prints ``line``; its output and every line printed.
-
-    Lines are read by a thread, never with select() on a buffered pipe: a child that prints
-    two lines at once and then waits (held by a gate) would leave the second unseen.
-    """
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(args, env=env, text=True, stdout=subprocess.PIPE,
-                                stderr=errors)
-        printed: queue.Queue[str | None] = queue.Queue()
-
-        def pump() -> None:
-            assert proc.stdout is not None
-            for text in proc.stdout:
-                printed.put(text.strip())
-            printed.put(None)
-
-        reader = threading.Thread(target=pump, daemon=True)
-        reader.start()
-        lines: list[str] = []
-        try:
-            deadline = time.monotonic() + timeout
-            while line not in lines:
-                try:
-                    got = printed.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    got = None
-                if got is None:
-                    errors.seek(0)
-                    pytest.fail(f"never saw {line}: {lines} {errors.read().decode()[-2000:]}")
-                lines.append(got)
-            proc.send_signal(sig)
-            proc.wait(timeout)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        reader.join(timeout)
-        after: list[str] = []
-        while (got := printed.get(timeout=timeout)) is not None:
-            after.append(got)
-        errors.seek(0)
-        err = errors.read().decode()
-    out = "\n".join(after)
-    return subprocess.CompletedProcess(args, proc.returncode, out, err), lines + after
 
 
 def exposed(err: BaseException, skip: str = "") -> Iterator[tuple[str, str]]:

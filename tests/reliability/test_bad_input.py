@@ -32,13 +32,14 @@ from typing import Any
 import pytest
 import traitlets
 from PIL import Image
+from shared_helpers import encoded
 
 from wiro_widgets.errors import ValidationError
 from wiro_widgets.panel import FluxPanel
 from wiro_widgets.sandbox import Sandbox
 
 from . import tally
-from .helpers import MODEL, SMALL, RequestCounter, encoded, upload_entry
+from .helpers import MODEL, SMALL, RequestCounter, upload_entry
 
 BIG = 200 * 1024 * 1024
 LONG_PROMPT = ("a lighthouse on a cliff, waves, dusk light; " * 2500)[:100_000]

@@ -22,11 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_helpers import signal_on_line
 
 from wiro_widgets.ledger import Ledger
 
 from . import tally
-from .helpers import MODEL, signal_on_line, wait_for
+from .helpers import MODEL, wait_for
 
 RUNNER = f"""
 import sys

@@ -20,12 +20,13 @@ from typing import Any
 
 import pytest
 import requests
+from shared_helpers import encoded
 
 from wiro_widgets.auth import Credentials
 from wiro_widgets.sandbox import Sandbox
 
 from . import tally
-from .helpers import MODEL, SMALL, encoded
+from .helpers import MODEL, SMALL
 
 CAP = 300_000
 SECRET_TEXT = "server-side secret file: must never be served"

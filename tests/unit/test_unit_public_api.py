@@ -18,6 +18,7 @@ EXPECTED = [
     "models",
     "ModelInfo",
     "FluxPanel",
+    "ModelPanel",
     "Sweep",
     "Batch",
     "sweep_over",

@@ -314,18 +314,8 @@ class _WatchedHTTPConnection(HTTPConnection):
         _note(self)
 
 
-class _WatchedHTTPSConnection(HTTPSConnection):
-    """`_WatchedHTTPConnection` for TLS."""
-
-    def connect(self) -> None:
-        _note(self)
-        super().connect()
-        _note(self)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _note(self)
-        super().request(*args, **kwargs)
-        _note(self)
+class _WatchedHTTPSConnection(_WatchedHTTPConnection, HTTPSConnection):
+    """`_WatchedHTTPConnection` for TLS (its hooks wrap `HTTPSConnection`'s, by the MRO)."""
 
 
 class WatchedHTTPConnectionPool(HTTPConnectionPool):

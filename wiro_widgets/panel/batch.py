@@ -61,7 +61,8 @@ class Slot:
         request: what it sends (its own seed).
         task: the task, once the server accepted the Run.
         state: ``waiting``, ``submitting``, ``running``, ``done``, ``failed``,
-            ``cancelled``, ``lost`` (detached: the server could not be reached) or
+            ``cancelled``, ``lost`` (detached: the server could not be reached),
+            ``refused`` (a Cancel the server refused: the task may still run) or
             ``unknown`` (the Run's outcome is unknown).
         update: the last `TaskUpdate`.
         error: how it ended, when not with a result.
@@ -76,7 +77,7 @@ class Slot:
 
     @property
     def ended(self) -> bool:
-        return self.state in ("done", "failed", "cancelled", "lost", "unknown")
+        return self.state in ("done", "failed", "cancelled", "lost", "refused", "unknown")
 
 
 class BatchView(Protocol):
@@ -234,8 +235,10 @@ class Batch:
 
 
 def _state_of(err: BaseException) -> str:
-    from ..errors import NetworkError, TaskCancelled, TaskTimeout
+    from ..errors import CancelRefused, NetworkError, TaskCancelled, TaskTimeout
 
+    if isinstance(err, CancelRefused):
+        return "refused"  # not ended: never shown as cancelled, nor as failed
     if isinstance(err, TaskCancelled):
         return "cancelled"
     if isinstance(err, TaskTimeout) and err.detached:

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ..redaction import redact_data
+from ..references import Reference
 from ..specs import get_spec
 from .request import GenerationRequest
 
@@ -36,7 +38,7 @@ def _literal(value: Any) -> str:
 
 
 def request_code(request: GenerationRequest, *, client_name: str = "client",
-                 build_client: bool = True) -> str:
+                 build_client: bool = True, order: tuple[str, ...] | None = None) -> str:
     """Python source that repeats ``request`` with the client API, runnable as pasted.
 
     Uploaded references kept as files (the panel's uploads folder) appear by path; others by
@@ -63,27 +65,35 @@ def request_code(request: GenerationRequest, *, client_name: str = "client",
         f"result = {client_name}.run(",
         f"    {_literal(request.model)},",
     ]
-    spec = get_spec(request.model)
-    # Form order, so generated code reads like the panel does.
-    order = spec.form_hints().order if spec is not None else ()
+    if order is None:
+        spec = get_spec(request.model)
+        # Form order, so generated code reads like the panel does.
+        order = spec.form_hints().order if spec is not None else ()
     keys = [k for k in order if k in request.params]
     keys += sorted(k for k in request.params if k not in order)
-    for key in keys:
-        lines.append(f"    {key}={_literal(request.params[key])},")
-    if request.references and request.file_param:
-        lines.append(f"    {request.file_param}=[")
-        for index, ref in enumerate(request.references, start=1):
-            if ref.url is not None:
-                lines.append(f"        {_literal(ref.shown_url)},  # image {index}")
-            elif ref.path is not None:
-                lines.append(f"        {_literal(str(ref.path))},  # image {index}, "
-                             f"{ref.size or 0:,} bytes")
-            else:
-                lines.append(
-                    f"        {_literal(ref.name)},  # image {index}, sha256 "
-                    f"{(ref.sha256 or '')[:12]}, {ref.size or 0:,} bytes"
-                )
-        lines.append("    ],")
+    for key in keys:  # URLs without their user and password, as references show them
+        lines.append(f"    {key}={_literal(redact_data(request.params[key]))},")
+    groups = [(request.file_param, request.references)] if request.file_param else []
+    groups += list(request.inputs.items())
+    for name, refs in groups:
+        if refs:
+            lines += [f"    {name}=[", *_reference_lines(refs), "    ],"]
     lines.append(")")
     lines.append("result.images[0]")
     return "\n".join(lines) + "\n"
+
+
+def _reference_lines(refs: tuple[Reference, ...]) -> list[str]:
+    lines = []
+    for index, ref in enumerate(refs, start=1):
+        if ref.url is not None:
+            lines.append(f"        {_literal(ref.shown_url)},  # image {index}")
+        elif ref.path is not None:
+            lines.append(f"        {_literal(str(ref.path))},  # image {index}, "
+                         f"{ref.size or 0:,} bytes")
+        else:
+            lines.append(
+                f"        {_literal(ref.name)},  # image {index}, sha256 "
+                f"{(ref.sha256 or '')[:12]}, {ref.size or 0:,} bytes"
+            )
+    return lines

@@ -24,7 +24,7 @@ import ipywidgets as w
 
 from ..errors import ValidationError
 from ..schema import ModelSpec
-from .controls import INDENT, LABEL_WIDTH, build_control, message_line, number_box
+from .controls import INDENT, LABEL_WIDTH, build_control, message_line, note_line, number_box
 from .controls import section as section_title
 from .sizes import ASPECT_PRESETS, SizeRule, aspect_of, megapixels, preset_size, snap
 from .theme import esc, message_html
@@ -62,11 +62,12 @@ class Form:
             self.messages[param.py_name] = message_line()
         hints = self.hints
         self.prompt = self.controls.get(hints.prompt or "")
+        if self.prompt is not None:
+            self.prompt.add_class("wiro-prompt")  # Ctrl+Enter generates, for every model
         if isinstance(self.prompt, w.Textarea):
             self.prompt.placeholder = (
                 "Describe the image. Refer to reference images as “image 1”, “image 2”… "
-                "Ctrl+Enter generates."
-            )
+                "Ctrl+Enter generates." if spec.file_params else "Ctrl+Enter generates.")
             self.prompt.rows = 4
         width_name, height_name = hints.size or ("", "")
         self.notes: dict[str, str] = {}
@@ -150,10 +151,14 @@ class Form:
             names = [n for n in section.params if n in self.controls]
             if not names:
                 continue
-            target = head if self.hints.prompt in names else parts
+            placed.update(names)
+            prompt = self.hints.prompt
+            if prompt in names and len(names) > 1:  # the prompt alone above the files
+                head += [section_title(self.spec.param(prompt).label), *self._rows([prompt])]
+                names = [n for n in names if n != prompt]
+            target = head if prompt in names else parts
             target.append(section_title(section.title))
             target.extend(self._rows(names))
-            placed.update(names)
         parts.extend(self._rows([n for n in self.controls if n not in placed]))
         return (w.VBox(head, layout=w.Layout(width="100%")),
                 w.VBox(parts, layout=w.Layout(width="100%")))
@@ -187,7 +192,8 @@ class Form:
                                        layout=w.Layout(width="100%", align_items="center"))
         else:
             line = control
-        return [line, self.messages[name]]
+        note = note_line(self.spec.param(name))
+        return [line, self.messages[name], *([note] if note is not None else [])]
 
     # -- reactions -------------------------------------------------------------------------
     def on_change(self, callback: Callable[[], None]) -> None:
@@ -305,8 +311,13 @@ class Form:
         out: dict[str, Any] = {}
         for name, control in self.controls.items():
             value = control.value
-            if isinstance(value, str):
+            if isinstance(value, bool):
                 out[name] = value
+            elif isinstance(value, str):
+                if not value.strip() and name != self.hints.prompt \
+                        and not self.spec.param(name).required:
+                    continue  # an empty optional box: the model's default applies
+                out[name] = _number_of(value) if self.spec.param(name).is_number else value
             elif isinstance(value, float):
                 # Sliders carry binary floats; send the step's decimal (4.5, not 4.499999).
                 out[name] = round(value, 4)
@@ -366,6 +377,8 @@ class Form:
                 if name == self.hints.seed and self.lock.value:
                     continue
                 value = params[name]
+                if isinstance(control, w.Text) and not isinstance(value, str):
+                    value = str(value)  # a number kept in a text box (no default to slide)
                 if self.width is not None and name in self._size_names and int(value) == 0:
                     continue
                 try:
@@ -452,6 +465,17 @@ class Form:
             return False
         self.show({field: (message, "error")})
         return True
+
+
+def _number_of(text: str) -> Any:
+    """A number typed in a text box as a number; anything else as typed (the check says
+    what is wrong with it)."""
+    from ..protocol import parse_number
+
+    number = parse_number(text.strip())
+    if number is None:
+        return text
+    return int(number) if float(number).is_integer() and "." not in text else number
 
 
 def _plain(err: ValidationError) -> str:

@@ -20,11 +20,13 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
+from .media import media_widget
 from .previews import PREVIEW_SIDE, THUMB_SIDE, Entry, image_size, make_entry
 from .theme import esc
 
 if TYPE_CHECKING:
     from ..results import Result
+    from ..schema import ModelSpec
 
 __all__ = ["PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "caption_html"]
 
@@ -32,23 +34,27 @@ __all__ = ["PREVIEW_SIDE", "THUMB_SIDE", "Gallery", "caption_html"]
 STRIP_LIMIT = 48
 
 
-def caption_html(entry: Entry) -> str:
+def caption_html(entry: Entry, spec: ModelSpec | None = None) -> str:
     """The parameters of one run, HTML-escaped: seed first, then those the model's form
-    hints name for captions."""
+    hints name for captions (``spec``'s when it is the run's model, else the built-in's)."""
+    from ..redaction import redact
     from ..specs import get_spec
     from .labels import run_badges
 
     result = entry.result
     params = result.params
-    spec = get_spec(result.model)
-    facts = [f"<b>#{entry.number}</b>", f"seed <code>{esc(result.seed)}</code>"]
+    if spec is None or spec.slug != result.model:
+        spec = get_spec(result.model)
+    facts = [f"<b>#{entry.number}</b>"]
+    if result.seed is not None:
+        facts.append(f"seed <code>{esc(result.seed)}</code>")
     for key in spec.form_hints().caption if spec is not None else ():
         if key in params:
             value = params[key]
             label = spec.param(key).zero_label if spec is not None else ""
             if value == 0 and label:
                 value = label
-            facts.append(f"{esc(key.replace('_', ' '))} <code>{esc(value)}</code>")
+            facts.append(f"{esc(key.replace('_', ' '))} <code>{esc(redact(str(value)))}</code>")
     files = result.file_param
     refs = (params.get(files) if files else None) or []
     if refs:
@@ -63,7 +69,7 @@ def caption_html(entry: Entry) -> str:
     if entry.earlier:
         facts.append("from an earlier session")
     facts += [b for b in [run_badges(result)] if b]  # REPLAY / REUSED
-    prompt = esc(result.prompt[:600])
+    prompt = esc(redact(result.prompt[:600]))
     return (f'<div class="wiro-caption"><div>{" · ".join(facts)}</div>'
             f'<div class="wiro-caption-prompt">{prompt}</div></div>')
 
@@ -80,7 +86,8 @@ class Gallery:
         download_link: where a download link appears (class ``wiro-download-link``).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, spec: ModelSpec | None = None) -> None:
+        self.spec = spec
         self.entries: list[Entry] = []
         self._actions: dict[str, Callable[[Result], object]] = {}
         self._selected: Entry | None = None
@@ -179,8 +186,10 @@ class Gallery:
             entry = make_entry(self._blocks[key] + position, result, key, position=position)
             self._keep(entry)
             self._show_strip()
-            first = min((e for e in self.entries if e.batch == key), key=lambda e: e.position)
-        self.select(first.number)
+        # The batch's first run is picked when selecting, under the lock: decided here, a
+        # slower thread could select a later run after a faster one had shown the first.
+        self._select(lambda: min((e for e in self.entries if e.batch == key),
+                                 key=lambda e: e.position))
         return entry
 
     def _keep(self, entry: Entry) -> None:
@@ -225,7 +234,7 @@ class Gallery:
         picture = w.Image(value=entry.thumb, format="jpeg",
                           layout=w.Layout(max_width="120px", max_height="120px",
                                           width="auto", height="auto"))
-        label = f"#{entry.number} · seed {entry.result.seed}"
+        label = _label(entry)
         show = w.Button(description=label, tooltip=f"Show run #{entry.number} large: "
                         f"{entry.result.prompt[:120]}", layout=w.Layout(width="124px"))
         show.add_class("wiro-history-show")
@@ -238,23 +247,29 @@ class Gallery:
     def select(self, number: int) -> Entry:
         """Show run ``number`` (as labelled: #1 is the oldest) large with its parameters,
         beside the other runs of its batch."""
+        return self._select(lambda: self._by_number[number])
+
+    def _select(self, pick: Callable[[], Entry]) -> Entry:
         with self._lock:
-            entry = self._by_number[number]
+            entry = pick()
             self._selected = entry
             batch = sorted((e for e in self.entries if e.batch == entry.batch),
                            key=lambda e: (e.position, e.number))
             previews = [(e, data) for e in batch for data in e.previews]
-            self.viewer.children = self._cells_for(previews, entry) if previews else (
-                self.empty,)
+            media = tuple(media_widget(m) for e in batch for m in e.media)
+            self._close_media()
+            cells = self._cells_for(previews, entry) if previews else ()
+            self.viewer.children = (*cells, *media) if cells or media else (self.empty,)
             columns = 1 if len(previews) <= 1 else 2 if len(previews) <= 4 else 4
             self.viewer._dom_classes = (
                 *[c for c in self.viewer._dom_classes if not c.startswith("wiro-grid-")],
                 f"wiro-grid-{columns}")
-            self.caption.value = caption_html(entry)
+            self.caption.value = caption_html(entry, self.spec)
             self.download_link.value = ""
             self.actions.layout.display = ""
-            for button in (self.reuse, self.use_reference, self.save, self.download):
-                button.disabled = False
+            self.reuse.disabled = False
+            for button in (self.use_reference, self.save, self.download):
+                button.disabled = not entry.previews  # image actions
             self._mark_selected()
         for listener in list(self._select_listeners):
             listener()
@@ -282,7 +297,7 @@ class Gallery:
             if len(previews) == 1:
                 shown.append(image)
                 continue
-            pick.description = f"#{entry.number} · seed {entry.result.seed}"
+            pick.description = _label(entry)
             pick.tooltip = f"Select run #{entry.number} (its caption and actions)"
             self._cell_targets[slot] = entry.number
             if entry is selected:
@@ -292,6 +307,13 @@ class Gallery:
             shown.append(cell)
         return tuple(shown)
 
+    def _close_media(self) -> None:
+        """Close the players of the run shown before (their bytes leave the widget state)."""
+        for child in self.viewer.children:
+            if any(c.startswith("wiro-output-") and c != "wiro-output-image"
+                   for c in child._dom_classes):
+                child.close()
+
     def _mark_selected(self) -> None:
         number = self._selected.number if self._selected else None
         for key, tile in self._tiles.items():
@@ -299,6 +321,12 @@ class Gallery:
                 tile.add_class("wiro-selected")
             else:
                 tile.remove_class("wiro-selected")
+
+
+def _label(entry: Entry) -> str:
+    """``#3 · seed 42`` (the seed left out for a model that has none)."""
+    seed = entry.result.seed
+    return f"#{entry.number}" + (f" · seed {seed}" if seed is not None else "")
 
 
 def _close_all(widget: w.Widget) -> None:

@@ -20,6 +20,7 @@ import ipywidgets as w
 
 from .batch import MAX_COUNT
 from .codebox import CodeBox
+from .controls import param_class
 from .form import Form
 from .gallery import Gallery
 from .present import PresentView
@@ -54,6 +55,8 @@ class Parts:
     present_toggle: w.ToggleButton
     fullscreen_toggle: w.ToggleButton
     badge: w.HTML
+    inputs: dict[str, ReferenceList] = field(default_factory=dict)
+    change_button: w.Button | None = None
     body: w.HBox = field(default_factory=w.HBox)
     actions: w.HBox = field(default_factory=w.HBox)
     main: w.VBox = field(default_factory=w.VBox)
@@ -91,18 +94,19 @@ def build_parts(spec: ModelSpec, client: WiroClient | None, uploads_dir: Path) -
     from ..protocol import MAX_UPLOAD_BYTES
 
     form = Form(spec)
-    files = spec.file_param
-    limit = files.max_files if files is not None and files.max_files else 10
     status = StatusBar()
-    buttons = _buttons()
+    buttons = _buttons(_noun(spec))
+    store = UploadStore(uploads_dir)
+    lists = {p.py_name: ReferenceList(limit=p.file_limit or 10, store=store)
+             for p in spec.file_params}
+    first = spec.file_param
+    references = lists.pop(first.py_name) if first is not None else ReferenceList(store=store)
     parts = Parts(
-        form=form, references=ReferenceList(limit=limit, store=UploadStore(uploads_dir)),
-        status=status, gallery=Gallery(), codebox=CodeBox(), channel=Channel(),
+        form=form, references=references, inputs=lists,
+        status=status, gallery=Gallery(spec), codebox=CodeBox(), channel=Channel(),
         presenter=PresentView(), badge=w.HTML(_badge_html(client)), **buttons)
     parts.badge.add_class("wiro-badge-box")
-    refs_title = w.HTML("Reference images")
-    refs_title.add_class("wiro-section")
-    left = w.VBox([form.prompt_box, refs_title, parts.references.widget, form.settings_box])
+    left = w.VBox([form.prompt_box, *_file_rows(spec, parts), form.settings_box])
     left.add_class("wiro-form")
     parts.actions = _actions(parts)
     parts.main = w.VBox([parts.actions, status.widget, parts.codebox.widget,
@@ -119,7 +123,33 @@ def build_parts(spec: ModelSpec, client: WiroClient | None, uploads_dir: Path) -
     return parts
 
 
-def _buttons() -> dict[str, w.DOMWidget]:
+def _file_rows(spec: ModelSpec, parts: Parts) -> list[w.DOMWidget]:
+    """A titled uploader (with URLs) per file input; a model with one is titled "Reference
+    images", as its prompt calls them "image 1", "image 2"…; none: the list stays hidden."""
+    files = spec.file_params
+    rows: list[w.DOMWidget] = []
+    for param in files:
+        refs = parts.references if param is files[0] else parts.inputs[param.py_name]
+        refs.widget.add_class(param_class(param))
+        title = w.HTML(esc("Reference images" if len(files) == 1 else param.label))
+        title.add_class("wiro-section")
+        if param.help:
+            title.tooltip = param.help
+        rows += [title, refs.widget]
+    if not files:
+        parts.references.widget.layout.display = "none"
+        rows.append(parts.references.widget)
+    return rows
+
+
+def _noun(spec: ModelSpec) -> str:
+    """What one Generate makes, for the count's labels: from the model's categories (a
+    model without any makes "runs")."""
+    kinds = " ".join(spec.categories)
+    return "image" if "image" in kinds else "video" if "video" in kinds else "run"
+
+
+def _buttons(noun: str = "image") -> dict[str, w.DOMWidget]:
     generate = w.Button(description="Generate", icon="play", button_style="primary",
                         tooltip="Start a run with these settings (Ctrl+Enter in the prompt)",
                         layout=w.Layout(width="120px"))
@@ -128,10 +158,10 @@ def _buttons() -> dict[str, w.DOMWidget]:
                       tooltip="Stop the run: every task is cancelled on the server",
                       layout=w.Layout(width="96px"))
     cancel.add_class("wiro-cancel")
-    count = w.Dropdown(options=[(f"{n} image{'s' if n > 1 else ''}", n)
+    count = w.Dropdown(options=[(f"{n} {noun}{'s' if n > 1 else ''}", n)
                                 for n in range(1, MAX_COUNT + 1)], value=1,
-                       tooltip="Images per Generate: each is its own task with its own seed "
-                       "(random, or the seed, +1, +2… when it is set)",
+                       tooltip=f"{noun.capitalize()}s per Generate: each is its own task with "
+                       "its own seed (random, or the seed, +1, +2… when it is set)",
                        layout=w.Layout(width="104px"))
     count.add_class("wiro-count")
     code = w.Button(description="Copy as code", icon="code",
@@ -162,8 +192,15 @@ def _actions(parts: Parts) -> w.HBox:
 def _header(spec: ModelSpec, parts: Parts) -> w.HBox:
     title = w.HTML(f'<span class="wiro-title">{esc(spec.title)}'
                    f'<span class="wiro-model">{esc(spec.slug)}</span></span>')
+    # Shown by a panel opened from its picker: back to the picker.
+    parts.change_button = w.Button(description="Change model", icon="exchange",
+                                   tooltip="Back to the model picker (this model's runs stay "
+                                   "in the ledger)", layout=w.Layout(width="auto",
+                                                                     display="none"))
+    parts.change_button.add_class("wiro-change-model")
     header = w.HBox([title, parts.badge, w.HBox(layout=w.Layout(flex="1 1 auto")),
-                     parts.code_button, parts.present_toggle, parts.fullscreen_toggle],
+                     parts.change_button, parts.code_button, parts.present_toggle,
+                     parts.fullscreen_toggle],
                     layout=w.Layout(width="100%"))
     header.add_class("wiro-header")
     return header

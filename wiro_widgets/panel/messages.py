@@ -12,6 +12,7 @@ import re
 from ..errors import (
     AuthError,
     BudgetExceeded,
+    CancelRefused,
     ConcurrencyLimit,
     ConfigError,
     InsufficientBalance,
@@ -27,7 +28,7 @@ from ..errors import (
 )
 from ..redaction import redact
 
-__all__ = ["CHECK_HINT", "CONFIG_HINT", "explain"]
+__all__ = ["CHECK_HINT", "CONFIG_HINT", "REFUSED_HINT", "explain"]
 
 #: What to do when a task's fate is not known: look for it, never send another.
 CHECK_HINT = ("Press Check again to look for the task on the server and collect its "
@@ -35,6 +36,10 @@ CHECK_HINT = ("Press Check again to look for the task on the server and collect 
 # How the client and the server start a moderation message; the panel says it once, itself.
 _MODERATED = re.compile(r"^\s*(?:(?:refused by moderation|request moderated)\s*:?\s*)+",
                         re.IGNORECASE)
+
+#: What to do when a Cancel was refused: the task goes on, and is kept.
+REFUSED_HINT = ("The task is kept: press Check again to follow it and collect its result, or "
+                "stop it from the Wiro dashboard.")
 
 CONFIG_HINT = (
     "Set WIRO_API_KEY (and WIRO_API_SECRET for signed projects) in the environment before "
@@ -66,6 +71,9 @@ def explain(err: BaseException) -> tuple[str, str]:
     if isinstance(err, ConcurrencyLimit):
         return (f"Too many tasks are running for this project: {text}",
                 "Wait for one to finish, then press Generate again.")
+    if isinstance(err, CancelRefused):
+        return (f"The server refused to stop the task; it may still be running (and billed): "
+                f"{text}", REFUSED_HINT)
     if isinstance(err, NotFound):
         return (f"Not found: {text}", "Check the model name.")
     if isinstance(err, BudgetExceeded):

@@ -1,15 +1,16 @@
-"""`FluxPanel`: the notebook panel that generates, shows and iterates on images.
+"""`ModelPanel`: the notebook panel for any Wiro model (`FluxPanel` is its flux-2-flex preset).
 
-It assembles the form, the reference list, the status bar, the gallery, the code box and the
-presentation view, and wires Generate (1 to 8 images) and Cancel to a worker thread
-(`runs.Runs`), so the kernel never blocks and Cancel always works. Everything but ipywidgets
-loads when the first panel is built, so importing it costs little more than ipywidgets.
+It assembles the form (from ``client.spec(model)``: the live schema, cached), the file inputs,
+the status bar, the gallery (every output kind), the code box and the presentation view, and
+wires Generate (1 to 8 runs) and Cancel to a worker thread (`runs.Runs`), so the kernel never
+blocks and Cancel always works. With no model it shows a picker; opening a model builds its
+form in place. Everything but ipywidgets loads when the first panel is built.
 
 Example:
-    >>> from wiro_widgets import FluxPanel
-    >>> panel = FluxPanel()          # WiroClient() from WIRO_API_KEY / WIRO_API_SECRET
+    >>> from wiro_widgets import ModelPanel
+    >>> panel = ModelPanel("google/nano-banana-pro")   # ModelPanel() shows a picker
     >>> panel                        # as a cell's last line: shows the panel
-    >>> panel.wait(120); panel.images[0].size
+    >>> panel.generate(); panel.wait(120); panel.images[0].size
     (1024, 1024)
 """
 
@@ -22,11 +23,12 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
+from .opening import config_hint, resolve_client
+
 if TYPE_CHECKING:
     from PIL import Image
 
     from ..client import WiroClient
-    from ..errors import ConfigError
     from ..references import Reference
     from ..results import Result
     from ..schema import ModelSpec
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from .form import Form
     from .gallery import Gallery
     from .layout import Parts
+    from .picker import Picker
     from .present import PresentView
     from .references import ReferenceList
     from .request import GenerationRequest
@@ -41,34 +44,33 @@ if TYPE_CHECKING:
     from .shim import Channel
     from .status import StatusBar
 
-__all__ = ["FluxPanel"]
+__all__ = ["ModelPanel"]
 
-#: The model a panel shows when none is named.
-DEFAULT_MODEL = "black-forest-labs/flux-2-flex"
-
-
-class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
-    """Prompt, settings, reference images, Generate/Cancel, live status, results, history.
+class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
+    """Any model's inputs, Generate/Cancel, live status, its outputs of every kind, history.
 
     Args:
+        model: ``owner/model``; its form is built from ``client.spec(model)`` (the live
+            schema, cached; the built-in spec offline). None shows a model picker.
         client: a `WiroClient`; None builds one from the environment. When that fails (no
             key), the panel still shows, with the reason and how to fix it.
-        model: the model whose spec builds the form (default: flux-2-flex).
         save_dir: where "save" writes image files (with their parameters embedded).
-        uploads_dir: where uploaded reference images are kept as files (generated code
-            names them there).
+        uploads_dir: where uploaded files are kept (generated code names them there).
         history: how many earlier runs of the model to show from the ledger (0: none).
+        spec: a `ModelSpec` to use as is (no schema is fetched).
 
     Attributes:
         images: the last run's images (full resolution PIL images).
         result: the last run's `Result`, or None.
         history: every successful run of this panel, oldest first.
+        picker: the model picker (None once a model is open and no picker was shown).
+        problem: why no model could be opened (an unknown name, no client...), or None.
 
     Example:
-        >>> panel = FluxPanel(sandbox.client())
-        >>> panel.form.prompt.value = "a red fox in snow"
-        >>> panel.generate_button.click(); panel.wait(60)
-        True
+        >>> panel = ModelPanel("klingai/kling-v3", sandbox.client())
+        >>> panel.form.prompt.value = "a paper boat on a river"
+        >>> panel.generate(); panel.wait(60); panel.result.videos
+        [PosixPath('.../output.mp4')]
     """
 
     spec: ModelSpec
@@ -76,6 +78,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     runs: Runs
     form: Form
     references: ReferenceList
+    inputs: dict[str, ReferenceList]
     status: StatusBar
     gallery: Gallery
     codebox: CodeBox
@@ -92,41 +95,103 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     _body: w.HBox
     _parts: Parts
 
-    def __init__(self, client: WiroClient | None = None, *, model: str | None = None,
+    def __init__(self, model: str | None = None, client: WiroClient | None = None, *,
                  save_dir: str | Path = "wiro-images", uploads_dir: str | Path = "wiro-uploads",
-                 history: int = 24) -> None:
+                 history: int = 24, spec: ModelSpec | None = None) -> None:
         super().__init__()
-        from ..specs import get_spec
         from .runs import Runs
 
-        slug = model or DEFAULT_MODEL
-        spec = get_spec(slug)
-        if spec is None:
-            raise ValueError(f"FluxPanel has no form for {slug!r}; known: {DEFAULT_MODEL}")
-        self.spec = spec
-        self.model_slug = spec.slug
         self.save_dir = Path(save_dir)
-        self.client, self._config_error = _resolve_client(client)
+        self._uploads_dir = Path(uploads_dir)
+        self._history_limit = history
+        self.client, self._config_error = resolve_client(client)
         self._built_client = client is None and self.client is not None
         self._history: list[Result] = []
         self._requests: dict[int, GenerationRequest] = {}
         self.saved: dict[str, list[Path]] = {}
         self._history_lock = threading.Lock()
         self.runs = Runs(self)
-        self._build(Path(uploads_dir))
+        self.model_slug: str | None = None
+        self.picker: Picker | None = None
+        self.problem: BaseException | None = None
+        self.add_class("wiro-panel")
+        if spec is not None:
+            self._open_spec(spec)
+        elif model is not None:
+            self.open_model(model)
+        else:
+            self.show_picker()
+
+    @property
+    def opened(self) -> bool:
+        """True once a model's form is built."""
+        return self.model_slug is not None
+
+    def open_model(self, model: str) -> bool:
+        """Build the form of ``model`` in place (from ``client.spec``); False when it cannot
+        be opened: the picker shows why (an unknown name with the closest ones, no client).
+
+        Example:
+            >>> panel.open_model("google/nano-banana-pro")
+            True
+        """
+        from .opening import resolve_spec
+
+        if self.opened:
+            return False
+        spec, problem = resolve_spec(self.client, model, self._config_error)
+        if spec is None:
+            self.problem = problem
+            self.show_picker(problem=problem, search=model)
+            return False
+        self._open_spec(spec)
+        return True
+
+    def show_picker(self, *, problem: BaseException | None = None, search: str = "") -> None:
+        """Show the model picker (search, category, list); its Open builds the form here."""
+        from .picker import Picker
+
+        if self.picker is None:
+            self.picker = Picker(self.client, self._config_error, on_open=self.open_model)
+        self.picker.show_problem(problem, search)
+        self.children = (self.picker.widget,)
+
+    def change_model(self) -> bool:
+        """Back to the picker (False while a run is in flight, or without a picker)."""
+        if self.runs.running or self.picker is None:
+            return False
+        self.model_slug = None
+        with self._history_lock:
+            self._history, self._requests = [], {}
+        self.show_picker()
+        return True
+
+    def _open_spec(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.model_slug = spec.slug
+        self.problem = None
         self._restored = threading.Event()
-        self._start_restore(history)
+        self._build(self._uploads_dir)
+        change = self._parts.change_button
+        if self.picker is not None and change is not None:
+            change.layout.display = ""
+            change.on_click(lambda _b: self.change_model())
+        self._start_restore(self._history_limit)
         if self._config_error is not None:
             self.status.finish("failed", "not connected")
-            self.status.error(f"No Wiro client: {self._config_error}", _config_hint())
+            self.status.error(f"No Wiro client: {self._config_error}", config_hint())
             self.generate_button.disabled = True
+        if spec.notes and self._config_error is None:  # what was odd in the schema
+            self.status.info("About this model's schema: " + " ".join(spec.notes),
+                             kind="schema")
 
     # -- layout ----------------------------------------------------------------------------
     def _build(self, uploads_dir: Path) -> None:
         from .layout import build_parts
+        from .reuse_offer import ReuseOffer
 
         parts = build_parts(self.spec, self.client, uploads_dir)
-        for name in ("form", "references", "status", "gallery", "codebox", "channel",
+        for name in ("form", "references", "inputs", "status", "gallery", "codebox", "channel",
                      "presenter", "generate_button", "cancel_button", "count", "code_button",
                      "present_toggle", "fullscreen_toggle", "badge"):
             setattr(self, name, getattr(parts, name))
@@ -134,9 +199,6 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._body = parts.body
         self._parts = parts
         self.children = parts.children
-        self.add_class("wiro-panel")
-        from .reuse_offer import ReuseOffer
-
         self.reuse_offer = ReuseOffer(self).attach(parts)  # "same as run #N: show it / ..."
         self._wire()
 
@@ -160,6 +222,8 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.gallery.on_select(self._selected)
         self.form.on_change(self.refresh_form)
         self.references.on_change(self.refresh_form)
+        for files in self.inputs.values():
+            files.on_change(self.refresh_form)
         self.refresh_form()
 
     def _start_restore(self, limit: int) -> None:
@@ -230,7 +294,7 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         """Press "Check again": collect tasks whose fate was not known; sends nothing."""
         return self.runs.check_again()
 
-    def present(self, on: bool = True) -> FluxPanel:
+    def present(self, on: bool = True) -> ModelPanel:
         """Switch the presentation view on (or off); returns the panel, to display it.
 
         Example:
@@ -246,7 +310,10 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
         if for_run:
             self.form.seed_for_run()
-        return GenerationRequest(self.model_slug, self.form.values(), self.references.items)
+        first = self.spec.file_param
+        return GenerationRequest(self.spec.slug, self.form.values(), self.references.items,
+                                 first.py_name if first is not None else None,
+                                 {name: refs.items for name, refs in self.inputs.items()})
 
     def show_code(self) -> str:
         """Fill and show the code box with the ``client.run(...)`` call for the form."""
@@ -261,15 +328,10 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         Example:
             >>> panel.copy_code()     # in a cell: the next cell holds the client.run(...) call
         """
-        text = self._refresh_code()
-        try:
-            from IPython import get_ipython
+        from .codebox import to_next_cell
 
-            shell = get_ipython()
-        except ImportError:  # pragma: no cover - IPython is a dependency
-            shell = None
-        if shell is not None:
-            shell.set_next_input(text, replace=False)
+        text = self._refresh_code()
+        to_next_cell(text)
         return text
 
     def reuse_settings(self, result: Result) -> None:
@@ -346,7 +408,11 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if not isinstance(err, ValidationError):
             return
         files = self.spec.file_param
-        if files is not None and err.field.startswith(files.py_name):
+        extra = next((refs for name, refs in self.inputs.items()
+                      if err.field.startswith(name)), None)
+        if extra is not None:
+            extra.say([f"{err.rule}"])
+        elif files is not None and err.field.startswith(files.py_name):
             self.references.say([f"{err.rule}"])
         else:
             self.form.show_error(err.field, f"{err.rule}.")
@@ -358,11 +424,13 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
 
     # -- handlers (main thread, return at once) ---------------------------------------------
     def _generate_clicked(self) -> bool:
+        if not self.opened:
+            return False
         if self.runs.running:
             self.status.info("A run is already in progress: wait for it, or press Cancel.")
             return False
         if self.client is None:
-            self.status.error(f"No Wiro client: {self._config_error}", _config_hint())
+            self.status.error(f"No Wiro client: {self._config_error}", config_hint())
             return False
         self.form.require_prompt = True
         problems = self.form.check()
@@ -398,7 +466,8 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     def _refresh_code(self) -> str:
         from .codegen import request_code
 
-        text = request_code(self.snapshot(), build_client=self._built_client)
+        text = request_code(self.snapshot(), build_client=self._built_client,
+                            order=self.spec.form_hints().order)
         self.codebox.set(text)
         return text
 
@@ -428,22 +497,4 @@ class FluxPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             self.presenter.show(self.gallery.selected_entry)
 
     def __repr__(self) -> str:
-        return f"FluxPanel(model={self.model_slug!r}, runs={len(self._history)})"
-
-
-def _config_hint() -> str:
-    from .messages import CONFIG_HINT
-
-    return CONFIG_HINT
-
-
-def _resolve_client(client: WiroClient | None) -> tuple[WiroClient | None, ConfigError | None]:
-    if client is not None:
-        return client, None
-    from ..client import WiroClient
-    from ..errors import ConfigError
-
-    try:
-        return WiroClient(), None
-    except ConfigError as err:
-        return None, err
+        return f"{type(self).__name__}(model={self.model_slug!r}, runs={len(self._history)})"

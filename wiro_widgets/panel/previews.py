@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
     from ..results import Result
+    from .media import Media
 
 __all__ = ["PREVIEW_BUDGET", "PREVIEW_QUALITY", "PREVIEW_SIDE", "THUMB_SIDE", "Entry",
            "image_size", "make_entry", "preview_bytes"]
@@ -83,6 +84,7 @@ class Entry:
         sizes: the full images' pixel sizes.
         earlier: it was restored from the ledger (an earlier session).
         position: its place in its batch (the viewer shows a batch in this order).
+        media: its outputs that are not images (videos, audio, text, files).
     """
 
     number: int
@@ -93,6 +95,7 @@ class Entry:
     sizes: tuple[tuple[int, int], ...]
     earlier: bool = False
     position: int = 0
+    media: tuple[Media, ...] = ()
 
 
 def make_entry(number: int, result: Result, batch: int, *, earlier: bool = False,
@@ -104,10 +107,13 @@ def make_entry(number: int, result: Result, batch: int, *, earlier: bool = False
         OSError: an image file of the run is missing or unreadable.
     """
     from ..images import thumbnail_bytes
+    from .media import media_of, placeholder
 
     images = result.images
     previews = tuple(preview_bytes(image) for image in images)
-    thumb = thumbnail_bytes(images[0], THUMB_SIDE) if images else b""
+    media = media_of(result)
+    thumb = (thumbnail_bytes(images[0], THUMB_SIDE) if images else
+             placeholder(media[0].kind, THUMB_SIDE) if media else b"")
     sizes = tuple((image.width, image.height) for image in images)
     result.release_images()
-    return Entry(number, result, batch, previews, thumb, sizes, earlier, position)
+    return Entry(number, result, batch, previews, thumb, sizes, earlier, position, media)

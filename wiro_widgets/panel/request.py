@@ -14,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
@@ -32,18 +32,27 @@ class GenerationRequest:
         model: ``owner/model``.
         params: Python-named parameters without the reference images.
         references: the reference images in order ("image 1" first).
+        files: the Python name of the input the references go to (None: the built-in
+            spec's file input, if any).
+        inputs: the files of the model's other file inputs, by Python name.
     """
 
     model: str
     params: Mapping[str, Any]
     references: tuple[Reference, ...] = ()
+    files: str | None = None
+    inputs: Mapping[str, tuple[Reference, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "inputs", MappingProxyType(
+            {k: tuple(v) for k, v in self.inputs.items() if v}))
 
     @property
     def file_param(self) -> str | None:
         """The Python name of the model's file input (its spec says which), if any."""
+        if self.files is not None:
+            return self.files
         spec = get_spec(self.model)
         return spec.file_param.py_name if spec is not None and spec.file_param else None
 
@@ -54,7 +63,8 @@ class GenerationRequest:
             >>> request.with_param("seed", 8).params["seed"]
             8
         """
-        return GenerationRequest(self.model, {**self.params, name: value}, self.references)
+        return GenerationRequest(self.model, {**self.params, name: value}, self.references,
+                                 self.files, self.inputs)
 
     def client_params(self) -> dict[str, Any]:
         """Keyword arguments for ``client.submit(model, **params)``: the references go under
@@ -62,4 +72,6 @@ class GenerationRequest:
         params = dict(self.params)
         if self.references and self.file_param:
             params[self.file_param] = list(self.references)
+        for name, refs in self.inputs.items():
+            params[name] = list(refs)
         return params

@@ -158,6 +158,9 @@ class Runs:
         batch = self.batch
         if batch is None:
             return
+        if slot.update is not None and slot.update.log:
+            # A model's stderr line (a task_error frame): shown, never a verdict.
+            self.panel.status.log_line(slot.update.log, slot.task.id if slot.task else "")
         if len(batch.slots) == 1 and slot.update is not None:
             self.panel.status.update(slot.update)
         else:
@@ -165,12 +168,14 @@ class Runs:
 
     def on_result(self, slot: Slot, result: Result) -> None:
         self.panel.add_result(result, slot.request, self._batch_key, slot.index)
+        for warning in result.warnings:
+            self.panel.status.log_line(warning, result.task_id, level="warn")
         if self.batch is not None:
             self.panel.status.show_batch(self.batch.slots)
 
     def on_slot_error(self, slot: Slot, err: BaseException) -> None:
         with self._lock:
-            if slot.state == "lost" and slot.task is not None:
+            if slot.state in ("lost", "refused") and slot.task is not None:
                 self.lost.append((slot.task, slot.request))
             elif slot.state == "unknown":
                 self.unknown.append(slot.request)
@@ -209,7 +214,12 @@ class Runs:
         done = by_state.get("done", [])
         count = len(slots)
         label = "done" if count == 1 else f"{len(done)}/{count} done"
-        if by_state.get("lost"):
+        if by_state.get("refused"):
+            refused = by_state["refused"]
+            message, hint = explain(_first_error(refused))
+            status.finish("unknown", "not stopped")
+            status.error(message, hint, kind="refused", check_again=True)
+        elif by_state.get("lost"):
             ids = ", ".join(s.task.id for s in by_state["lost"] if s.task is not None)
             status.finish("lost", "connection lost")
             why = ("Cancel could not reach Wiro: the connection is lost." if

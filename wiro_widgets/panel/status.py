@@ -27,7 +27,10 @@ if TYPE_CHECKING:
     from ..results import TaskUpdate
     from .batch import Slot
 
-__all__ = ["Eta", "Outcome", "StatusBar", "progress_of"]
+__all__ = ["LOG_LINES", "Eta", "Outcome", "StatusBar", "progress_of"]
+
+#: The most log lines and warnings shown under the status.
+LOG_LINES = 8
 
 Outcome = Literal["done", "failed", "cancelled", "lost", "unknown"]
 
@@ -145,10 +148,13 @@ class StatusBar:
         self.alert_box = w.HBox([self.alert, self.check_again],
                                 layout=w.Layout(width="100%", display="none"))
         self.alert_box.add_class("wiro-alert-box")
+        self.log = w.HTML("", layout=w.Layout(width="100%", display="none"))
+        self.log.add_class("wiro-log")
+        self._log_lines: list[str] = []
         row = w.HBox([self.stage, self.progress, self.elapsed, self.task],
                      layout=w.Layout(width="100%", align_items="center"))
         row.add_class("wiro-status-row")
-        self.widget = w.VBox([row, self.alert_box], layout=w.Layout(width="100%"))
+        self.widget = w.VBox([row, self.alert_box, self.log], layout=w.Layout(width="100%"))
         self.state = "idle"
         #: What the alert says: ``validation``, ``error``, ``info`` or "" (none).
         self.alert_kind = ""
@@ -178,6 +184,9 @@ class StatusBar:
             self.elapsed.value = ""
             self.eta = Eta()
             self.clear_alert()
+            self._log_lines = []
+            self.log.value = ""
+            self.log.layout.display = "none"
             self._label_held = False
             self._set_state("running", text)
 
@@ -297,6 +306,20 @@ class StatusBar:
             self.alert_kind = ""
             self.check_again.layout.display = "none"
             self.alert_box.layout.display = "none"
+
+    def log_line(self, text: str, task_id: str = "", *, level: str = "info") -> None:
+        """Add a line under the status: a model's log line (a ``task_error`` frame: not a
+        failure) or a result's warning (``level="warn"``); the last `LOG_LINES` stay, secrets
+        redacted and escaped."""
+        from ..redaction import redact
+
+        where = f"task {task_id}: " if task_id else ""
+        line = (f'<div class="wiro-log-line wiro-{level}">{esc(where + redact(text)[:500])}'
+                "</div>")
+        with self._lock:
+            self._log_lines = [*self._log_lines, line][-LOG_LINES:]
+            self.log.value = "".join(self._log_lines)
+            self.log.layout.display = ""
 
     def on_check_again(self, callback: Callable[[], object]) -> None:
         """Call ``callback()`` when "check again" is pressed."""
