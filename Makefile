@@ -41,8 +41,8 @@ test: $(STAMP) chromium lint typecheck
 unit: $(STAMP)
 	$(PY) -m pytest -m "not browser and not notebook" $(PYTEST_ARGS)
 
-demo: $(STAMP)
-	$(PY) -m wiro_widgets.demo $(if $(HEADLESS),--headless,)
+demo: $(STAMP)  ## REPLAY=talk.wiropack: a replay sandbox of a pack (wiro-widgets pack)
+	$(PY) -m wiro_widgets.demo $(if $(HEADLESS),--headless,) $(if $(REPLAY),--replay "$(REPLAY)",)
 
 screenshot: $(STAMP) chromium  ## refresh docs/panel.png from the JupyterLab browser test
 	WIRO_UPDATE_SCREENSHOT=1 $(PY) -m pytest tests/browser -k lab -q

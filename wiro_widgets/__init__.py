@@ -39,6 +39,7 @@ __all__ = [  # noqa: RUF022
     "sweep_over",
     "compare",
     "read_params",
+    "pack",
     "ModelSpec",
     "ParamSpec",
     "get_spec",
@@ -84,6 +85,7 @@ _HOMES = {
     "sweep_over": "research",
     "compare": "research",
     "read_params": "metadata",
+    "pack": "research",
     "ModelSpec": "schema",
     "ParamSpec": "schema",
     "get_spec": "specs",
@@ -120,7 +122,7 @@ if TYPE_CHECKING:
     )
     from .metadata import read_params
     from .panel import FluxPanel, ModelPanel
-    from .research import Batch, Sweep, compare, sweep_over
+    from .research import Batch, Sweep, compare, pack, sweep_over
     from .results import Output, Result, Task, TaskUpdate
     from .schema import ModelSpec, ParamSpec
     from .specs import FLUX_2_FLEX, get_spec

@@ -64,10 +64,14 @@ def _add_sandbox(subparsers: Subparsers) -> None:
     parser.add_argument("--api-secret", default=None,
                         help="use this API secret (default: random)")
     parser.add_argument("--quiet", action="store_true", help="do not log each request")
+    from .demo import add_replay_arguments
+
+    add_replay_arguments(parser)
     parser.set_defaults(func=_run_sandbox)
 
 
 def _run_sandbox(args: argparse.Namespace) -> int:
+    from .errors import WiroError
     from .sandbox import Faults, Sandbox
 
     try:
@@ -85,7 +89,8 @@ def _run_sandbox(args: argparse.Namespace) -> int:
         port=args.port, socket_port=args.socket_port, speed=args.speed, faults=faults,
         api_key=args.api_key, api_secret=args.api_secret, key_only=args.key_only,
         concurrency_limit=args.concurrency_limit or None, output_ttl=args.output_ttl,
-        log=None if args.quiet else log,
+        log=None if args.quiet else log, replay=args.replay, on_miss=args.on_miss,
+        replay_speed=args.replay_speed,
     )
     stop = threading.Event()
 
@@ -95,6 +100,9 @@ def _run_sandbox(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGTERM, on_signal)
     try:
         sandbox.start()
+        if sandbox.replay is not None:
+            print(f"# replaying {len(sandbox.replay)} recorded runs of {args.replay} "
+                  f"(on a miss: {args.on_miss})")
         print("# wiro_widgets sandbox: a local Wiro API (these credentials are throwaway).")
         print("# Paste these lines into the shell that runs your client:")
         for name, value in sandbox.env().items():
@@ -107,7 +115,7 @@ def _run_sandbox(args: argparse.Namespace) -> int:
             pass
     except KeyboardInterrupt:
         pass
-    except OSError as err:
+    except (OSError, ValueError, WiroError) as err:
         print(f"wiro-widgets sandbox: cannot start: {err}", file=sys.stderr)
         return 1
     finally:
@@ -208,9 +216,50 @@ def _run_merge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pack(subparsers: Subparsers) -> None:
+    parser = subparsers.add_parser(
+        "pack",
+        help="pack recorded runs (ledger, images, references) for an offline replay",
+        description="Write the ledger's succeeded runs, their images and the reference "
+        "images found into one file OUT, for `wiro-widgets sandbox --replay OUT` (on any "
+        "machine). Keys and secrets are never packed: a run that would carry one is refused.",
+    )
+    parser.add_argument("out", type=Path, metavar="OUT", help="the pack to write "
+                        "(e.g. talk.wiropack)")
+    parser.add_argument("--last", type=int, default=None, metavar="N",
+                        help="only the newest N runs")
+    parser.add_argument("--since", default=None, metavar="DATE",
+                        help="only runs submitted at or after DATE (2026-12-01[T14:30])")
+    parser.add_argument("--model", default=None, metavar="M", help="only this model")
+    parser.add_argument("--task", action="extend", nargs="+", default=None, metavar="ID",
+                        help="only these task ids")
+    parser.add_argument("--home", type=Path, default=None,
+                        help="the ledger's folder (default: WIRO_WIDGETS_HOME)")
+    parser.set_defaults(func=_run_pack)
+
+
+def _run_pack(args: argparse.Namespace) -> int:
+    from .errors import WiroError
+    from .research.pack import pack
+
+    try:
+        report = pack(args.out, last=args.last, since=args.since, model=args.model,
+                      tasks=args.task, home=args.home)
+    except (WiroError, OSError, ValueError) as err:
+        print(f"wiro-widgets pack: {err}", file=sys.stderr)
+        return 1
+    for task_id, reason in report.skipped:
+        print(f"skipped task {task_id}: {reason}")
+    if report.missing_references:
+        print(f"{len(report.missing_references)} reference images were not found (matching "
+              "needs only their hashes, which the pack keeps)")
+    print(f"packed {len(report.packed)} runs into {report.path}")
+    return 0
+
+
 #: Functions adding one subcommand each (see the module docstring).
 COMMANDS: list[Callable[[Subparsers], None]] = [_add_sandbox, _add_demo, _add_notebooks,
-                                                _add_merge]
+                                                _add_merge, _add_pack]
 
 
 def build_parser() -> argparse.ArgumentParser:

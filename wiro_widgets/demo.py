@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from .errors import WiroError
 from .examples import QUICKSTART, copy_notebooks
 from .examples import notebooks_folder as find_notebooks
 from .lab import Lab
@@ -110,6 +111,10 @@ class Backend:
     def label(self) -> str:
         if self.sandbox is None:
             return "the real Wiro API (WIRO_API_KEY is set; runs are billed)"
+        if self.sandbox.replay is not None:
+            return (f"a local REPLAY of {self.sandbox.replay.name} at {self.sandbox.base_url} "
+                    f"({len(self.sandbox.replay)} recorded runs; others: "
+                    f"{self.sandbox.replay.on_miss})")
         return f"the local SANDBOX at {self.sandbox.base_url} (no account, no cost)"
 
 
@@ -128,7 +133,8 @@ def _speed(default: float) -> float:
 
 @contextlib.contextmanager
 def backend(home: Path, *, force_sandbox: bool = False, speed: float = 1.0,
-            base_env: Mapping[str, str] | None = None) -> Iterator[Backend]:
+            base_env: Mapping[str, str] | None = None,
+            replay: Mapping[str, Any] | None = None) -> Iterator[Backend]:
     """Start a sandbox (unless a real key is set) and yield the environment for kernels.
 
     Args:
@@ -136,9 +142,11 @@ def backend(home: Path, *, force_sandbox: bool = False, speed: float = 1.0,
         force_sandbox: use the sandbox even when ``WIRO_API_KEY`` is set.
         speed: the sandbox's speed (1.0: a run takes as long as a real one, roughly).
         base_env: the environment to start from (default: this process's).
+        replay: ``Sandbox`` keywords of a replay (``replay``, ``on_miss``,
+            ``replay_speed``): a replay sandbox, even when a key is set.
     """
     env = dict(os.environ if base_env is None else base_env)
-    real = bool(env.get("WIRO_API_KEY")) and not force_sandbox
+    real = bool(env.get("WIRO_API_KEY")) and not force_sandbox and not replay
     if real:
         env.setdefault("WIRO_WIDGETS_HOME", str(home))
         yield Backend(env=env)
@@ -148,7 +156,7 @@ def backend(home: Path, *, force_sandbox: bool = False, speed: float = 1.0,
     for name in _WIRO_VARS:
         env.pop(name, None)
     env["WIRO_WIDGETS_HOME"] = str(home)
-    sandbox = Sandbox(speed=speed)
+    sandbox = Sandbox(speed=speed, **(replay or {}))
     sandbox.start()
     try:
         env.update(sandbox.env())
@@ -249,7 +257,8 @@ def _plain(html_text: str) -> str:
 
 
 def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 600.0,
-                 notebooks: Path | None = None) -> int:
+                 notebooks: Path | None = None,
+                 replay: Mapping[str, Any] | None = None) -> int:
     """Execute the quickstart notebook; write it and its PNG images to ``output``."""
     nbformat = _untyped("nbformat")
     from nbclient import NotebookClient
@@ -264,7 +273,7 @@ def run_headless(output: Path, *, force_sandbox: bool = False, timeout: float = 
     notebook = nbformat.read(workdir / QUICKSTART, as_version=4)
     add_headless_cell(notebook, image_dir, timeout=timeout)
     with backend(output / "wiro-home", force_sandbox=force_sandbox,
-                 speed=_speed(5.0)) as api:
+                 speed=_speed(5.0), replay=replay) as api:
         print(f"Running {QUICKSTART} headless against {api.label} ...", flush=True)
         client = NotebookClient(notebook, timeout=int(timeout) + 60, kernel_name="python3",
                                 resources={"metadata": {"path": str(workdir)}})
@@ -316,7 +325,8 @@ def _box(lines: list[str]) -> str:
 
 
 def run_interactive(output: Path, *, port: int = 0, open_browser: bool = True,
-                    force_sandbox: bool = False, notebooks: Path | None = None) -> int:
+                    force_sandbox: bool = False, notebooks: Path | None = None,
+                    replay: Mapping[str, Any] | None = None) -> int:
     """JupyterLab on the quickstart notebook until Ctrl-C or SIGTERM; 0 on a clean stop."""
     output = output.resolve()
     workdir = _copy_notebooks(find_notebooks(notebooks), output / "notebooks")
@@ -328,7 +338,7 @@ def run_interactive(output: Path, *, port: int = 0, open_browser: bool = True,
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with backend(output / "wiro-home", force_sandbox=force_sandbox,
-                     speed=_speed(1.0)) as api:
+                     speed=_speed(1.0), replay=replay) as api:
             lab = Lab(workdir, output / ".jupyter", api.env, port)
             print(f"Starting JupyterLab against {api.label} ...", flush=True)
             try:
@@ -395,6 +405,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the folder of notebooks to copy and open (default: the package's)")
     parser.add_argument("--timeout", type=float, default=600.0,
                         help="headless: seconds to wait for the images (default: 600)")
+    add_replay_arguments(parser)
+
+
+def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--replay FILE``, ``--on-miss`` and ``--replay-speed`` (the sandbox and the demo)."""
+    parser.add_argument("--replay", type=Path, default=None, metavar="FILE",
+                        help="answer Runs that match a recorded run of this pack (made by "
+                        "`wiro-widgets pack`) with its real images, labelled REPLAY")
+    parser.add_argument("--on-miss", choices=("sandbox", "error"), default="sandbox",
+                        help="with --replay, a Run matching no recorded run: a procedural "
+                        "picture (sandbox, the default) or an error naming the closest "
+                        "recorded prompt")
+    parser.add_argument("--replay-speed", type=float, default=None, metavar="X",
+                        help="with --replay, divide the recorded times by X (default: real "
+                        "time, at most 10 s a task)")
+
+
+def _replay_options(args: argparse.Namespace) -> dict[str, Any] | None:
+    """The replay sandbox's keywords from ``--replay`` (None without it)."""
+    if getattr(args, "replay", None) is None:
+        return None
+    return {"replay": args.replay, "on_miss": getattr(args, "on_miss", "sandbox"),
+            "replay_speed": getattr(args, "replay_speed", None)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -430,13 +463,15 @@ def run(args: argparse.Namespace) -> int:
               f"missing here: {', '.join(missing)}.\nInstall it with:  {DEMO_EXTRA_INSTALL}",
               file=sys.stderr)
         return 1
+    replay = _replay_options(args)
     try:
         if args.headless:
             return run_headless(args.output, force_sandbox=args.sandbox, timeout=args.timeout,
-                                notebooks=args.notebooks)
+                                notebooks=args.notebooks, replay=replay)
         return run_interactive(args.output, port=args.port, open_browser=not args.no_browser,
-                               force_sandbox=args.sandbox, notebooks=args.notebooks)
-    except FileNotFoundError as err:
+                               force_sandbox=args.sandbox, notebooks=args.notebooks,
+                               replay=replay)
+    except (FileNotFoundError, WiroError) as err:
         print(err, file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -131,6 +131,10 @@ def metadata_for(result: SavedResult, index: int = 0,
         "output_index": index,
         "output_name": output.name if output else None,
         "sandbox": result.sandbox,
+        # A replay's images are a recorded run's, a reused result's an earlier run's:
+        # said in the file, so no one takes either for a fresh run.
+        "replayed": bool(getattr(result, "replayed", False)),
+        "reused": bool(getattr(result, "reused", False)),
     }
     return record
 

@@ -22,6 +22,7 @@ from PIL import Image
 
 from .metadata import save_result
 from .output_view import output_html, text_html
+from .packfile import is_replay_record
 from .specs import get_spec
 
 __all__ = [
@@ -215,7 +216,10 @@ class Result:
         elapsed: the server's ``elapsedseconds``.
         wall_time: seconds from submit to the result in hand, measured by the client.
         cost: the task's ``totalcost`` in USD.
-        sandbox: True when a local sandbox made it (its images are not the model's).
+        sandbox: True when a local sandbox made it (its images are not the model's, unless
+            it replayed a recorded run: see ``replayed``).
+        reused: True when it was not run again but taken from the ledger and the output
+            cache (``client.run(..., reuse=True)``): nothing was sent, ``cost`` is 0.
         record: the final Task/Detail record, as the API returned it.
         warnings: what went wrong without losing the result, in plain words (e.g. the
             outputs could not be written to the local cache and are kept in memory only).
@@ -233,8 +237,30 @@ class Result:
     record: dict[str, Any] = field(default_factory=dict, repr=False)
     sandbox: bool = False
     warnings: tuple[str, ...] = ()
+    reused: bool = False
     _images: list[Image.Image] | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def __post_init__(self) -> None:
+        seed = (self.record.get("parameters") or {}).get("seed") if self.replayed else None
+        if seed not in (None, "") and "seed" in self.params:
+            # A replay may answer a random seed with a run recorded under another: the
+            # images are that seed's, so the result says so (and so does what it saves).
+            recorded = _int(seed)
+            if recorded is not None:
+                self.params = {**self.params, "seed": recorded}
+                self.seed = recorded
+
+    @property
+    def replayed(self) -> bool:
+        """True when a replay sandbox answered with a recorded run (real outputs of an
+        earlier run, not a fresh one): its record's ``description`` says so.
+
+        Example:
+            >>> result.replayed, result.record["description"]
+            (True, 'wiro-widgets replay of task 5012 from talk.wiropack')
+        """
+        return self.sandbox and is_replay_record(self.record)
 
     @property
     def task_id(self) -> str:
@@ -369,8 +395,10 @@ class Result:
         return shown
 
     def __repr__(self) -> str:
+        flags = "".join(f", {name}=True" for name in ("replayed", "reused")
+                        if getattr(self, name))
         return (f"Result(task={self.task.id!r}, model={self.task.model!r}, "
-                f"outputs={len(self.outputs)}, seed={self.seed}, cost={self.cost})")
+                f"outputs={len(self.outputs)}, seed={self.seed}, cost={self.cost}{flags})")
 
     def _repr_html_(self) -> str:
         """A compact view: image thumbnails, video and audio players, the text; with the
@@ -383,8 +411,11 @@ class Result:
             html.escape(f"{k}={v}") for k, v in self.summary().items()
             if k not in ("prompt", self.file_param)
         )
-        sandbox = (' <span style="background:#b45309;color:#fff;padding:0 4px;'
-                   'border-radius:3px">SANDBOX</span>') if self.sandbox else ""
+        label = ("REPLAY" if self.replayed else "SANDBOX" if self.sandbox else "") + (
+            " REUSED" if self.reused else "")
+        sandbox = (' <span class="wiro-result-label" style="background:#b45309;color:#fff;'
+                   f'padding:0 4px;border-radius:3px">{label.strip()}</span>'
+                   ) if label else ""
         return (
             '<div class="wiro-result">'
             f'<div>{"".join(cells)}</div>'
@@ -399,6 +430,13 @@ class Result:
             return {}
         return {id(o): image for o, image in zip(self.outputs_of("image"), images,
                                                   strict=False)}
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
 
 
 def _open_local(output: Output) -> Image.Image:

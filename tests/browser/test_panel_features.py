@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from checks import screenshot
-from conftest import open_panel, panel_notebook, shutdown_kernels
+from lab_servers import open_panel, panel_notebook, shutdown_kernels
 from PIL import Image
 
 pytestmark = pytest.mark.browser

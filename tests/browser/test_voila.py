@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from checks import clipped, contrast, on_screen, screenshot
-from conftest import free_port
+from lab_servers import free_port
 
 pytestmark = pytest.mark.browser
 

@@ -24,6 +24,7 @@ EXPECTED = [
     "sweep_over",
     "compare",
     "read_params",
+    "pack",
     "ModelSpec",
     "ParamSpec",
     "get_spec",

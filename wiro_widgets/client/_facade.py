@@ -48,6 +48,7 @@ from ._lookup import TaskLookup
 from ._prepare import Prepared, check_model, prepare
 from ._reconcile import TASK_LIST_QUERY, KnownTasks, Reconciler
 from ._research_api import ResearchMethods
+from ._reuse import find_reusable
 from ._specs import DEFAULT_SPEC_TTL, SpecSource
 from ._stop import Stopper
 from ._submit import RunSettings, Submitter
@@ -90,6 +91,9 @@ class WiroClient(ResearchMethods):
         follow_config: timings of live following (poll intervals, grace periods).
         spec_ttl: seconds a model's schema, once fetched from Tool/Detail, is used from the
             disk cache before it is fetched again (default: a day).
+        reuse: the default of ``run(reuse=)`` (and of sweeps and batches): answer a request
+            already run (same model, parameters, references by hash, an explicit seed) from
+            the ledger, with no request and ``cost`` 0.
 
     Raises:
         ConfigError: no API key, or a malformed URL.
@@ -118,6 +122,7 @@ class WiroClient(ResearchMethods):
         retry: RetryPolicy | None = None,
         follow_config: FollowConfig | None = None,
         spec_ttl: float = DEFAULT_SPEC_TTL,
+        reuse: bool = False,
     ) -> None:
         try:
             self._credentials = load_credentials(api_key, api_secret)
@@ -140,6 +145,8 @@ class WiroClient(ResearchMethods):
         #: Seconds after which a job's Run cut short by a crash, not listed by the server,
         #: is taken to have made no task (see `recover_job`).
         self.unknown_settle = DEFAULT_SETTLE
+        #: Whether `run`, sweeps and batches answer a request already run from the ledger.
+        self.reuse = bool(reuse)
         self._home = home
         self._ledger = Ledger(home) if ledger else None
         self._cache: OutputCache | None = None
@@ -354,18 +361,46 @@ class WiroClient(ResearchMethods):
     def run(self, model: str, *, on_update: UpdateCallback | None = None,
             timeout: float | None = None, on_timeout: str | None = None,
             cancel_event: threading.Event | None = None, detach_on_interrupt: bool = False,
-            busy_timeout: float | None = None, **params: Any) -> Result:
+            busy_timeout: float | None = None, reuse: bool | None = None,
+            **params: Any) -> Result:
         """Submit and wait: returns the `Result` with its images downloaded.
+
+        ``reuse`` (default: the client's): a request already run, with an explicit seed,
+        returns that run's `Result` from the ledger without sending anything (``cost`` 0,
+        ``reused`` True; see `reusable`).
 
         Example:
             >>> result = client.run("black-forest-labs/flux-2-flex", prompt="a fox",
             ...                     on_update=lambda u: print(u.label))
             >>> result.images[0]
         """
+        if self.reuse if reuse is None else reuse:
+            found = self.reusable(model, **params)
+            if found is not None:
+                emit(on_update, TaskUpdate(status="reused", label=f"reused task {found.task_id}",
+                                           elapsed=0.0, task_id=found.task_id))
+                return found
         emit(on_update, TaskUpdate(status="submitting", label="submitting", elapsed=0.0))
         task = self.submit(model, busy_timeout=busy_timeout, **params)
         return self.wait(task, on_update=on_update, timeout=timeout, on_timeout=on_timeout,
                          cancel_event=cancel_event, detach_on_interrupt=detach_on_interrupt)
+
+    def reusable(self, model: str, **params: Any) -> Result | None:
+        """The `Result` of a succeeded earlier run of this very request, or None: same
+        model, same parameters (defaults filled), same reference images by SHA-256, a seed
+        given explicitly, the same kind of server, outputs still in the cache. Nothing is
+        sent; the result has ``cost`` 0 and ``reused`` True.
+
+        Raises:
+            ValidationError: a parameter breaks the model's rules.
+
+        Example:
+            >>> client.reusable("black-forest-labs/flux-2-flex", prompt="a fox", seed=7)
+            Result(task='5012', ..., cost=0.0, reused=True)
+        """
+        prepared = self._prepare(model, dict(params))
+        return find_reusable(self._ledger, self.cache, prepared, params,
+                             sandbox=self.is_sandbox)
 
     def wait(self, task: Task | str, *, on_update: UpdateCallback | None = None,
              timeout: float | None = None, on_timeout: str | None = None,

@@ -20,7 +20,7 @@ import ipywidgets as w
 
 from .theme import esc
 
-__all__ = ["CodeBox"]
+__all__ = ["CodeBox", "to_next_cell"]
 
 
 class CodeBox:
@@ -98,3 +98,23 @@ class CodeBox:
         # The box is read-only in spirit: an edit in the browser is put back.
         if self._expected and change["new"] != self._expected:
             self.text.value = self._expected
+
+
+def to_next_cell(text: str) -> bool:
+    """Put ``text`` in a new cell below the running one (IPython's ``set_next_input``);
+    False outside IPython.
+
+    Example:
+        >>> to_next_cell("client.run(...)")
+        True
+    """
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        shell = None
+    if shell is None:
+        return False
+    shell.set_next_input(text, replace=False)
+    return True

@@ -39,6 +39,7 @@ def caption_html(entry: Entry, spec: ModelSpec | None = None) -> str:
     hints name for captions (``spec``'s when it is the run's model, else the built-in's)."""
     from ..redaction import redact
     from ..specs import get_spec
+    from .labels import run_badges
 
     result = entry.result
     params = result.params
@@ -67,6 +68,7 @@ def caption_html(entry: Entry, spec: ModelSpec | None = None) -> str:
         facts.append(esc(f"${result.cost:.4f}"))
     if entry.earlier:
         facts.append("from an earlier session")
+    facts += [b for b in [run_badges(result)] if b]  # REPLAY / REUSED
     prompt = esc(redact(result.prompt[:600]))
     return (f'<div class="wiro-caption"><div>{" · ".join(facts)}</div>'
             f'<div class="wiro-caption-prompt">{prompt}</div></div>')
@@ -184,8 +186,10 @@ class Gallery:
             entry = make_entry(self._blocks[key] + position, result, key, position=position)
             self._keep(entry)
             self._show_strip()
-            first = min((e for e in self.entries if e.batch == key), key=lambda e: e.position)
-        self.select(first.number)
+        # The batch's first run is picked when selecting, under the lock: decided here, a
+        # slower thread could select a later run after a faster one had shown the first.
+        self._select(lambda: min((e for e in self.entries if e.batch == key),
+                                 key=lambda e: e.position))
         return entry
 
     def _keep(self, entry: Entry) -> None:
@@ -243,8 +247,11 @@ class Gallery:
     def select(self, number: int) -> Entry:
         """Show run ``number`` (as labelled: #1 is the oldest) large with its parameters,
         beside the other runs of its batch."""
+        return self._select(lambda: self._by_number[number])
+
+    def _select(self, pick: Callable[[], Entry]) -> Entry:
         with self._lock:
-            entry = self._by_number[number]
+            entry = pick()
             self._selected = entry
             batch = sorted((e for e in self.entries if e.batch == entry.batch),
                            key=lambda e: (e.position, e.number))

@@ -188,6 +188,7 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
     # -- layout ----------------------------------------------------------------------------
     def _build(self, uploads_dir: Path) -> None:
         from .layout import build_parts
+        from .reuse_offer import ReuseOffer
 
         parts = build_parts(self.spec, self.client, uploads_dir)
         for name in ("form", "references", "inputs", "status", "gallery", "codebox", "channel",
@@ -198,6 +199,7 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self._body = parts.body
         self._parts = parts
         self.children = parts.children
+        self.reuse_offer = ReuseOffer(self).attach(parts)  # "same as run #N: show it / ..."
         self._wire()
 
     def _wire(self) -> None:
@@ -234,6 +236,7 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
             try:
                 earlier = client.history(limit=limit, model=self.model_slug)
                 self.gallery.restore(earlier[::-1])
+                self.reuse_offer.refresh()
             except Exception as err:  # a broken ledger must not break the panel
                 self.status.info(f"Could not show earlier runs: {err}")
             finally:
@@ -325,15 +328,10 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         Example:
             >>> panel.copy_code()     # in a cell: the next cell holds the client.run(...) call
         """
-        text = self._refresh_code()
-        try:
-            from IPython import get_ipython
+        from .codebox import to_next_cell
 
-            shell = get_ipython()
-        except ImportError:  # pragma: no cover - IPython is a dependency
-            shell = None
-        if shell is not None:
-            shell.set_next_input(text, replace=False)
+        text = self._refresh_code()
+        to_next_cell(text)
         return text
 
     def reuse_settings(self, result: Result) -> None:
@@ -387,6 +385,7 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         self.form.seed_used.value = esc(used)
         if self.present_toggle.value:
             self.presenter.show(entry)
+        self.reuse_offer.refresh()
 
     def on_error(self, err: BaseException) -> None:
         """Show ``err`` as a run's end: plain words (secrets redacted, escaped), a fix, and
@@ -462,6 +461,7 @@ class ModelPanel(w.VBox):  # type: ignore[misc]  # ipywidgets is untyped
         if not any(level == "error" for _text, level in problems.values()):
             self.status.clear_alert("validation")  # fixed: the old complaint is stale
         self._refresh_code()
+        self.reuse_offer.refresh()
 
     def _refresh_code(self) -> str:
         from .codegen import request_code

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 
 import ipywidgets as w
 
-from .theme import badge, esc
+from .labels import run_badges
+from .theme import esc
 
 if TYPE_CHECKING:
     from .previews import Entry
@@ -68,7 +69,8 @@ class PresentView:
         self.image.value = preview_bytes(images[0], PRESENT_SIDE)
         result.release_images()
         self.image.layout.display = ""
-        sandbox = f" {badge('SANDBOX', 'sandbox')}" if result.sandbox else ""
+        labels = run_badges(result, sandbox=True)  # SANDBOX, or REPLAY / REUSED
+        sandbox = f" {labels}" if labels else ""
         width, height = entry.sizes[0] if entry.sizes else (0, 0)
         facts = f"#{entry.number} · seed {result.seed} · {width}×{height} px"
         self.caption.value = (f'<div class="wiro-present-caption" title="{esc(result.prompt)}">'

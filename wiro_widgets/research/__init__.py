@@ -18,6 +18,7 @@ from .client_like import ClientLike, ledger_of
 from .comparison import Comparison, compare
 from .history import load_history, pending, result_from_entry, resume
 from .job_state import JobStatus, read_job
+from .pack import PackReport, pack
 from .plan import run_sweep
 from .runner import JobProgress
 from .sweep import Sweep, SweepProgress
@@ -30,12 +31,14 @@ __all__ = [
     "Comparison",
     "JobProgress",
     "JobStatus",
+    "PackReport",
     "Sweep",
     "SweepOver",
     "SweepProgress",
     "compare",
     "ledger_of",
     "load_history",
+    "pack",
     "pending",
     "read_job",
     "result_from_entry",

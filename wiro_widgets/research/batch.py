@@ -81,6 +81,9 @@ class Batch:
         self._progress, self._rerun = progress, rerun
         self._cancel = cancel_event or threading.Event()
         self._tokens: dict[int, str] = {}
+        #: Rows answered from the ledger by a client that reuses (no job line ties them to
+        #: this batch: they are kept here, and asked again on a later run, for free).
+        self._reused: dict[int, Result] = {}
         self._failed: dict[int, str] = {}
         self._lock = threading.Lock()
         self.last_progress: JobProgress | None = None
@@ -127,6 +130,8 @@ class Batch:
         with self._lock:
             if isinstance(outcome, Result):
                 self._tokens[index] = outcome.token
+                if outcome.reused:
+                    self._reused[index] = outcome
             else:
                 task = outcome.task_id if isinstance(outcome, TaskError) else ""
                 what = f"task {task}: " if task else ""
@@ -182,12 +187,21 @@ class Batch:
     def results(self) -> Iterator[Result]:
         """The successful rows' results, in row order, read from the ledger one at a time
         (their images load from the output cache when used)."""
+        for _index, result in self._done():
+            yield result
+
+    def _done(self) -> Iterator[tuple[int, Result]]:
+        """(row, result) of each successful row: the job's cells, and the rows reused."""
         record = read_job(ledger_of(self._client), self.name)
         cache = OutputCache(ledger_of(self._client).home)
-        for index in sorted(record.cells):
-            cell = record.cells[index]
-            if cell.state == "done":
-                yield result_of(cell, cache)
+        with self._lock:
+            reused = dict(self._reused)
+        for index in sorted(set(record.cells) | set(reused)):
+            cell = record.cells.get(index)
+            if cell is not None and cell.state == "done":
+                yield index, result_of(cell, cache)
+            elif index in reused:
+                yield index, reused[index]
 
     def export(self, directory: str | Path, *, format: str = "imagefolder") -> Path:
         """Write the batch as a dataset (see `research.export`): ``imagefolder`` (images
@@ -198,13 +212,9 @@ class Batch:
             >>> batch.export("datasets/foxes", format="parquet")
         """
         def items() -> Iterator[ExportItem]:
-            record = read_job(ledger_of(self._client), self.name)
-            cache = OutputCache(ledger_of(self._client).home)
-            for index in sorted(record.cells):
-                cell = record.cells[index]
-                if cell.state == "done" and index < self.total:
-                    yield ExportItem(index, result_of(cell, cache), self.name,
-                                     {"line": self.line(index)})
+            for index, result in self._done():
+                if index < self.total:
+                    yield ExportItem(index, result, self.name, {"line": self.line(index)})
 
         return export_items(items, directory, format=format)
 

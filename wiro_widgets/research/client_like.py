@@ -21,7 +21,7 @@ from ..ledger import JobCell, Ledger
 from ..results import Result, Task, TaskUpdate
 from ..schema import ModelSpec
 
-__all__ = ["ClientLike", "WatchLike", "ledger_of"]
+__all__ = ["ClientLike", "WatchLike", "ledger_of", "reused_result"]
 
 
 class WatchLike(Protocol):
@@ -93,3 +93,22 @@ def ledger_of(client: ClientLike | None) -> Ledger:
     if client is None:
         return Ledger()
     return client.ledger if client.ledger is not None else Ledger(client.home)
+
+
+def reused_result(client: Any, model: str, params: dict[str, Any]) -> Result | None:
+    """The earlier run answering a sweep's or batch's cell when the client reuses
+    (``WiroClient(reuse=True)``: see ``client.reusable``), else None. A cell the client
+    would refuse is left to `submit_cell` to report.
+
+    Example:
+        >>> reused_result(client, MODEL, {"prompt": "a fox", "seed": 7})
+        Result(task='5012', ..., cost=0.0, reused=True)
+    """
+    find = getattr(client, "reusable", None)
+    if not getattr(client, "reuse", False) or find is None:
+        return None
+    try:
+        found = find(model, **params)
+    except Exception:
+        return None
+    return found if isinstance(found, Result) else None

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import AlreadyRun, BudgetExceeded, ValidationError
 from ..schema import ModelSpec
 from .cells import split_axes
-from .client_like import ClientLike, ledger_of
+from .client_like import ClientLike, ledger_of, reused_result
 from .job_state import read_job
 from .sweep import MODEL_AXIS, Sweep, SweepProgress
 
@@ -183,7 +183,9 @@ def _refuse_repeats(client: ClientLike, sweep: Sweep,
         earlier.setdefault((entry.model, _canonical(entry.params)), entry.task_id)
     repeats = [(cell, earlier[key])
                for cell, (model, params) in zip(sweep.cells, checked, strict=True)
-               if (key := (model, _canonical(params))) in earlier]
+               if (key := (model, _canonical(params))) in earlier
+               # a client that reuses answers such a cell from the ledger, unbilled
+               and reused_result(client, *sweep.request(cell)) is None]
     if not repeats:
         return
     tasks = tuple(task for _, task in repeats)

@@ -38,7 +38,7 @@ from ..ledger import JobCell, JobStarted
 from ..protocol import parse_number
 from ..redaction import get_logger
 from ..results import Result, Task
-from .client_like import ClientLike, WatchLike, ledger_of
+from .client_like import ClientLike, WatchLike, ledger_of, reused_result
 from .governor import Governor
 from .job_lock import job_lock
 from .job_state import CellState, JobRecord, read_job
@@ -340,6 +340,11 @@ class JobRunner:
                 self._drop_rest()
 
     def _send(self, index: int, model: str, params: dict[str, Any]) -> None:
+        reused = reused_result(self.client, model, params)
+        if reused is not None:  # a client made with reuse=True: this cell ran before
+            self.governor.release()
+            self._events.put(("ended", index, reused))
+            return
         attempt = 0
         while True:
             try:

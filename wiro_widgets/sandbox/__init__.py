@@ -38,6 +38,14 @@ release every task it holds; with no gate open nothing is ever held::
 ``gate.held`` and ``gate.reached`` list task ids. Holdable statuses: ``task_queue`` ..
 ``task_postprocess_start`` (not the terminal ones).
 
+Replay (issue 16): ``Sandbox(replay="talk.wiropack", on_miss="sandbox", replay_speed=None)``
+(CLI ``--replay FILE --on-miss --replay-speed``) answers a Run whose model, parameters and
+reference images (by SHA-256) match a run of the pack (``wiro_widgets.pack``) with its real
+outputs and recorded timeline, step frames included; the pack is checked at ``start()``
+(``packfile.PackError``). Its record's ``description`` says
+``wiro-widgets replay of task <id> from <pack>``; misses run as usual (``"sandbox"``) or
+answer code 0 naming the closest recorded prompt (``"error"``). See `replay`.
+
 Failure on purpose (prompt markers, case-insensitive):
     - ``nsfw`` with ``safetyTolerance`` <= 2: moderated. Ends ``task_postprocess_end`` with
       ``pexit "1"``, no outputs, ``totalcost "0"`` and ``debugerror`` starting

@@ -44,6 +44,7 @@ from .intake import InputError
 from .misbehave import before_answer, endpoint_of, gateway_timeout, trickled
 from .models import SandboxModels
 from .otherhost import OTHER_HOST_FLAG
+from .replay import ReplayBook
 from .runs import read_run
 from .tasks import ConcurrencyRefused, TaskStateError
 from .tools import ToolNotFound, tool_detail, tool_explore, tool_list
@@ -83,6 +84,8 @@ class AppSettings:
     stopping: threading.Event = field(default_factory=threading.Event)
     #: The root URL redirect faults point to (``sb.other_host``); None until it runs.
     other_host: str | None = None
+    #: The recorded runs that answer matching Runs (``Sandbox(replay=...)``), or None.
+    replay: ReplayBook | None = None
 
 
 def _unsafe_path(raw: str, path: str) -> bool:
@@ -242,11 +245,13 @@ class SandboxApp:
                                public_root=self.public_root, self_hosts=self.self_hosts)
             except (InputError, WireValidationError) as err:
                 raise ApiFailure(_INVALID, str(err)) from None
+            book = self.settings.replay
+            replay = book.answer(spec, run, self.store) if book is not None else None
             try:
                 task = self.engine.create(
                     spec, run.params, parameters=run.parameters, inputs=run.inputs,
                     refs=run.refs, callback_url=run.callback,
-                    key_fingerprint=self._fingerprint(),
+                    key_fingerprint=self._fingerprint(), replay=replay,
                 )
             except ConcurrencyRefused as err:
                 self.store.remove_files(r.path for r in run.refs if r.path is not None)

@@ -38,6 +38,7 @@ from .files import FileStore, random_token
 from .gate import GateKeeper
 from .hostile import make_hostile
 from .modelrun import DELAYS, PER_REFERENCE, STDERR_WARNINGS, progress
+from .replayrun import play
 from .tasks import (
     ConcurrencyRefused,
     Job,
@@ -93,7 +94,7 @@ class Engine:
     # -- creating ---------------------------------------------------------------------------
     def create(self, spec: ModelSpec, params: dict[str, Any], *, parameters: dict[str, Any],
                inputs: list[dict[str, Any]], refs: tuple[Reference, ...],
-               callback_url: str, key_fingerprint: str) -> SandboxTask:
+               callback_url: str, key_fingerprint: str, replay: Any = None) -> SandboxTask:
         """Accept a Run: check the concurrency limit, store the task and start it.
 
         Raises:
@@ -120,7 +121,7 @@ class Engine:
                 trigger=triggers(params),
             )
             job = Job(task=task, spec=spec, parameters=parameters, refs=refs,
-                      times={"createtime": now}, ordinal=self._created)
+                      times={"createtime": now}, ordinal=self._created, replay=replay)
             self._created += 1
             self._jobs[task_id] = job
             self._by_token[task.token] = job
@@ -319,6 +320,9 @@ class Engine:
 
     def _lifecycle(self, job: Job) -> None:
         task = job.task
+        if job.replay is not None:  # a recorded run answers (sandbox(replay=...))
+            play(self, job)
+            return
         if not self._step(job, "task_accept") or not self._step(job, "task_preprocess_start"):
             return
         if task.trigger == "error":

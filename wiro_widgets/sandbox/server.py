@@ -28,8 +28,9 @@ from .engine import Engine
 from .faults import FaultDice, Faults
 from .files import FileStore
 from .gate import Gate
-from .models import SPELLINGS
+from .models import SPELLINGS, SandboxModels
 from .otherhost import OtherHost
+from .replay import ReplayBook
 from .tasks import SandboxTask
 from .ws import SocketServer
 
@@ -85,6 +86,13 @@ class Sandbox:
         schema_spelling: how Tool/Detail spells its items: ``sdk`` (``default``, ``min``,
             ``max``, ``step``, ``options[].label``) or ``docs`` (``defaultvalue``,
             ``minvalue``, ``maxvalue``, ``incrementby``, ``options[].text``).
+        replay: a pack (``wiro_widgets.pack``): Runs matching a recorded run answer with
+            its real outputs and recorded timeline, labelled REPLAY (see `replay`). The pack
+            is checked at `start`, before anything is served (`packfile.PackError`).
+        on_miss: what a Run that matches no recorded run gets: ``"sandbox"`` (a procedural
+            picture) or ``"error"`` (Wiro's error naming the closest recorded prompt).
+        replay_speed: recorded seconds are divided by it; None: real time, capped at 10 s
+            a task.
 
     Example:
         >>> sb = Sandbox(speed=5.0).start()
@@ -101,9 +109,11 @@ class Sandbox:
                  output_ttl: float = 600.0, max_body_bytes: int = 1_200_000_000,
                  data_dir: str | Path | None = None,
                  log: Callable[[str], None] | None = None,
-                 schema_spelling: str = "sdk") -> None:
+                 schema_spelling: str = "sdk", replay: str | Path | None = None,
+                 on_miss: str = "sandbox", replay_speed: float | None = None) -> None:
         if speed <= 0:
             raise ValueError("speed must be positive")
+        self._replay = (Path(replay), on_miss, replay_speed) if replay is not None else None
         self.host = host
         self._port, self._socket_port = port, socket_port
         self.speed = float(speed)
@@ -138,6 +148,7 @@ class Sandbox:
                 raise RuntimeError("a stopped Sandbox cannot be restarted; make a new one")
             if self._started:
                 return self
+            self._load_replay()
             if self._data_dir_arg is None:
                 self.data_dir = Path(tempfile.mkdtemp(prefix="wiro-sandbox-"))
             else:
@@ -173,6 +184,18 @@ class Sandbox:
             self._started = True
             self._other_host_if_needed()
         return self
+
+    def _load_replay(self) -> None:
+        """Read and check the replay pack before any port is bound (`PackError`)."""
+        if self._replay is not None and self._settings.replay is None:
+            path, on_miss, speed = self._replay
+            self._settings.replay = ReplayBook(path, SandboxModels(), on_miss=on_miss,
+                                               speed=speed)
+
+    @property
+    def replay(self) -> ReplayBook | None:
+        """The recorded runs answering Runs (``replay=``), once started; else None."""
+        return self._settings.replay
 
     def stop(self) -> None:
         """Stop serving, end the task threads and remove a temporary data folder.

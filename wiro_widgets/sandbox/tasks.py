@@ -147,6 +147,8 @@ class Job:
     thread: threading.Thread | None = None
     #: `time.monotonic` when the Run was accepted (late listing counts from here).
     born: float = field(default_factory=time.monotonic)
+    #: The recorded run answering it (a `replay.Replay`), or None: its model runs.
+    replay: Any = None
 
 
 def triggers(params: Mapping[str, Any]) -> str | None:
@@ -230,7 +232,7 @@ def task_record(job: Job, user_uuid: str) -> dict[str, Any]:
         "guestid": None,
         "projectid": "1",
         "modelid": MODEL_IDS.get(task.model, "0"),
-        "description": "",
+        "description": job.replay.label if job.replay is not None else "",
         "basemodelid": "0",
         "runtype": "model",
         "modelfolderid": "",
