@@ -1,5 +1,6 @@
 """Test helpers shared by more than one test folder (``tests/`` is on ``sys.path`` through
-the root conftest): a small encoded image, and a child process signalled on a printed line."""
+the root conftest): a small encoded image, a child process signalled on a printed line, and
+every widget of a panel."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import subprocess
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 
+import ipywidgets as w
 import pytest
 from PIL import Image
 
-__all__ = ["encoded", "signal_on_line"]
+__all__ = ["encoded", "signal_on_line", "widgets_of"]
 
 
 def encoded(fmt: str = "PNG", size: tuple[int, int] = (48, 32),
@@ -70,3 +73,19 @@ def signal_on_line(args: list[str], env: dict[str, str], line: str, sig: int,
         err = errors.read().decode()
     out = "\n".join(after)
     return subprocess.CompletedProcess(args, proc.returncode, out, err), lines + after
+
+
+def widgets_of(root: w.Widget) -> Iterator[w.Widget]:
+    """Every widget reachable from ``root`` (children, layouts and styles included)."""
+    seen: set[str] = set()
+    stack = [root]
+    while stack:
+        widget = stack.pop()
+        if widget.model_id in seen:
+            continue
+        seen.add(widget.model_id)
+        yield widget
+        for name in widget.keys:
+            value = getattr(widget, name)
+            items = value if isinstance(value, (list, tuple)) else [value]
+            stack.extend(v for v in items if isinstance(v, w.Widget))

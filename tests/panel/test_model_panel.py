@@ -6,12 +6,13 @@ Cancel."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pytest
+from shared_helpers import widgets_of
 
 from wiro_widgets import FluxPanel, ModelPanel
 from wiro_widgets.sandbox.catalogue import load_catalogue
@@ -21,21 +22,6 @@ CATALOGUE = load_catalogue()
 VIDEO_MODELS = {"klingai/kling-v3", "wiro/3d-text-animations"}
 LLM_MODELS = {"qwen/qwen3-5-27b"}
 
-
-def widgets_of(root: w.Widget) -> Iterator[w.Widget]:
-    """Every widget reachable from ``root``."""
-    seen: set[str] = set()
-    stack = [root]
-    while stack:
-        widget = stack.pop()
-        if widget.model_id in seen:
-            continue
-        seen.add(widget.model_id)
-        yield widget
-        for name in widget.keys:
-            value = getattr(widget, name)
-            items = value if isinstance(value, (list, tuple)) else [value]
-            stack.extend(v for v in items if isinstance(v, w.Widget))
 
 
 def with_class(root: w.Widget, name: str) -> list[w.Widget]:

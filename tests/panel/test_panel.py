@@ -6,13 +6,14 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pytest
 from PIL import Image
+from shared_helpers import widgets_of
 
 from wiro_widgets.metadata import read_params
 from wiro_widgets.panel import FluxPanel
@@ -22,21 +23,6 @@ from wiro_widgets.panel.gallery import PREVIEW_SIDE, THUMB_SIDE
 MODEL = "black-forest-labs/flux-2-flex"
 Entry = Callable[..., dict[str, Any]]
 
-
-def widgets_of(root: w.Widget) -> Iterator[w.Widget]:
-    """Every widget reachable from ``root`` (children and layouts/styles included)."""
-    seen: set[str] = set()
-    stack = [root]
-    while stack:
-        widget = stack.pop()
-        if widget.model_id in seen:
-            continue
-        seen.add(widget.model_id)
-        yield widget
-        for name in widget.keys:
-            value = getattr(widget, name)
-            items = value if isinstance(value, (list, tuple)) else [value]
-            stack.extend(v for v in items if isinstance(v, w.Widget))
 
 
 def saved_state(panel: FluxPanel) -> dict[str, Any]:

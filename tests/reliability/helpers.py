@@ -8,8 +8,6 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import ipywidgets as w
-
 MODEL = "black-forest-labs/flux-2-flex"
 #: A quick run: a 64x64 image in two steps.
 SMALL: dict[str, Any] = {"width": 64, "height": 64, "steps": 2}
@@ -30,21 +28,6 @@ class RequestCounter:
             if len(self.lines) < 5000:
                 self.lines.append(line)
 
-
-def widgets_of(root: w.Widget) -> Iterator[w.Widget]:
-    """Every widget reachable from ``root`` (children, layouts and styles included)."""
-    seen: set[str] = set()
-    stack = [root]
-    while stack:
-        widget = stack.pop()
-        if widget.model_id in seen:
-            continue
-        seen.add(widget.model_id)
-        yield widget
-        for name in widget.keys:
-            value = getattr(widget, name)
-            items = value if isinstance(value, (list, tuple)) else [value]
-            stack.extend(v for v in items if isinstance(v, w.Widget))
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -26,6 +26,7 @@ import nbformat
 import pytest
 from documented.server import DocumentedServer, Step
 from nbclient import NotebookClient
+from shared_helpers import widgets_of
 
 from wiro_widgets import WiroClient, errors
 from wiro_widgets.backoff import RetryPolicy
@@ -46,7 +47,7 @@ from wiro_widgets.panel.messages import explain
 from wiro_widgets.sandbox import Sandbox
 
 from . import tally
-from .helpers import MODEL, SMALL, exposed, widgets_of
+from .helpers import MODEL, SMALL, exposed
 
 KEY = "sbx-KNOWN-KEY-5f3a9c1e7b2d4068a1c3"
 SECRET = "KNOWN-SECRET-9d8c7b6a5f4e3d2c1b0a8f7e"
