@@ -1,6 +1,6 @@
 """Test helpers shared by more than one test folder (``tests/`` is on ``sys.path`` through
-the root conftest): a small encoded image, a child process signalled on a printed line, and
-every widget of a panel."""
+the root conftest): a small encoded image, a child process signalled on a printed line, a wait
+for a condition, and every widget of a panel."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import ipywidgets as w
 import pytest
 from PIL import Image
 
-__all__ = ["encoded", "signal_on_line", "widgets_of"]
+__all__ = ["encoded", "signal_on_line", "wait_for", "widgets_of"]
 
 
 def encoded(fmt: str = "PNG", size: tuple[int, int] = (48, 32),
@@ -89,3 +89,12 @@ def widgets_of(root: w.Widget) -> Iterator[w.Widget]:
             value = getattr(widget, name)
             items = value if isinstance(value, (list, tuple)) else [value]
             stack.extend(v for v in items if isinstance(v, w.Widget))
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> float:
+    """Seconds until ``predicate()`` held; fails the test after ``timeout`` seconds."""
+    started = time.monotonic()
+    while not predicate():
+        assert time.monotonic() - started < timeout, "condition not met in time"
+        time.sleep(0.02)
+    return time.monotonic() - started

@@ -5,14 +5,13 @@ Cancel."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pytest
-from shared_helpers import widgets_of
+from shared_helpers import wait_for, widgets_of
 
 from wiro_widgets import FluxPanel, ModelPanel
 from wiro_widgets.sandbox.catalogue import load_catalogue
@@ -27,12 +26,6 @@ LLM_MODELS = {"qwen/qwen3-5-27b"}
 def with_class(root: w.Widget, name: str) -> list[w.Widget]:
     return [x for x in widgets_of(root) if name in getattr(x, "_dom_classes", ())]
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture

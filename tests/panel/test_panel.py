@@ -13,7 +13,7 @@ from typing import Any
 import ipywidgets as w
 import pytest
 from PIL import Image
-from shared_helpers import widgets_of
+from shared_helpers import wait_for, widgets_of
 
 from wiro_widgets.metadata import read_params
 from wiro_widgets.panel import FluxPanel
@@ -35,12 +35,6 @@ def generated(panel: FluxPanel, timeout: float = 60) -> None:
     assert panel.wait(timeout)
     assert panel.status.state == "done", (panel.status.stage.value, panel.status.alert.value)
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 @pytest.fixture

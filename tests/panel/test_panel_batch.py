@@ -3,23 +3,16 @@ side and shown together; Cancel stops them all."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pytest
+from shared_helpers import wait_for
 
 from wiro_widgets.panel import FluxPanel
 from wiro_widgets.panel.batch import MAX_COUNT
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def overlap(tasks: list[Any]) -> int:

@@ -9,19 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from shared_helpers import wait_for
+
 from wiro_widgets.client import RetryPolicy
 from wiro_widgets.ledger import Ledger
 from wiro_widgets.panel import FluxPanel
 from wiro_widgets.research import pending
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float) -> float:
-    """Seconds until ``predicate()`` held (fails after ``timeout``)."""
-    started = time.monotonic()
-    while not predicate():
-        assert time.monotonic() - started < timeout, "condition not met in time"
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def prompted(client: Any, text: str) -> FluxPanel:

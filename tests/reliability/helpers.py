@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 MODEL = "black-forest-labs/flux-2-flex"
@@ -29,12 +29,6 @@ class RequestCounter:
                 self.lines.append(line)
 
 
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def upload_entry(name: str, content: Any, size: int | None = None,

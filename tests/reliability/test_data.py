@@ -24,13 +24,14 @@ from typing import Any
 import pytest
 from documented.server import DocumentedServer
 from PIL import Image
+from shared_helpers import wait_for
 
 from wiro_widgets import AlreadyRun, ConfigError, WiroClient
 from wiro_widgets.ledger import Ledger
 from wiro_widgets.research import run_sweep
 
 from . import tally
-from .helpers import MODEL, SMALL, wait_for
+from .helpers import MODEL, SMALL
 
 
 def attack(name: str, *, lost: int = 0, twice: int = 0, served: int = 0) -> None:

@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_helpers import signal_on_line
+from shared_helpers import signal_on_line, wait_for
 
 from wiro_widgets.ledger import Ledger
 
 from . import tally
-from .helpers import MODEL, wait_for
+from .helpers import MODEL
 
 RUNNER = f"""
 import sys

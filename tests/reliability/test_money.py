@@ -27,6 +27,7 @@ import pytest
 from documented.examples import render
 from documented.server import DocumentedServer, Step
 from PIL import Image
+from shared_helpers import wait_for
 
 from wiro_widgets import (
     BudgetExceeded,
@@ -41,7 +42,7 @@ from wiro_widgets.research import run_sweep
 from wiro_widgets.sandbox import Faults
 
 from . import tally
-from .helpers import MODEL, SMALL, wait_for
+from .helpers import MODEL, SMALL
 
 #: The estimate of one `SMALL` run (64x64 at $0.06 per megapixel, rounded as the spec does).
 SMALL_COST = round(0.06 * 64 * 64 / 1e6, 6)
